@@ -1,0 +1,66 @@
+namespace VmmSwap.Native;
+
+/// <summary>An mmap'd range, unmapped on dispose. Exposes the address, never a managed view.</summary>
+public sealed class MemoryMapping : IDisposable
+{
+    private nint _address;
+
+    private MemoryMapping(nint address, ulong length)
+    {
+        _address = address;
+        Length = length;
+    }
+
+    /// <summary>The first byte of the mapping.</summary>
+    public nint Address
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_address == 0, this);
+            return _address;
+        }
+    }
+
+    /// <summary>The mapping's length in bytes.</summary>
+    public ulong Length { get; }
+
+    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/>, MAP_SHARED.</summary>
+    public static MemoryMapping MapShared(SafeFd fd, long offset, ulong length, bool writable)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        PageAlignment.Require(0, length, "mmap");
+        var prot = Libc.PROT_READ | (writable ? Libc.PROT_WRITE : 0);
+        return Map(length, prot, Libc.MAP_SHARED, fd.Value, offset, $"fd {fd.Value} offset {offset} length {length}");
+    }
+
+    /// <summary>Applies <paramref name="advice"/> to a page-aligned sub-range of the mapping.</summary>
+    public void Advise(ulong offset, ulong length, MemoryAdvice advice)
+    {
+        CheckRange(offset, length);
+        Madvise.Apply(Address + (nint)offset, length, advice);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        var address = Interlocked.Exchange(ref _address, 0);
+        if (address != 0)
+        {
+            _ = Libc.Munmap(address, (nuint)Length);
+        }
+    }
+
+    private static MemoryMapping Map(ulong length, int prot, int flags, int fd, long offset, string what)
+    {
+        var address = Libc.Mmap(0, (nuint)length, prot, flags, fd, offset);
+        return address == -1 ? throw NativeCallException.FromLastError("mmap", what) : new MemoryMapping(address, length);
+    }
+
+    private void CheckRange(ulong offset, ulong length)
+    {
+        if (offset > Length || length > Length - offset)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"range +0x{offset:X} length 0x{length:X} is outside the 0x{Length:X}-byte mapping");
+        }
+    }
+}

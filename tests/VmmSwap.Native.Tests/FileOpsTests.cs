@@ -1,0 +1,115 @@
+namespace VmmSwap.Native.Tests;
+
+public sealed class FileOpsTests
+{
+    private static readonly int Page = SystemPageSizes.PageSize;
+
+    [Fact]
+    public void Data_ranges_of_a_sparse_memfd_are_exactly_the_written_ranges()
+    {
+        using var fd = MemFd.Create("sparse", 64 * Page);
+        WritePages(fd, 3, 2);
+        WritePages(fd, 10, 1);
+        WritePages(fd, 20, 10);
+        WritePages(fd, 63, 1);
+
+        var ranges = FileOps.DataRanges(fd, 0, 64 * Page).ToList();
+
+        Assert.Equal(
+            [(3L * Page, 5L * Page), (10L * Page, 11L * Page), (20L * Page, 30L * Page), (63L * Page, 64L * Page)],
+            ranges);
+    }
+
+    [Fact]
+    public void Data_ranges_are_clipped_to_the_window()
+    {
+        using var fd = MemFd.Create("sparse", 64 * Page);
+        WritePages(fd, 20, 10);
+
+        Assert.Equal([(22L * Page, 25L * Page)], FileOps.DataRanges(fd, 22 * Page, 25 * Page));
+        Assert.Empty(FileOps.DataRanges(fd, 30 * Page, 64 * Page));
+        Assert.Empty(FileOps.DataRanges(fd, 0, 20 * Page));
+    }
+
+    [Fact]
+    public void Data_ranges_of_an_empty_memfd_are_empty()
+    {
+        using var fd = MemFd.Create("empty", 16 * Page);
+        Assert.Empty(FileOps.DataRanges(fd, 0, 16 * Page));
+    }
+
+    [Fact]
+    public void Tmpfile_has_no_directory_entry_and_mode_zero()
+    {
+        using var fd = TmpFile.Create(Path.GetTempPath());
+        var status = FileOps.Status(fd);
+        Assert.Equal(0, status.LinkCount);
+        Assert.Equal(0, status.Permissions);
+    }
+
+    [Fact]
+    public void Punching_a_hole_frees_the_blocks_and_reads_back_zero()
+    {
+        using var fd = TmpFile.Create(Path.GetTempPath());
+        var data = new byte[256 * Page];
+        Random.Shared.NextBytes(data);
+        FileOps.WriteAll(fd, data, 0);
+        var before = FileOps.Status(fd);
+        Assert.True(before.AllocatedBytes >= data.Length, $"allocated {before.AllocatedBytes} < written {data.Length}");
+
+        FileOps.PunchHole(fd, 64 * Page, 128 * Page);
+
+        var after = FileOps.Status(fd);
+        Assert.Equal(before.Size, after.Size);
+        Assert.True(
+            before.AllocatedBytes - after.AllocatedBytes >= 128L * Page,
+            $"st_blocks dropped only {before.AllocatedBytes - after.AllocatedBytes} bytes after punching {128 * Page}");
+        var back = new byte[Page];
+        FileOps.ReadExactly(fd, back, 100 * Page);
+        Assert.All(back, b => Assert.Equal(0, b));
+        FileOps.ReadExactly(fd, back, 200 * Page);
+        Assert.Equal(data.AsSpan(200 * Page, Page).ToArray(), back);
+    }
+
+    [Fact]
+    public void Tmpfile_in_a_missing_directory_names_the_directory()
+    {
+        var error = Assert.Throws<NativeCallException>(() => TmpFile.Create("/nonexistent/swap-dir"));
+        Assert.Equal("ENOENT", error.ErrnoName);
+        Assert.Contains("/nonexistent/swap-dir", error.Message, StringComparison.Ordinal);
+        Assert.Contains("O_TMPFILE", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reading_past_the_end_is_an_error()
+    {
+        using var fd = MemFd.Create("short", Page);
+        Assert.Throws<EndOfStreamException>(() => FileOps.ReadExactly(fd, new byte[Page], Page / 2));
+    }
+
+    [Fact]
+    public void Calls_on_a_closed_descriptor_are_refused()
+    {
+        var fd = MemFd.Create("closed", Page);
+        fd.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => FileOps.Truncate(fd, 0));
+    }
+
+    [Fact]
+    public void Mlock_and_munlock_a_shared_mapping()
+    {
+        using var fd = MemFd.Create("locked", 4 * Page);
+        using var mapping = MemoryMapping.MapShared(fd, 0, (ulong)(4 * Page), writable: false);
+        MemoryLock.Lock(mapping.Address, mapping.Length);
+        MemoryLock.Unlock(mapping.Address, mapping.Length);
+        var error = Assert.Throws<NativeCallException>(() => MemoryLock.Lock(0, (ulong)Page));
+        Assert.Contains("mlock", error.Message, StringComparison.Ordinal);
+    }
+
+    private static void WritePages(SafeFd fd, int firstPage, int pages)
+    {
+        var data = new byte[pages * Page];
+        Array.Fill(data, (byte)0xAB);
+        FileOps.WriteAll(fd, data, (long)firstPage * Page);
+    }
+}

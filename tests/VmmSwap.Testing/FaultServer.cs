@@ -1,0 +1,81 @@
+using VmmSwap.Native;
+
+namespace VmmSwap.Testing;
+
+/// <summary>
+/// A thread that waits on a userfaultfd and hands every event to a callback, until disposed.
+/// Errors from the callback are kept and rethrown by <see cref="Dispose"/>, so a test sees them.
+/// </summary>
+public sealed class FaultServer : IDisposable
+{
+    private readonly Userfaultfd _uffd;
+    private readonly Action<Userfaultfd, UffdEvent> _onEvent;
+    private readonly Epoll _epoll = new();
+    private readonly EventFd _stop = new();
+    private readonly Thread _thread;
+    private Exception? _error;
+
+    /// <summary>Starts serving <paramref name="uffd"/> with <paramref name="onEvent"/>.</summary>
+    public FaultServer(Userfaultfd uffd, Action<Userfaultfd, UffdEvent> onEvent)
+    {
+        _uffd = uffd;
+        _onEvent = onEvent;
+        _epoll.Add(uffd.Fd, 1);
+        _epoll.Add(_stop.Fd, 2);
+        _thread = new Thread(Run) { IsBackground = true, Name = "test fault server" };
+        _thread.Start();
+    }
+
+    /// <summary>Events handled so far.</summary>
+    public int Handled => Volatile.Read(ref _handled);
+
+    private int _handled;
+
+    /// <summary>Stops the thread and rethrows the first callback error, if any.</summary>
+    public void Dispose()
+    {
+        _stop.Signal();
+        if (!_thread.Join(TimeSpan.FromSeconds(10)))
+        {
+            throw new TimeoutException("fault server thread did not stop within 10 s");
+        }
+
+        _epoll.Dispose();
+        _stop.Dispose();
+        if (_error is not null)
+        {
+            throw new InvalidOperationException("the fault server failed", _error);
+        }
+    }
+
+    private void Run()
+    {
+        Span<ulong> tokens = stackalloc ulong[4];
+        Span<UffdEvent> events = stackalloc UffdEvent[32];
+        try
+        {
+            while (true)
+            {
+                var ready = _epoll.Wait(tokens, -1);
+                if (tokens[..ready].Contains(2UL))
+                {
+                    return;
+                }
+
+                int n;
+                while ((n = _uffd.ReadEvents(events)) > 0)
+                {
+                    foreach (var e in events[..n])
+                    {
+                        _onEvent(_uffd, e);
+                        Interlocked.Increment(ref _handled);
+                    }
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            _error = e;
+        }
+    }
+}

@@ -24,17 +24,7 @@ public sealed class GuestMemory : IDisposable
             throw new ArgumentException("guest memory needs at least one region", nameof(regions));
         }
 
-        var sorted = _regions.OrderBy(r => (ulong)r.HostAddress).ToArray();
-        for (var i = 1; i < sorted.Length; i++)
-        {
-            if ((ulong)sorted[i].HostAddress < sorted[i - 1].EndAddress)
-            {
-                throw new ArgumentException(
-                    $"guest regions 0x{sorted[i - 1].HostAddress:X}..0x{sorted[i - 1].EndAddress:X} and 0x{sorted[i].HostAddress:X}..0x{sorted[i].EndAddress:X} overlap",
-                    nameof(regions));
-            }
-        }
-
+        GuestRegionOverlap.ThrowIfAny(_regions);
         _firstPage = new long[_regions.Length];
         long pages = 0;
         for (var i = 0; i < _regions.Length; i++)

@@ -1,0 +1,269 @@
+using VmmSwap.Native;
+
+namespace VmmSwap.Core;
+
+/// <summary>
+/// The state of every guest page while swap is enabled: in the guest, in staging, in the swap
+/// file, or nowhere (a zero page on next touch). Serves faults and remove events and drives the
+/// chunked move to staging, swap-out, swap-in and trim. Not thread-safe: one owner serialises
+/// every call (the PageHandler actor); only <see cref="MoveToStagingBatch.Execute"/> runs elsewhere.
+/// </summary>
+public sealed class PageHandler : IDisposable
+{
+    /// <summary>Most swap-file pages kept mlocked by swap-in prefetch.</summary>
+    public const long MlockBudgetBytes = 16 * 1024 * 1024;
+
+    /// <summary>Prefetch only when at least this much budget is free, so read-ahead works on big runs.</summary>
+    public const long PrefetchThresholdBytes = 4 * 1024 * 1024;
+
+    private readonly PageHandlerRegion[] _regions;
+    private long _mlockBudgetPages = PageSize.BytesToPages(MlockBudgetBytes);
+
+    private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file)
+    {
+        _regions = regions;
+        Staging = staging;
+        File = file;
+    }
+
+    /// <summary>Staging memory, indexed by swap-file page.</summary>
+    public StagingMemory Staging { get; }
+
+    /// <summary>The swap file.</summary>
+    public SwapFile File { get; }
+
+    /// <summary>The guest regions handled, in swap-file order.</summary>
+    public IEnumerable<GuestRegion> Regions => _regions.Select(r => r.Guest);
+
+    /// <summary>
+    /// Creates a handler for <paramref name="regions"/> with staging memory and a swap file in
+    /// <paramref name="swapDirectory"/> sized for all of them. Overlapping regions are refused with
+    /// both ranges named.
+    /// </summary>
+    public static PageHandler Create(IReadOnlyList<GuestRegion> regions, string swapDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(regions);
+        if (regions.Count == 0)
+        {
+            throw new ArgumentException("a page handler needs at least one guest region", nameof(regions));
+        }
+
+        GuestRegionOverlap.ThrowIfAny(regions);
+        var handled = new PageHandlerRegion[regions.Count];
+        long filePages = 0;
+        for (var i = 0; i < regions.Count; i++)
+        {
+            handled[i] = new PageHandlerRegion(regions[i], filePages);
+            filePages += regions[i].PageCount;
+        }
+
+        var staging = new StagingMemory(filePages);
+        try
+        {
+            return new PageHandler(handled, staging, new SwapFile(swapDirectory, filePages));
+        }
+        catch
+        {
+            staging.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Serves a missing-page fault at <paramref name="address"/>: from staging, else from the swap
+    /// file, else with a zero page. A zero page that already exists (another uffd's fault won)
+    /// only wakes the waiter and counts as redundant. Throws <see cref="UffdRetryException"/>
+    /// with no state changed while a remove event is pending: read events, then retry.
+    /// </summary>
+    public void HandlePageFault(Userfaultfd uffd, ulong address)
+    {
+        ArgumentNullException.ThrowIfNull(uffd);
+        var page = PageSize.AddressToPageIndex(address);
+        var region = FindRegion(page) ?? throw new InvalidGuestAddressException(address, "no guest region contains it");
+        var fileIndex = region.FileIndexOf(page);
+        var pageAddress = (nint)PageSize.PageBase(address);
+        var one = new PageRange(fileIndex, fileIndex + 1);
+
+        if (Staging.IsPresent(fileIndex))
+        {
+            uffd.Copy(pageAddress, Staging.AddressOf(fileIndex), (ulong)PageSize.Bytes, wake: true);
+            Staging.ClearRange(one);
+            region.CopiedFromStagingPages++;
+        }
+        else if (File.IsPresent(fileIndex))
+        {
+            uffd.Copy(pageAddress, File.AddressOf(fileIndex), (ulong)PageSize.Bytes, wake: true);
+
+            // The bytes stay on disk so trim can spot the page unchanged on the next cycle.
+            _mlockBudgetPages += File.ClearRange(one);
+            region.CopiedFromFilePages++;
+        }
+        else
+        {
+            try
+            {
+                uffd.ZeroPage(pageAddress, (ulong)PageSize.Bytes, wake: true);
+                region.ZeroedPages++;
+            }
+            catch (UffdPageExistsException)
+            {
+                // EEXIST does not wake the faulting thread.
+                uffd.Wake(pageAddress, (ulong)PageSize.Bytes);
+                region.RedundantPages++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Forgets the pages of [<paramref name="start"/>, <paramref name="end"/>) after the guest freed
+    /// them (a balloon's MADV_REMOVE): their staging copies and swap-file blocks are dropped, so
+    /// their next touch is a zero page. The whole span must lie in guest regions; nothing changes
+    /// otherwise.
+    /// </summary>
+    public void HandlePageRemove(ulong start, ulong end)
+    {
+        if (!PageSize.IsAligned(start))
+        {
+            throw new InvalidGuestAddressException(start, "a removed range must start on a page boundary");
+        }
+
+        if (!PageSize.IsAligned(end) || end < start)
+        {
+            throw new InvalidGuestAddressException(end, "a removed range must end on a page boundary after its start");
+        }
+
+        var pages = new PageRange(PageSize.AddressToPageIndex(start), PageSize.AddressToPageIndex(end));
+        long covered = 0;
+        foreach (var region in _regions)
+        {
+            covered += pages.Intersect(region.GuestPages).Count;
+        }
+
+        if (covered != pages.Count)
+        {
+            var uncovered = FirstUncovered(pages);
+            throw new InvalidGuestAddressException(PageSize.PageIndexToAddress(uncovered), $"the removed range 0x{start:X}..0x{end:X} leaves the guest regions");
+        }
+
+        foreach (var region in _regions)
+        {
+            var part = pages.Intersect(region.GuestPages);
+            if (!part.IsEmpty)
+            {
+                var inFile = part.Offset(region.FilePageOffset);
+                Staging.ClearRange(inFile);
+                _mlockBudgetPages += File.FreeRange(inFile);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Plans the move of every resident page of the region starting at <paramref name="baseAddress"/>
+    /// to staging. Resident pages are found with SEEK_DATA / SEEK_HOLE on the guest memfd; batches
+    /// span at most one huge page each and never free part of a huge page. Marks the pages staged
+    /// and resets the region's fault counters; the caller executes every batch before the guest
+    /// runs. The guest must be paused and the region registered with every userfaultfd first.
+    /// </summary>
+    public MoveToStagingPlan MoveToStaging(nint baseAddress)
+    {
+        var region = FindRegion(PageSize.AddressToPageIndex((ulong)baseAddress));
+        if (region is null || region.Guest.HostAddress != baseAddress)
+        {
+            throw new InvalidGuestAddressException((ulong)baseAddress, "it is not the base address of a guest region");
+        }
+
+        var plan = new MoveToStagingPlanner(region, Staging).Plan();
+        region.ResetCounters();
+        return plan;
+    }
+
+    /// <summary>
+    /// Writes the first run of staged pages (at most <paramref name="maxBytes"/>) to the swap file
+    /// and frees it from staging. Returns the pages written; 0 when staging is empty. On a failure
+    /// (e.g. a full disk) the pages stay in staging.
+    /// </summary>
+    public long SwapOut(ulong maxBytes)
+    {
+        var range = Staging.FirstDataRange(MaxPages(maxBytes));
+        if (range is not { } run)
+        {
+            return 0;
+        }
+
+        File.WriteToFile(run.Start, Staging.GetSlice(run));
+        Staging.ClearRange(run);
+        return run.Count;
+    }
+
+    /// <summary>Starts a swap-in; dispose the context when done or aborted to release prefetch locks.</summary>
+    public SwapInContext StartSwapIn() => new(this);
+
+    /// <summary>Starts a trim of staging.</summary>
+    public TrimContext StartTrim() => new(this);
+
+    /// <summary>Guest pages resident in RAM, counted from the guest memfds' data ranges.</summary>
+    public long ResidentPages()
+    {
+        long pages = 0;
+        foreach (var region in _regions)
+        {
+            var guest = region.Guest;
+            foreach (var (start, end) in FileOps.DataRanges(guest.MemFd, guest.MemFdOffset, guest.MemFdOffset + (long)guest.Size))
+            {
+                pages += PageSize.BytesToPages((ulong)(end - start));
+            }
+        }
+
+        return pages;
+    }
+
+    /// <summary>The current page counts.</summary>
+    public SwapMetrics Metrics() => new(
+        ResidentPages(),
+        _regions.Sum(r => r.CopiedFromFilePages),
+        _regions.Sum(r => r.CopiedFromStagingPages),
+        _regions.Sum(r => r.ZeroedPages),
+        _regions.Sum(r => r.RedundantPages),
+        Staging.PresentPages,
+        File.PresentPages);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Staging.Dispose();
+        File.Dispose();
+    }
+
+    internal static long MaxPages(ulong maxBytes)
+    {
+        var pages = PageSize.BytesToPages(maxBytes);
+        return pages > 0 ? pages : throw new ArgumentOutOfRangeException(nameof(maxBytes), $"a chunk of {maxBytes} bytes holds no whole page");
+    }
+
+    internal IReadOnlyList<PageHandlerRegion> HandledRegions => _regions;
+
+    internal long MlockBudgetPages
+    {
+        get => _mlockBudgetPages;
+        set => _mlockBudgetPages = value;
+    }
+
+    internal PageHandlerRegion? FindRegionOfFilePage(long fileIndex) =>
+        Array.Find(_regions, r => fileIndex >= r.FilePageOffset && fileIndex < r.FilePageOffset + r.PageCount);
+
+    // A few regions (usually one or two): a linear scan beats anything cleverer.
+    private PageHandlerRegion? FindRegion(long guestPage) => Array.Find(_regions, r => r.GuestPages.Start <= guestPage && guestPage < r.GuestPages.End);
+
+    private long FirstUncovered(PageRange pages)
+    {
+        for (var page = pages.Start; page < pages.End; page++)
+        {
+            if (FindRegion(page) is null)
+            {
+                return page;
+            }
+        }
+
+        return pages.End;
+    }
+}

@@ -1,0 +1,120 @@
+using VmmSwap.Native;
+
+namespace VmmSwap.Core;
+
+/// <summary>
+/// Pages moved out of the guest, held in a memfd mapped once, with one present bit per page.
+/// Indices are swap-file page indices: page i of staging and page i of the swap file are the
+/// same guest page. Staging is never registered with userfaultfd, so managed reads of it are safe.
+/// </summary>
+public sealed unsafe class StagingMemory : IDisposable
+{
+    private readonly SafeFd _memFd;
+    private readonly MemoryMapping _mapping;
+    private readonly PresentList _present;
+
+    /// <summary>Creates staging for <paramref name="pages"/> pages (a sparse memfd; no RAM until written).</summary>
+    public StagingMemory(long pages)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pages);
+        _memFd = Native.MemFd.Create("vmm-swap staging", (long)PageSize.PagesToBytes(pages));
+        try
+        {
+            _mapping = MemoryMapping.MapShared(_memFd, 0, PageSize.PagesToBytes(pages), writable: true);
+        }
+        catch
+        {
+            _memFd.Dispose();
+            throw;
+        }
+
+        _present = new PresentList(pages);
+    }
+
+    /// <summary>Pages staging can hold.</summary>
+    public long Length => _present.Length;
+
+    /// <summary>Pages present in staging.</summary>
+    public long PresentPages => _present.Count;
+
+    /// <summary>The staging memfd, for measuring the RAM it holds.</summary>
+    public SafeFd MemFd => _memFd;
+
+    /// <summary>
+    /// Marks <paramref name="pages"/> pages from <paramref name="index"/> present and returns the
+    /// copy that fills them from guest address <paramref name="source"/>; the caller must execute
+    /// it before the guest pages are freed.
+    /// </summary>
+    public CopyOp Copy(nint source, long index, long pages)
+    {
+        var range = new PageRange(index, index + pages);
+        CheckRange(range);
+        _present.MarkRangeAsPresent(range);
+        return new CopyOp(source, AddressOf(index), PageSize.PagesToBytes(pages));
+    }
+
+    /// <summary>Whether page <paramref name="index"/> is in staging.</summary>
+    public bool IsPresent(long index)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        return _present.Get(index);
+    }
+
+    /// <summary>The bytes of page <paramref name="index"/>, or an empty span when it is not in staging.</summary>
+    public ReadOnlySpan<byte> PageContent(long index) =>
+        IsPresent(index) ? new ReadOnlySpan<byte>((void*)AddressOf(index), PageSize.Bytes) : default;
+
+    /// <summary>The bytes of <paramref name="range"/> (present or not).</summary>
+    public ReadOnlySpan<byte> GetSlice(PageRange range)
+    {
+        CheckRange(range);
+        return new ReadOnlySpan<byte>((void*)AddressOf(range.Start), checked((int)PageSize.PagesToBytes(range.Count)));
+    }
+
+    /// <summary>The staging address of page <paramref name="index"/>, for UFFDIO_COPY and pwrite.</summary>
+    public nint AddressOf(long index) => _mapping.Address + (nint)PageSize.PagesToBytes(index);
+
+    /// <summary>Drops the pages of <paramref name="range"/> and frees their memory.</summary>
+    public void ClearRange(PageRange range)
+    {
+        CheckRange(range);
+        if (range.IsEmpty)
+        {
+            return;
+        }
+
+        _present.ClearRange(range);
+        _mapping.Advise(PageSize.PagesToBytes(range.Start), PageSize.PagesToBytes(range.Count), MemoryAdvice.Remove);
+    }
+
+    /// <summary>The first run of present pages, at most <paramref name="maxPages"/> long, at or after <paramref name="from"/> and before <paramref name="limit"/>.</summary>
+    public PageRange? FirstDataRange(long maxPages, long from = 0, long limit = long.MaxValue)
+    {
+        var first = from == 0 ? _present.FirstDataRange(maxPages)?.Start ?? -1 : _present.NextSet(from);
+        if (first < 0 || first >= limit)
+        {
+            return null;
+        }
+
+        var end = _present.NextClear(first, Math.Min(Math.Min(limit, Length), first + maxPages));
+        return new PageRange(first, end);
+    }
+
+    /// <summary>Present pages within <paramref name="range"/>.</summary>
+    public long PresentPagesIn(PageRange range) => _present.CountIn(range);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _mapping.Dispose();
+        _memFd.Dispose();
+    }
+
+    private void CheckRange(PageRange range)
+    {
+        if (range.Start < 0 || range.End > Length || range.Start > range.End)
+        {
+            throw new ArgumentOutOfRangeException(nameof(range), $"staging pages {range} are outside [0, {Length})");
+        }
+    }
+}

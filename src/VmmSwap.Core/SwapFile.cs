@@ -1,0 +1,207 @@
+using VmmSwap.Native;
+
+namespace VmmSwap.Core;
+
+/// <summary>
+/// The swap file: an O_TMPFILE in the swap directory, one slot per guest page, mapped read-only
+/// for reads. A page is absent, present, or cleared-but-still-on-disk: a page faulted back into
+/// the guest keeps its bytes on disk so that trim can later recognise it as unchanged and skip
+/// writing it again.
+/// </summary>
+public sealed unsafe class SwapFile : IDisposable
+{
+    private readonly SafeFd _fd;
+    private readonly MemoryMapping _mapping;
+    private readonly PresentList _present;
+    private readonly PresentList _onDisk;
+    private readonly PresentList _locked;
+
+    /// <summary>Creates a swap file for <paramref name="pages"/> pages in <paramref name="directory"/>.</summary>
+    public SwapFile(string directory, long pages)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pages);
+        _fd = TmpFile.Create(directory);
+        try
+        {
+            // Sized up front: reading past the end of a mapped file is SIGBUS.
+            FileOps.Truncate(_fd, (long)PageSize.PagesToBytes(pages));
+            _mapping = MemoryMapping.MapShared(_fd, 0, PageSize.PagesToBytes(pages), writable: false);
+        }
+        catch
+        {
+            _fd.Dispose();
+            throw;
+        }
+
+        _present = new PresentList(pages);
+        _onDisk = new PresentList(pages);
+        _locked = new PresentList(pages);
+    }
+
+    /// <summary>Page slots in the file.</summary>
+    public long Length => _present.Length;
+
+    /// <summary>Pages present (swapped out and not yet brought back).</summary>
+    public long PresentPages => _present.Count;
+
+    /// <summary>Pages currently mlocked by prefetch.</summary>
+    public long LockedPages => _locked.Count;
+
+    /// <summary>The file's descriptor, for measuring its size on disk and in the page cache.</summary>
+    public SafeFd Fd => _fd;
+
+    /// <summary>Writes whole pages at slot <paramref name="index"/> and marks them present.</summary>
+    public void WriteToFile(long index, ReadOnlySpan<byte> pages)
+    {
+        if (pages.Length == 0 || !PageSize.IsAligned((ulong)pages.Length))
+        {
+            throw new ArgumentException($"swap file writes must be whole pages, got {pages.Length} bytes", nameof(pages));
+        }
+
+        var range = new PageRange(index, index + PageSize.BytesToPages((ulong)pages.Length));
+        CheckRange(range);
+        FileOps.WriteAll(_fd, pages, (long)PageSize.PagesToBytes(index));
+        _present.MarkRangeAsPresent(range);
+        _onDisk.MarkRangeAsPresent(range);
+    }
+
+    /// <summary>
+    /// The bytes of slot <paramref name="index"/> when present, or when only cleared and
+    /// <paramref name="allowCleared"/>; otherwise an empty span.
+    /// </summary>
+    public ReadOnlySpan<byte> PageContent(long index, bool allowCleared)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        var available = allowCleared ? _onDisk.Get(index) : _present.Get(index);
+        return available ? new ReadOnlySpan<byte>((void*)AddressOf(index), PageSize.Bytes) : default;
+    }
+
+    /// <summary>The file's bytes for <paramref name="range"/>, through the read-only mapping.</summary>
+    public ReadOnlySpan<byte> GetSlice(PageRange range)
+    {
+        CheckRange(range);
+        return new ReadOnlySpan<byte>((void*)AddressOf(range.Start), checked((int)PageSize.PagesToBytes(range.Count)));
+    }
+
+    /// <summary>The mapped address of slot <paramref name="index"/>, for UFFDIO_COPY.</summary>
+    public nint AddressOf(long index) => _mapping.Address + (nint)PageSize.PagesToBytes(index);
+
+    /// <summary>
+    /// Takes the pages of <paramref name="range"/> out of the present set but keeps their bytes on
+    /// disk for trim. Returns how many of them were mlocked (now unlocked).
+    /// </summary>
+    public long ClearRange(PageRange range)
+    {
+        CheckRange(range);
+        var unlocked = Unlock(range);
+        _present.ClearRange(range);
+        return unlocked;
+    }
+
+    /// <summary>
+    /// Forgets the pages of <paramref name="range"/> and punches their blocks out of the file.
+    /// Returns how many of them were mlocked (now unlocked).
+    /// </summary>
+    public long FreeRange(PageRange range)
+    {
+        CheckRange(range);
+        var unlocked = Unlock(range);
+        for (var i = _onDisk.NextSet(range.Start); i >= 0 && i < range.End;)
+        {
+            var end = _onDisk.NextClear(i, range.End);
+            FileOps.PunchHole(_fd, (long)PageSize.PagesToBytes(i), (long)PageSize.PagesToBytes(end - i));
+            i = _onDisk.NextSet(end);
+        }
+
+        _present.ClearRange(range);
+        _onDisk.ClearRange(range);
+        return unlocked;
+    }
+
+    /// <summary>Marks a cleared page whose bytes are still on disk as present again.</summary>
+    public void MarkAsPresent(long index)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        if (!_onDisk.Get(index))
+        {
+            throw new InvalidOperationException($"swap file page {index} has no bytes on disk to mark present");
+        }
+
+        _present.MarkAsPresent(index);
+    }
+
+    /// <summary>Whether slot <paramref name="index"/> is present.</summary>
+    public bool IsPresent(long index) => _present.Get(index);
+
+    /// <summary>The first run of present pages, at most <paramref name="maxPages"/> long; null when none.</summary>
+    public PageRange? FirstDataRange(long maxPages) => _present.FirstDataRange(maxPages);
+
+    /// <summary>
+    /// Locks up to <paramref name="budgetPages"/> present, not yet locked pages into RAM as they
+    /// arrive and asks the kernel to read them ahead (MADV_WILLNEED), so swap-in finds them in the
+    /// page cache. Returns the pages newly locked.
+    /// </summary>
+    public long LockAndAsyncPrefetch(long budgetPages)
+    {
+        long locked = 0;
+        for (var i = _present.NextSet(0); i >= 0 && locked < budgetPages;)
+        {
+            var end = _present.NextClear(i, Math.Min(Length, i + budgetPages - locked));
+            var run = new PageRange(i, end);
+            var toLock = run.Count - _locked.CountIn(run);
+            if (toLock > 0)
+            {
+                var address = AddressOf(i);
+                var bytes = PageSize.PagesToBytes(run.Count);
+                MemoryLock.LockOnFault(address, bytes);
+                Madvise.Apply(address, bytes, MemoryAdvice.WillNeed);
+                _locked.MarkRangeAsPresent(run);
+                locked += toLock;
+            }
+
+            i = _present.NextSet(end);
+        }
+
+        return locked;
+    }
+
+    /// <summary>Unlocks every page locked by prefetch.</summary>
+    public void ClearMlock()
+    {
+        if (_locked.Count > 0)
+        {
+            MemoryLock.Unlock(_mapping.Address, _mapping.Length);
+            _locked.ClearRange(new PageRange(0, Length));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _mapping.Dispose();
+        _fd.Dispose();
+    }
+
+    private long Unlock(PageRange range)
+    {
+        long unlocked = 0;
+        for (var i = _locked.NextSet(range.Start); i >= 0 && i < range.End;)
+        {
+            var end = _locked.NextClear(i, range.End);
+            MemoryLock.Unlock(AddressOf(i), PageSize.PagesToBytes(end - i));
+            unlocked += end - i;
+            i = _locked.NextSet(end);
+        }
+
+        _locked.ClearRange(range);
+        return unlocked;
+    }
+
+    private void CheckRange(PageRange range)
+    {
+        if (range.Start < 0 || range.End > Length || range.Start > range.End)
+        {
+            throw new ArgumentOutOfRangeException(nameof(range), $"swap file pages {range} are outside [0, {Length})");
+        }
+    }
+}

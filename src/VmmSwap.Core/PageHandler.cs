@@ -150,7 +150,7 @@ public sealed class PageHandler : IDisposable
             var part = pages.Intersect(region.GuestPages);
             if (!part.IsEmpty)
             {
-                var inFile = part.Offset(region.FilePageOffset);
+                var inFile = part.Offset(region.FilePageOffset - region.GuestPages.Start);
                 Staging.ClearRange(inFile);
                 _mlockBudgetPages += File.FreeRange(inFile);
             }

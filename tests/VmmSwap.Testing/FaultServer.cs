@@ -13,13 +13,20 @@ public sealed class FaultServer : IDisposable
     private readonly Epoll _epoll = new();
     private readonly EventFd _stop = new();
     private readonly Thread _thread;
+    private readonly object _gate;
     private Exception? _error;
+    private int _handled;
 
-    /// <summary>Starts serving <paramref name="uffd"/> with <paramref name="onEvent"/>.</summary>
-    public FaultServer(Userfaultfd uffd, Action<Userfaultfd, UffdEvent> onEvent)
+    /// <summary>
+    /// Starts serving <paramref name="uffd"/> with <paramref name="onEvent"/>. Each drain of the
+    /// userfaultfd (reads and callbacks) runs under a lock on <paramref name="gate"/>, so a test
+    /// that locks it too never sees an event read but not yet handled.
+    /// </summary>
+    public FaultServer(Userfaultfd uffd, Action<Userfaultfd, UffdEvent> onEvent, object? gate = null)
     {
         _uffd = uffd;
         _onEvent = onEvent;
+        _gate = gate ?? new object();
         _epoll.Add(uffd.Fd, 1);
         _epoll.Add(_stop.Fd, 2);
         _thread = new Thread(Run) { IsBackground = true, Name = "test fault server" };
@@ -28,8 +35,6 @@ public sealed class FaultServer : IDisposable
 
     /// <summary>Events handled so far.</summary>
     public int Handled => Volatile.Read(ref _handled);
-
-    private int _handled;
 
     /// <summary>Stops the thread and rethrows the first callback error, if any.</summary>
     public void Dispose()
@@ -62,13 +67,16 @@ public sealed class FaultServer : IDisposable
                     return;
                 }
 
-                int n;
-                while ((n = _uffd.ReadEvents(events)) > 0)
+                lock (_gate)
                 {
-                    foreach (var e in events[..n])
+                    int n;
+                    while ((n = _uffd.ReadEvents(events)) > 0)
                     {
-                        _onEvent(_uffd, e);
-                        Interlocked.Increment(ref _handled);
+                        foreach (var e in events[..n])
+                        {
+                            _onEvent(_uffd, e);
+                            Interlocked.Increment(ref _handled);
+                        }
                     }
                 }
             }

@@ -87,7 +87,7 @@ public sealed class PresentList
         }
 
         _cursor = start;
-        var limit = Math.Min(Length, start + maxPages);
+        var limit = CappedEnd(start, maxPages, Length);
         var end = NextClear(start, limit);
         return new PageRange(start, end);
     }
@@ -119,9 +119,10 @@ public sealed class PresentList
         }
     }
 
-    /// <summary>The first absent page in [<paramref name="from"/>, <paramref name="limit"/>), or <paramref name="limit"/>.</summary>
+    /// <summary>The first absent page in [<paramref name="from"/>, <paramref name="limit"/>), or <paramref name="limit"/> (at most <see cref="Length"/>).</summary>
     public long NextClear(long from, long limit)
     {
+        limit = Math.Min(limit, Length);
         var index = from;
         while (index < limit)
         {
@@ -151,6 +152,9 @@ public sealed class PresentList
 
         return count;
     }
+
+    /// <summary><paramref name="start"/> + <paramref name="count"/>, capped at <paramref name="limit"/> without overflowing.</summary>
+    internal static long CappedEnd(long start, long count, long limit) => count >= limit - start ? limit : start + count;
 
     private bool InBounds(PageRange range) => range.Start >= 0 && range.End <= Length && range.Start <= range.End;
 

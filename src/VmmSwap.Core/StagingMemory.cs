@@ -96,7 +96,7 @@ public sealed unsafe class StagingMemory : IDisposable
             return null;
         }
 
-        var end = _present.NextClear(first, Math.Min(Math.Min(limit, Length), first + maxPages));
+        var end = _present.NextClear(first, PresentList.CappedEnd(first, maxPages, Math.Min(limit, Length)));
         return new PageRange(first, end);
     }
 

@@ -146,7 +146,7 @@ public sealed unsafe class SwapFile : IDisposable
         long locked = 0;
         for (var i = _present.NextSet(0); i >= 0 && locked < budgetPages;)
         {
-            var end = _present.NextClear(i, Math.Min(Length, i + budgetPages - locked));
+            var end = _present.NextClear(i, PresentList.CappedEnd(i, budgetPages - locked, Length));
             var run = new PageRange(i, end);
             var toLock = run.Count - _locked.CountIn(run);
             if (toLock > 0)

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using Akka.Actor;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// A trim, swap-out or swap-in run: asks the PageHandler for one chunk at a time, reports progress
+/// to the supervisor after each, stops on <see cref="AbortJob"/> once its chunk in flight answers,
+/// and ends with <see cref="JobCompleted"/>. The three jobs differ only in the chunk they ask for,
+/// so one actor type serves all three.
+/// </summary>
+internal sealed class ChunkJob : ReceiveActor
+{
+    private readonly JobKind _kind;
+    private readonly IActorRef _pageHandler;
+    private readonly IActorRef _supervisor;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _pages;
+    private bool _paused;
+    private bool _inFlight;
+    private bool _abort;
+
+    public ChunkJob(JobKind kind, IActorRef pageHandler, IActorRef supervisor, bool startPaused)
+    {
+        _kind = kind;
+        _pageHandler = pageHandler;
+        _supervisor = supervisor;
+        _paused = startPaused;
+        Receive<ChunkDone>(Handle);
+        Receive<AbortJob>(_ =>
+        {
+            _abort = true;
+            if (!_inFlight)
+            {
+                Complete(null, aborted: true);
+            }
+        });
+        Receive<ResumeJobs>(_ =>
+        {
+            if (_paused)
+            {
+                _paused = false;
+                RequestChunk();
+            }
+        });
+    }
+
+    public static Props Props(JobKind kind, IActorRef pageHandler, IActorRef supervisor, bool startPaused) =>
+        Akka.Actor.Props.Create(() => new ChunkJob(kind, pageHandler, supervisor, startPaused));
+
+    protected override void PreStart()
+    {
+        if (!_paused)
+        {
+            RequestChunk();
+        }
+    }
+
+    private void Handle(ChunkDone m)
+    {
+        _inFlight = false;
+        if (m.Error is not null)
+        {
+            Complete(m.Error, aborted: false);
+            return;
+        }
+
+        _pages += m.Pages;
+        _supervisor.Tell(new JobProgress(_kind, _pages, _clock.Elapsed));
+        if (m.Finished || _abort)
+        {
+            Complete(null, aborted: !m.Finished);
+        }
+        else
+        {
+            RequestChunk();
+        }
+    }
+
+    private void RequestChunk()
+    {
+        _inFlight = true;
+        _pageHandler.Tell(new RunChunk(_kind));
+    }
+
+    private void Complete(string? error, bool aborted)
+    {
+        _pageHandler.Tell(new EndJob(_kind));
+        _supervisor.Tell(new JobCompleted(_kind, _pages, _clock.Elapsed, error, aborted));
+        Context.Stop(Self);
+    }
+}

@@ -1,0 +1,83 @@
+using Akka.Actor;
+using Akka.Event;
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// Watches every userfaultfd of the guest from the fault pump thread and hands each drained batch
+/// of events to the PageHandler. Must run on <see cref="VmmSwapConfig.FaultPumpDispatcher"/>.
+/// Owns the userfaultfds it watches and closes them when they are dropped or it stops.
+/// </summary>
+internal sealed class FaultPump : ReceiveActor
+{
+    private const int MaxBatch = 256;
+    private readonly IActorRef _pageHandler;
+    private readonly Dictionary<Userfaultfd, ulong> _tokens = [];
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private FaultPumpExecutor? _executor;
+
+    public FaultPump(IActorRef pageHandler)
+    {
+        _pageHandler = pageHandler;
+        Receive<WatchUffd>(m => _tokens[m.Uffd] = Executor.Watch(m.Uffd.Fd, () => Drain(m.Uffd)));
+        Receive<UnwatchUffd>(m => Drop(m.Uffd));
+        Receive<DrainFailed>(m =>
+        {
+            _log.Error(m.Error, "reading userfaultfd events failed; dropping that userfaultfd");
+            Drop(m.Uffd);
+        });
+    }
+
+    public static Props Props(IActorRef pageHandler) =>
+        Akka.Actor.Props.Create(() => new FaultPump(pageHandler)).WithDispatcher(VmmSwapConfig.FaultPumpDispatcher);
+
+    private FaultPumpExecutor Executor => _executor ??= FaultPumpExecutor.Current
+        ?? throw new InvalidOperationException($"the FaultPump must run on the {VmmSwapConfig.FaultPumpDispatcher} dispatcher");
+
+    protected override void PostStop()
+    {
+        foreach (var uffd in _tokens.Keys.ToList())
+        {
+            Drop(uffd);
+        }
+    }
+
+    private void Drop(Userfaultfd uffd)
+    {
+        if (_tokens.Remove(uffd, out var token))
+        {
+            Executor.Unwatch(token, uffd.Fd);
+        }
+
+        uffd.Dispose();
+    }
+
+    // Runs on the pump thread outside message processing: reads until EAGAIN (edge semantics),
+    // then one message per batch, in the order read.
+    private void Drain(Userfaultfd uffd)
+    {
+        try
+        {
+            Span<UffdEvent> buffer = stackalloc UffdEvent[64];
+            var events = new List<UffdEvent>();
+            int n;
+            while (events.Count < MaxBatch && (n = uffd.ReadEvents(buffer)) > 0)
+            {
+                foreach (var e in buffer[..n])
+                {
+                    events.Add(e);
+                }
+            }
+
+            if (events.Count > 0)
+            {
+                _pageHandler.Tell(new UffdEventBatch(uffd, [.. events]));
+            }
+        }
+        catch (Exception e)
+        {
+            Self.Tell(new DrainFailed(uffd, e));
+        }
+    }
+}

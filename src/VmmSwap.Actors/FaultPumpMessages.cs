@@ -1,0 +1,12 @@
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>Start reading events of <paramref name="Uffd"/> on the pump thread.</summary>
+internal sealed record WatchUffd(Userfaultfd Uffd);
+
+/// <summary>Stop reading events of <paramref name="Uffd"/> and close it.</summary>
+internal sealed record UnwatchUffd(Userfaultfd Uffd);
+
+/// <summary>Reading a userfaultfd failed on the pump thread.</summary>
+internal sealed record DrainFailed(Userfaultfd Uffd, Exception Error);

@@ -1,0 +1,14 @@
+namespace VmmSwap.Actors;
+
+/// <summary>The background jobs that work chunk by chunk through the PageHandler.</summary>
+public enum JobKind
+{
+    /// <summary>Drops zero and clean pages from staging.</summary>
+    Trim,
+
+    /// <summary>Writes staging to the swap file.</summary>
+    SwapOut,
+
+    /// <summary>Brings every page back into the guest.</summary>
+    SwapIn,
+}

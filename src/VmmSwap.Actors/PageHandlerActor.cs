@@ -1,0 +1,311 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using VmmSwap.Core;
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// The only owner of the page state (<see cref="PageHandler"/>): serves fault and remove batches,
+/// plans the move to staging and runs job chunks, one message at a time, on the fault pump thread.
+/// Faults come first (see <see cref="PageHandlerMailbox"/>). It never lets an exception escape a
+/// message: the page state must survive any single failure, so failures become replies.
+/// </summary>
+internal sealed class PageHandlerActor : ReceiveActor
+{
+    private readonly GuestMemory _guest;
+    private readonly VmmSwapOptions _options;
+    private readonly IActorRef _supervisor;
+    private readonly IActorRef _pool;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<(Userfaultfd Uffd, ulong Address)> _deferred = [];
+    private readonly List<Userfaultfd> _registered = [];
+    private PageHandler? _handler;
+    private SwapInContext? _swapIn;
+    private TrimContext? _trim;
+    private Userfaultfd? _mainUffd;
+    private int _batchesOutstanding;
+    private long _stagedPages;
+    private string? _stagingError;
+    private Stopwatch _stagingClock = new();
+
+    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool)
+    {
+        _guest = guest;
+        _options = options;
+        _supervisor = supervisor;
+        _pool = pool;
+        Receive<UffdEventBatch>(Handle);
+        Receive<RetryDeferredFaults>(_ => RetryDeferred());
+        Receive<StartEnable>(Handle);
+        Receive<BatchDone>(Handle);
+        Receive<RunChunk>(Handle);
+        Receive<EndJob>(m => EndJob(m.Kind));
+        Receive<FinishDisable>(Handle);
+        Receive<ReportStatus>(Handle);
+    }
+
+    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool) =>
+        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool))
+            .WithDispatcher(VmmSwapConfig.FaultPumpDispatcher)
+            .WithMailbox(VmmSwapConfig.PageHandlerMailbox);
+
+    protected override void PostStop()
+    {
+        _swapIn?.Dispose();
+        _handler?.Dispose();
+    }
+
+    private void Handle(UffdEventBatch batch)
+    {
+        foreach (var e in batch.Events)
+        {
+            switch (e.Kind)
+            {
+                case UffdEventKind.PageFault:
+                    ServeFault(batch.Source, e.Address);
+                    break;
+                case UffdEventKind.Remove when _handler is null:
+                    // The kernel can deliver remove events after the range was unregistered.
+                    _log.Warning("page remove event 0x{0:X}..0x{1:X} while vmm-swap is disabled", e.Address, e.End);
+                    break;
+                case UffdEventKind.Remove:
+                    try
+                    {
+                        _handler.HandlePageRemove(e.Address, e.End);
+                    }
+                    catch (Exception error)
+                    {
+                        _log.Error(error, "failed to handle page remove 0x{0:X}..0x{1:X}", e.Address, e.End);
+                    }
+
+                    break;
+                default:
+                    _log.Error("unsupported userfaultfd event (code 0x{0:X}) at 0x{1:X}", e.Flags, e.Address);
+                    break;
+            }
+        }
+
+        RetryDeferred();
+    }
+
+    private void ServeFault(Userfaultfd uffd, ulong address)
+    {
+        if (_handler is null)
+        {
+            _log.Error("page fault at 0x{0:X} while vmm-swap is disabled", address);
+            return;
+        }
+
+        try
+        {
+            _handler.HandlePageFault(uffd, address);
+        }
+        catch (UffdRetryException)
+        {
+            // A remove event is pending: it is read next, then this fault is retried.
+            _deferred.Add((uffd, address));
+        }
+        catch (UffdTargetGoneException)
+        {
+            _log.Info("the process behind a userfaultfd is gone; dropping it");
+            _registered.Remove(uffd);
+            _supervisor.Tell(new UffdGone(uffd));
+        }
+        catch (Exception error)
+        {
+            _log.Error(error, "failed to serve page fault at 0x{0:X}", address);
+        }
+    }
+
+    private void RetryDeferred()
+    {
+        if (_deferred.Count == 0)
+        {
+            return;
+        }
+
+        var retry = _deferred.ToArray();
+        _deferred.Clear();
+        foreach (var (uffd, address) in retry)
+        {
+            ServeFault(uffd, address);
+        }
+
+        if (_deferred.Count > 0)
+        {
+            Self.Tell(RetryDeferredFaults.Instance);
+        }
+    }
+
+    private void Handle(StartEnable m)
+    {
+        _stagingClock = Stopwatch.StartNew();
+        _stagedPages = 0;
+        _stagingError = null;
+        try
+        {
+            if (_handler is null)
+            {
+                _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
+                _mainUffd = m.Uffds[0];
+                foreach (var uffd in m.Uffds)
+                {
+                    Register(uffd);
+                }
+            }
+
+            foreach (var region in _guest.Regions)
+            {
+                var plan = _handler.MoveToStaging(region.HostAddress);
+                _stagedPages += plan.Pages;
+                foreach (var batch in plan.Batches)
+                {
+                    _batchesOutstanding++;
+                    _pool.Tell(new ExecuteBatch(batch));
+                }
+            }
+        }
+        catch (Exception error)
+        {
+            _stagingError = $"enable failed: {error.Message}";
+        }
+
+        CompleteStagingIfDone();
+    }
+
+    private void Register(Userfaultfd uffd)
+    {
+        try
+        {
+            foreach (var region in _guest.Regions)
+            {
+                uffd.Register(region.HostAddress, region.Size);
+            }
+
+            _registered.Add(uffd);
+        }
+        catch (UffdTargetGoneException)
+        {
+            _supervisor.Tell(new UffdGone(uffd));
+        }
+    }
+
+    private void Handle(BatchDone m)
+    {
+        _batchesOutstanding--;
+        _stagingError ??= m.Error is null ? null : $"move to staging failed: {m.Error}";
+        CompleteStagingIfDone();
+    }
+
+    private void CompleteStagingIfDone()
+    {
+        if (_batchesOutstanding == 0)
+        {
+            _supervisor.Tell(new StagingCompleted(_stagedPages, _stagingClock.Elapsed, _stagingError, _handler is not null));
+        }
+    }
+
+    private void Handle(RunChunk m)
+    {
+        try
+        {
+            var handler = _handler ?? throw new InvalidOperationException("no page state: vmm-swap is not enabled");
+            switch (m.Kind)
+            {
+                case JobKind.SwapOut:
+                    var written = handler.SwapOut(_options.SwapChunkBytes);
+                    Sender.Tell(new ChunkDone(m.Kind, written, written == 0, null));
+                    break;
+                case JobKind.SwapIn:
+                    _swapIn ??= handler.StartSwapIn();
+                    var brought = SwapInChunk(_swapIn);
+                    Sender.Tell(new ChunkDone(m.Kind, brought ?? 0, brought == 0, null));
+                    break;
+                case JobKind.Trim:
+                    _trim ??= handler.StartTrim();
+                    var trimmed = _trim.TrimPages(_options.TrimChunkPages);
+                    Sender.Tell(new ChunkDone(m.Kind, trimmed ?? 0, trimmed is null, null));
+                    break;
+            }
+        }
+        catch (Exception error)
+        {
+            Sender.Tell(new ChunkDone(m.Kind, 0, false, error.Message));
+        }
+    }
+
+    // Null when the kernel deferred the chunk (a remove event is pending): the job asks again.
+    private long? SwapInChunk(SwapInContext swapIn)
+    {
+        try
+        {
+            return swapIn.SwapIn(_mainUffd!, _options.SwapChunkBytes);
+        }
+        catch (UffdRetryException)
+        {
+            return null;
+        }
+    }
+
+    private void EndJob(JobKind kind)
+    {
+        switch (kind)
+        {
+            case JobKind.SwapIn:
+                _swapIn?.Dispose();
+                _swapIn = null;
+                break;
+            case JobKind.Trim:
+                _trim = null;
+                break;
+        }
+    }
+
+    private void Handle(FinishDisable m)
+    {
+        string? error = null;
+        foreach (var uffd in _registered)
+        {
+            try
+            {
+                foreach (var region in _guest.Regions)
+                {
+                    uffd.Unregister(region.HostAddress, region.Size);
+                }
+            }
+            catch (Exception e)
+            {
+                error ??= $"unregister failed: {e.Message}";
+            }
+        }
+
+        _registered.Clear();
+        EndJob(JobKind.SwapIn);
+        _trim = null;
+        _handler?.Dispose();
+        _handler = null;
+        _mainUffd = null;
+        Sender.Tell(new SwapDisabled(error));
+    }
+
+    private void Handle(ReportStatus m)
+    {
+        var metrics = SwapMetrics.Empty;
+        if (_handler is not null && m.State != SwapState.Ready)
+        {
+            try
+            {
+                metrics = _handler.Metrics();
+            }
+            catch (Exception e)
+            {
+                _log.Warning("metrics unavailable: {0}", e.Message);
+            }
+        }
+
+        var status = new SwapStatus(m.State, metrics, m.Transition, m.Error);
+        m.ReplyTo.Tell(m.Command is null ? status : new CommandReply(m.Command, m.Outcome, m.Reason, status));
+    }
+}

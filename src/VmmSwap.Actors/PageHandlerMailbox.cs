@@ -1,0 +1,26 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Dispatch;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// The PageHandler's mailbox: userfaultfd events (and deferred-fault retries) come before
+/// everything else, in arrival order within each class, so a fault waits for at most the one
+/// background chunk already running.
+/// </summary>
+public sealed class PageHandlerMailbox : UnboundedStablePriorityMailbox
+{
+    /// <summary>Called by Akka with the mailbox's config section.</summary>
+    public PageHandlerMailbox(Settings settings, Config config)
+        : base(settings, config)
+    {
+    }
+
+    /// <inheritdoc />
+    protected override int PriorityGenerator(object message) => message switch
+    {
+        UffdEventBatch or RetryDeferredFaults => 0,
+        _ => 1,
+    };
+}

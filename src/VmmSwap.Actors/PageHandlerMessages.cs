@@ -1,0 +1,38 @@
+using Akka.Actor;
+using VmmSwap.Core;
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>Events drained from one userfaultfd, in the order read. Served ahead of background work.</summary>
+internal sealed record UffdEventBatch(Userfaultfd Source, UffdEvent[] Events);
+
+/// <summary>Retry faults the kernel deferred (EAGAIN) while a remove event was pending.</summary>
+internal sealed record RetryDeferredFaults
+{
+    internal static RetryDeferredFaults Instance { get; } = new();
+}
+
+/// <summary>Create the page state if needed, register every region with <paramref name="Uffds"/>, move resident pages to staging.</summary>
+internal sealed record StartEnable(IReadOnlyList<Userfaultfd> Uffds);
+
+/// <summary>One move-to-staging batch has run, or failed with <paramref name="Error"/>.</summary>
+internal sealed record BatchDone(string? Error);
+
+/// <summary>Run the next chunk of a job.</summary>
+internal sealed record RunChunk(JobKind Kind);
+
+/// <summary>The result of a chunk: pages done, whether the job has nothing left, or the error that stopped it.</summary>
+internal sealed record ChunkDone(JobKind Kind, long Pages, bool Finished, string? Error);
+
+/// <summary>A job is over (finished or aborted): drop its context.</summary>
+internal sealed record EndJob(JobKind Kind);
+
+/// <summary>Unregister every region from <paramref name="Uffds"/> and drop the page state.</summary>
+internal sealed record FinishDisable(IReadOnlyList<Userfaultfd> Uffds);
+
+/// <summary>Build the status with current metrics and send it (or a reply carrying it) to <paramref name="ReplyTo"/>.</summary>
+internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, string? Error, string? Command, CommandOutcome Outcome, string? Reason);
+
+/// <summary>Execute one move-to-staging batch (sent to the pool).</summary>
+internal sealed record ExecuteBatch(MoveToStagingBatch Batch);

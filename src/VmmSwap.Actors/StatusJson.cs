@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// Status as JSON in exactly crosvm's shape, so existing consumers parse it unchanged:
+/// <c>{"state":"Active","metrics":{...},"state_transition":{"pages":0,"time_ms":0}}</c>.
+/// The failure cause, when there is one, is an extra <c>error</c> key that crosvm consumers ignore.
+/// </summary>
+public static class StatusJson
+{
+    /// <summary>Serialises <paramref name="status"/>.</summary>
+    public static string Serialize(SwapStatus status) => ToNode(status).ToJsonString();
+
+    /// <summary>The status as a JSON object, to embed in larger documents.</summary>
+    public static JsonObject ToNode(SwapStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        var m = status.Metrics;
+        var node = new JsonObject
+        {
+            ["state"] = status.State.ToString(),
+            ["metrics"] = new JsonObject
+            {
+                ["resident_pages"] = m.ResidentPages,
+                ["copied_from_file_pages"] = m.CopiedFromFilePages,
+                ["copied_from_staging_pages"] = m.CopiedFromStagingPages,
+                ["zeroed_pages"] = m.ZeroedPages,
+                ["redundant_pages"] = m.RedundantPages,
+                ["staging_pages"] = m.StagingPages,
+                ["swap_pages"] = m.SwapPages,
+            },
+            ["state_transition"] = new JsonObject
+            {
+                ["pages"] = status.StateTransition.Pages,
+                ["time_ms"] = status.StateTransition.TimeMs,
+            },
+        };
+        if (status.Error is not null)
+        {
+            node["error"] = status.Error;
+        }
+
+        return node;
+    }
+
+    /// <summary>Parses a status document of crosvm's shape.</summary>
+    public static SwapStatus Parse(string json)
+    {
+        var root = JsonNode.Parse(json) ?? throw new JsonException("status JSON is empty");
+        var m = root["metrics"] ?? throw new JsonException("status JSON has no metrics");
+        var t = root["state_transition"] ?? throw new JsonException("status JSON has no state_transition");
+        return new SwapStatus(
+            Enum.Parse<SwapState>(root["state"]!.GetValue<string>()),
+            new Core.SwapMetrics(
+                m["resident_pages"]!.GetValue<long>(),
+                m["copied_from_file_pages"]!.GetValue<long>(),
+                m["copied_from_staging_pages"]!.GetValue<long>(),
+                m["zeroed_pages"]!.GetValue<long>(),
+                m["redundant_pages"]!.GetValue<long>(),
+                m["staging_pages"]!.GetValue<long>(),
+                m["swap_pages"]!.GetValue<long>()),
+            new StateTransition(t["pages"]!.GetValue<long>(), t["time_ms"]!.GetValue<long>()),
+            root["error"]?.GetValue<string>());
+    }
+}

@@ -1,0 +1,96 @@
+using Akka.Actor;
+using VmmSwap.Core;
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// A typed async facade over a <see cref="SwapSupervisor"/>, for hosts that do not want raw
+/// messages. A failed command throws <see cref="SwapCommandException"/> with the cause; a command
+/// not valid in the current state returns its reply with <see cref="CommandOutcome.Ignored"/>.
+/// </summary>
+public sealed class SwapController
+{
+    private readonly TimeSpan _timeout;
+
+    /// <summary>Wraps an existing supervisor.</summary>
+    public SwapController(IActorRef supervisor, TimeSpan? timeout = null)
+    {
+        Supervisor = supervisor ?? throw new ArgumentNullException(nameof(supervisor));
+        _timeout = timeout ?? TimeSpan.FromMinutes(5);
+    }
+
+    /// <summary>The supervisor this controller drives.</summary>
+    public IActorRef Supervisor { get; }
+
+    /// <summary>
+    /// Starts a supervisor for <paramref name="guest"/> in <paramref name="system"/>. The main
+    /// userfaultfd is opened here, so a host without userfaultfd access gets
+    /// <see cref="UserfaultfdUnavailableException"/> naming the fix before any actor starts.
+    /// </summary>
+    public static SwapController Start(ActorSystem system, GuestMemory guest, VmmSwapOptions? options = null, string name = "vmm-swap")
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        ArgumentNullException.ThrowIfNull(guest);
+        options = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
+        var uffd = Userfaultfd.Create();
+        try
+        {
+            return new SwapController(system.ActorOf(SwapSupervisor.Props(guest, uffd, options), name));
+        }
+        catch
+        {
+            uffd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Moves guest memory to staging; completes when staging is complete. Pause the guest meanwhile.</summary>
+    public Task<CommandReply> EnableAsync(CancellationToken cancellationToken = default) => SendAsync(Enable.Instance, cancellationToken);
+
+    /// <summary>Starts a trim of staging.</summary>
+    public Task<CommandReply> TrimAsync(CancellationToken cancellationToken = default) => SendAsync(Trim.Instance, cancellationToken);
+
+    /// <summary>Starts writing staging to the swap file.</summary>
+    public Task<CommandReply> SwapOutAsync(CancellationToken cancellationToken = default) => SendAsync(SwapOut.Instance, cancellationToken);
+
+    /// <summary>Starts bringing every page back.</summary>
+    public Task<CommandReply> DisableAsync(CancellationToken cancellationToken = default) => SendAsync(Disable.Instance, cancellationToken);
+
+    /// <summary>Hands a forked child's userfaultfd to the runtime (only while disabled).</summary>
+    public Task<CommandReply> ProcessForkedAsync(Userfaultfd uffd, CancellationToken cancellationToken = default) => SendAsync(new ProcessForked(uffd), cancellationToken);
+
+    /// <summary>Swaps everything in if enabled, then stops the supervisor.</summary>
+    public Task<CommandReply> ExitAsync(CancellationToken cancellationToken = default) => SendAsync(Exit.Instance, cancellationToken);
+
+    /// <summary>The current status.</summary>
+    public Task<SwapStatus> StatusAsync(CancellationToken cancellationToken = default) =>
+        Supervisor.Ask<SwapStatus>(Status.Instance, _timeout, cancellationToken);
+
+    /// <summary>Polls <see cref="StatusAsync"/> until <paramref name="state"/> is reached or <paramref name="deadline"/> passes.</summary>
+    public async Task<SwapStatus> WaitForStateAsync(SwapState state, TimeSpan deadline, CancellationToken cancellationToken = default)
+    {
+        var until = DateTime.UtcNow + deadline;
+        while (true)
+        {
+            var status = await StatusAsync(cancellationToken).ConfigureAwait(false);
+            if (status.State == state)
+            {
+                return status;
+            }
+
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"vmm-swap did not reach {state} within {deadline.TotalSeconds} s; it is {status.State}{(status.Error is null ? string.Empty : $" ({status.Error})")}");
+            }
+
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<CommandReply> SendAsync(SwapCommand command, CancellationToken cancellationToken)
+    {
+        var reply = await Supervisor.Ask<CommandReply>(command, _timeout, cancellationToken).ConfigureAwait(false);
+        return reply.Outcome == CommandOutcome.Failed ? throw new SwapCommandException(reply) : reply;
+    }
+}

@@ -1,0 +1,404 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Routing;
+using VmmSwap.Core;
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// One per guest: the vmm-swap state machine. Each state is a behaviour; every command is answered
+/// in every state, following crosvm's monitor loop: Enable while trimming or swapping in aborts that
+/// job first, Disable aborts trim or swap-out and starts swap-in, Exit swaps everything in before
+/// stopping, a fork while enabled is refused. Replies are built by the PageHandler actor, which
+/// owns the metrics, so no Ask is needed anywhere.
+/// </summary>
+public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
+{
+    private readonly GuestMemory _guest;
+    private readonly VmmSwapOptions _options;
+    private readonly List<Userfaultfd> _uffds = [];
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IActorRef _pageHandler = ActorRefs.Nobody;
+    private IActorRef _pump = ActorRefs.Nobody;
+    private IActorRef? _job;
+    private JobKind _jobKind;
+    private SwapState _state = SwapState.Ready;
+    private StateTransition _transition = StateTransition.Empty;
+    private string? _error;
+    private IActorRef? _enableReplyTo;
+    private IActorRef? _exitReplyTo;
+    private Action? _afterAbort;
+
+    /// <summary>Creates the supervisor for <paramref name="guest"/>; <paramref name="mainUffd"/> becomes the runtime's.</summary>
+    public SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options)
+    {
+        _guest = guest;
+        _options = options;
+        _uffds.Add(mainUffd);
+        Become(Ready);
+    }
+
+    /// <inheritdoc />
+    public IStash Stash { get; set; } = null!;
+
+    /// <summary>Props for a supervisor of <paramref name="guest"/>.</summary>
+    public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options) =>
+        Akka.Actor.Props.Create(() => new SwapSupervisor(guest, mainUffd, options.Validated()));
+
+    /// <inheritdoc />
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(error =>
+    {
+        // The PageHandler holds pages that exist nowhere else: never restart it, keep its state.
+        // Jobs are stopped; the supervisor sees them end and moves to Failed.
+        if (Sender.Equals(_job))
+        {
+            return Directive.Stop;
+        }
+
+        _log.Error(error, "child {0} failed; resuming it with its state", Sender.Path.Name);
+        return Directive.Resume;
+    });
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        var pool = Context.ActorOf(
+            Akka.Actor.Props.Create<MoveToStagingWorker>()
+                .WithDispatcher(VmmSwapConfig.MoveToStagingDispatcher)
+                .WithRouter(new RoundRobinPool(_options.ResolvedPoolSize)),
+            "move-to-staging");
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, pool), "page-handler");
+        _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
+        _pump.Tell(new WatchUffd(_uffds[0]));
+    }
+
+    private void Ready()
+    {
+        Receive<Enable>(_ => BeginEnable());
+        Receive<Trim>(Ignore);
+        Receive<SwapOut>(Ignore);
+        Receive<Disable>(Ignore);
+        Receive<ProcessForked>(m =>
+        {
+            _uffds.Add(m.Uffd);
+            _pump.Tell(new WatchUffd(m.Uffd));
+            Reply(m, CommandOutcome.Accepted, null);
+        });
+        Receive<Exit>(_ => Stop(Sender));
+        Common();
+    }
+
+    private void Pending()
+    {
+        Receive<Enable>(_ => BeginEnable());
+        Receive<Trim>(m => StartJob(m, JobKind.Trim, SwapState.TrimInProgress));
+        Receive<SwapOut>(m => StartJob(m, JobKind.SwapOut, SwapState.SwapOutInProgress));
+        Receive<Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
+        Receive<Exit>(StartExit);
+        Enabled();
+    }
+
+    private void TrimInProgress()
+    {
+        Receive<Enable>(_ => AbortThen(BeginEnable));
+        Receive<Trim>(Ignore);
+        Receive<SwapOut>(Ignore);
+        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
+        Receive<Exit>(m => AbortThen(() => StartExit(m)));
+        Receive<JobCompleted>(m => JobEnded(m, SwapState.Pending));
+        Enabled();
+    }
+
+    private void SwapOutInProgress()
+    {
+        Receive<Enable>(_ => AbortThen(BeginEnable));
+        Receive<Trim>(Ignore);
+        Receive<SwapOut>(Ignore);
+        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
+        Receive<Exit>(m => AbortThen(() => StartExit(m)));
+        Receive<JobCompleted>(m => JobEnded(m, SwapState.Active));
+        Enabled();
+    }
+
+    private void Active()
+    {
+        Receive<Enable>(_ => BeginEnable());
+        Receive<Trim>(Ignore);
+        Receive<SwapOut>(Ignore);
+        Receive<Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
+        Receive<Exit>(StartExit);
+        Enabled();
+    }
+
+    private void SwapInInProgress()
+    {
+        Receive<Enable>(_ => AbortThen(BeginEnable));
+        Receive<Trim>(Ignore);
+        Receive<SwapOut>(Ignore);
+        Receive<Disable>(m => Reply(m, CommandOutcome.Accepted, "swap-in is already in progress"));
+        Receive<Exit>(m =>
+        {
+            _log.Info("exit requested: waiting for swap-in to finish");
+            _exitReplyTo = Sender;
+        });
+        Receive<JobCompleted>(m => JobEnded(m, SwapState.Ready));
+        Enabled();
+    }
+
+    private void Failed()
+    {
+        Receive<Enable>(_ => BeginEnable());
+        Receive<Trim>(Ignore);
+        Receive<SwapOut>(Ignore);
+        Receive<Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
+        Receive<Exit>(StartExit);
+        Enabled();
+    }
+
+    // Transient: the move to staging runs; commands wait, a second Enable is refused.
+    private void Enabling()
+    {
+        Receive<Enable>(m => Reply(m, CommandOutcome.Failed, "Enable is already in progress"));
+        Receive<StagingCompleted>(StagingCompleted);
+        Receive<Status>(m => _pageHandler.Tell(new ReportStatus(Sender, SwapState.Pending, _transition, _error, null, CommandOutcome.Accepted, null)));
+        Receive<JobProgress>(_ => { });
+        Receive<UffdGone>(UffdGone);
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    // Transient: a job was told to abort; commands wait until it has stopped.
+    private void Aborting()
+    {
+        Receive<JobCompleted>(m =>
+        {
+            _job = null;
+            var next = _afterAbort!;
+            _afterAbort = null;
+            _log.Info("{0} aborted after {1} pages in {2} ms", m.Kind, m.Pages, (long)m.Elapsed.TotalMilliseconds);
+            Stash.UnstashAll();
+            next();
+        });
+        Receive<Status>(_ => ReportState());
+        Receive<JobProgress>(_ => { });
+        Receive<UffdGone>(UffdGone);
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    // Transient: swap-in is done; regions are being unregistered.
+    private void Disabling()
+    {
+        Receive<SwapDisabled>(m =>
+        {
+            if (m.Error is not null)
+            {
+                _log.Error("disable: {0}", m.Error);
+            }
+
+            Enter(SwapState.Ready, Ready);
+            Stash.UnstashAll();
+            if (_exitReplyTo is { } exitReplyTo)
+            {
+                Stop(exitReplyTo);
+            }
+        });
+        Receive<Status>(_ => ReportState());
+        Receive<UffdGone>(UffdGone);
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void Enabled()
+    {
+        Receive<ProcessForked>(m =>
+        {
+            m.Uffd.Dispose();
+            Reply(m, CommandOutcome.Failed, "a child process was forked while vmm-swap is enabled; its memory cannot be registered until swap is disabled (disable, then report the fork)");
+        });
+        Receive<JobProgress>(m =>
+        {
+            if (_job is not null && m.Kind == _jobKind)
+            {
+                _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
+            }
+        });
+        Common();
+    }
+
+    private void Common()
+    {
+        Receive<Status>(_ => ReportState());
+        Receive<UffdGone>(UffdGone);
+        Receive<Terminated>(m =>
+        {
+            if (m.ActorRef.Equals(_job))
+            {
+                Self.Tell(new JobCompleted(_jobKind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), "the job stopped unexpectedly", false));
+            }
+        });
+        Receive<JobCompleted>(m => _log.Warning("{0} job completed while in state {1}; ignored", m.Kind, _state));
+    }
+
+    private void BeginEnable()
+    {
+        _enableReplyTo = CurrentSender;
+        _log.Info("enabling vmm-swap: moving guest memory to staging");
+        Become(Enabling);
+        _pageHandler.Tell(new StartEnable([.. _uffds]));
+    }
+
+    private void StagingCompleted(StagingCompleted m)
+    {
+        var replyTo = _enableReplyTo!;
+        _enableReplyTo = null;
+        if (m.Error is null)
+        {
+            _error = null;
+            _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
+            Enter(SwapState.Pending, Pending);
+            Reply(replyTo, nameof(Enable), CommandOutcome.Accepted, null);
+        }
+        else if (m.Enabled)
+        {
+            // Pages already staged stay where they are; Disable brings them back.
+            Fail(m.Error);
+            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error);
+        }
+        else
+        {
+            _log.Error("{0}", m.Error);
+            Become(Ready);
+            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error);
+        }
+
+        Stash.UnstashAll();
+    }
+
+    private void StartJob(SwapCommand command, JobKind kind, SwapState state)
+    {
+        _jobKind = kind;
+        _transition = StateTransition.Empty;
+        _job = Context.ActorOf(ChunkJob.Props(kind, _pageHandler, Self, _options.StartJobsPaused), $"{kind.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}");
+        Context.Watch(_job);
+        Enter(state, state switch
+        {
+            SwapState.TrimInProgress => TrimInProgress,
+            SwapState.SwapOutInProgress => SwapOutInProgress,
+            _ => SwapInInProgress,
+        });
+        Reply(command, CommandOutcome.Accepted, null);
+    }
+
+    private void StartExit(Exit m)
+    {
+        _log.Info("exit requested: swapping every page in first");
+        _exitReplyTo = CurrentSender;
+        StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress);
+    }
+
+    private void AbortThen(Action next)
+    {
+        if (_job is null)
+        {
+            next();
+            return;
+        }
+
+        var sender = Sender;
+        _afterAbort = () => ActAs(sender, next);
+        _log.Info("aborting {0} first", _jobKind);
+        _job.Tell(AbortJob.Instance);
+        Become(Aborting);
+    }
+
+    // Runs a deferred continuation with Sender as it was when the command arrived.
+    private void ActAs(IActorRef sender, Action next)
+    {
+        _replySender = sender;
+        try
+        {
+            next();
+        }
+        finally
+        {
+            _replySender = null;
+        }
+    }
+
+    private IActorRef? _replySender;
+
+    private IActorRef CurrentSender => _replySender ?? Sender;
+
+    private void JobEnded(JobCompleted m, SwapState next)
+    {
+        Context.Unwatch(_job);
+        _job = null;
+        _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
+        if (m.Error is not null)
+        {
+            Fail($"{m.Kind} failed: {m.Error}");
+            return;
+        }
+
+        _log.Info("{0} finished: {1} pages in {2} ms", m.Kind, m.Pages, _transition.TimeMs);
+        if (next == SwapState.Ready)
+        {
+            Become(Disabling);
+            _pageHandler.Tell(new FinishDisable([.. _uffds]));
+            return;
+        }
+
+        Enter(next, next == SwapState.Pending ? Pending : Active);
+    }
+
+    private void Fail(string error)
+    {
+        _error = error;
+        _transition = StateTransition.Empty;
+        _log.Error("vmm-swap failed: {0}", error);
+        Enter(SwapState.Failed, Failed);
+        if (_exitReplyTo is { } exitReplyTo)
+        {
+            _exitReplyTo = null;
+            Reply(exitReplyTo, nameof(Exit), CommandOutcome.Failed, error);
+        }
+    }
+
+    private void Enter(SwapState state, Action behaviour)
+    {
+        if (state != _state)
+        {
+            _log.Info("vmm-swap {0} -> {1} ({2} pages, {3} ms)", _state, state, _transition.Pages, _transition.TimeMs);
+        }
+
+        _state = state;
+        Become(behaviour);
+    }
+
+    // Answered here, not through the PageHandler, which stops with this actor; metrics are zero while disabled.
+    private void Stop(IActorRef replyTo)
+    {
+        _log.Info("vmm-swap stopping");
+        replyTo.Tell(new CommandReply(nameof(Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _error)));
+        Context.Stop(Self);
+    }
+
+    private void UffdGone(UffdGone m)
+    {
+        _uffds.Remove(m.Uffd);
+        _pump.Tell(new UnwatchUffd(m.Uffd));
+    }
+
+    private void Ignore(SwapCommand command)
+    {
+        var reason = $"{command.Name} is not valid in state {_state}";
+        _log.Warning("{0}; ignored", reason);
+        Reply(command, CommandOutcome.Ignored, reason);
+    }
+
+    private void Reply(SwapCommand command, CommandOutcome outcome, string? reason) => Reply(CurrentSender, command.Name, outcome, reason);
+
+    private void Reply(IActorRef replyTo, string command, CommandOutcome outcome, string? reason) =>
+        _pageHandler.Tell(new ReportStatus(replyTo, _state, _transition, _error, command, outcome, reason));
+
+    private void ReportState() => _pageHandler.Tell(new ReportStatus(Sender, _state, _transition, _error, null, CommandOutcome.Accepted, null));
+}

@@ -1,0 +1,91 @@
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>A command from the control actor to the <see cref="SwapSupervisor"/>. Every command gets a reply.</summary>
+public abstract record SwapCommand
+{
+    /// <summary>The command's name, as logged and replied.</summary>
+    public virtual string Name => GetType().Name;
+}
+
+/// <summary>Move every resident guest page to staging; replies when staging is complete. The guest must be paused meanwhile.</summary>
+public sealed record Enable : SwapCommand
+{
+    /// <summary>The one instance.</summary>
+    public static Enable Instance { get; } = new();
+}
+
+/// <summary>Drop zero pages and pages unchanged since their last write to the swap file; replies when accepted.</summary>
+public sealed record Trim : SwapCommand
+{
+    /// <summary>The one instance.</summary>
+    public static Trim Instance { get; } = new();
+}
+
+/// <summary>Write staging to the swap file; replies when accepted.</summary>
+public sealed record SwapOut : SwapCommand
+{
+    /// <summary>The one instance.</summary>
+    public static SwapOut Instance { get; } = new();
+}
+
+/// <summary>Bring every page back and stop handling faults; replies when accepted.</summary>
+public sealed record Disable : SwapCommand
+{
+    /// <summary>The one instance.</summary>
+    public static Disable Instance { get; } = new();
+}
+
+/// <summary>Ask for the <see cref="SwapStatus"/>.</summary>
+public sealed record Status : SwapCommand
+{
+    /// <summary>The one instance.</summary>
+    public static Status Instance { get; } = new();
+}
+
+/// <summary>A child process that may touch guest memory was forked; its userfaultfd must be watched. Only valid while disabled.</summary>
+/// <param name="Uffd">The child's userfaultfd (handshaken), handed over to the runtime.</param>
+public sealed record ProcessForked(Userfaultfd Uffd) : SwapCommand;
+
+/// <summary>Stop: swaps every page back in first if swap is enabled; replies when done.</summary>
+public sealed record Exit : SwapCommand
+{
+    /// <summary>The one instance.</summary>
+    public static Exit Instance { get; } = new();
+}
+
+/// <summary>What became of a command.</summary>
+public enum CommandOutcome
+{
+    /// <summary>Done (Enable, Exit, ProcessForked) or accepted and under way in a job (Trim, SwapOut, Disable).</summary>
+    Accepted,
+
+    /// <summary>Not valid in the current state: logged as a warning, nothing changed.</summary>
+    Ignored,
+
+    /// <summary>Refused or failed; <see cref="CommandReply.Reason"/> says why.</summary>
+    Failed,
+}
+
+/// <summary>The reply to every command but <see cref="Status"/>.</summary>
+/// <param name="Command">The command's name.</param>
+/// <param name="Outcome">What became of it.</param>
+/// <param name="Reason">Why it was ignored or failed; null when accepted.</param>
+/// <param name="Status">The status after the command took effect.</param>
+public sealed record CommandReply(string Command, CommandOutcome Outcome, string? Reason, SwapStatus Status);
+
+/// <summary>The move to staging finished (all batches answered); <paramref name="Enabled"/> tells whether page state exists.</summary>
+internal sealed record StagingCompleted(long Pages, TimeSpan Elapsed, string? Error, bool Enabled);
+
+/// <summary>A chunk of a job finished: progress for the state transition.</summary>
+internal sealed record JobProgress(JobKind Kind, long Pages, TimeSpan Elapsed);
+
+/// <summary>A job ended: done, aborted, or failed with <paramref name="Error"/>. Replaces crosvm's background-job eventfd.</summary>
+internal sealed record JobCompleted(JobKind Kind, long Pages, TimeSpan Elapsed, string? Error, bool Aborted);
+
+/// <summary>Every region is unregistered and the page state dropped: swap is disabled.</summary>
+internal sealed record SwapDisabled(string? Error);
+
+/// <summary>A userfaultfd's process has exited; it was dropped.</summary>
+internal sealed record UffdGone(Userfaultfd Uffd);

@@ -1,0 +1,38 @@
+using Akka.Configuration;
+
+namespace VmmSwap.Actors;
+
+/// <summary>The built-in HOCON (hocon/vmm-swap.hocon, embedded) and the dispatcher and mailbox ids it defines.</summary>
+public static class VmmSwapConfig
+{
+    /// <summary>Dispatcher of the PageHandler actor and the FaultPump: one thread, in epoll over every userfaultfd.</summary>
+    public const string FaultPumpDispatcher = "vmm-swap.fault-pump-dispatcher";
+
+    /// <summary>Priority mailbox of the PageHandler actor.</summary>
+    public const string PageHandlerMailbox = "vmm-swap.page-handler-mailbox";
+
+    /// <summary>Dispatcher of the move-to-staging pool.</summary>
+    public const string MoveToStagingDispatcher = "vmm-swap.move-to-staging-dispatcher";
+
+    private static readonly Lazy<Config> Embedded = new(Load);
+
+    /// <summary>The defaults, as shipped in hocon/vmm-swap.hocon.</summary>
+    public static Config Default => Embedded.Value;
+
+    /// <summary>The defaults with the pool dispatcher sized for <paramref name="options"/>.</summary>
+    public static Config For(VmmSwapOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return ConfigurationFactory.ParseString(
+            $"vmm-swap.move-to-staging-dispatcher.dedicated-thread-pool.thread-count = {options.ResolvedPoolSize}")
+            .WithFallback(Default);
+    }
+
+    private static Config Load()
+    {
+        using var stream = typeof(VmmSwapConfig).Assembly.GetManifestResourceStream("vmm-swap.hocon")
+            ?? throw new InvalidOperationException("the embedded vmm-swap.hocon is missing from VmmSwap.Actors");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+}

@@ -1,0 +1,64 @@
+using Akka.Configuration;
+using VmmSwap.Core;
+
+namespace VmmSwap.Actors;
+
+/// <summary>Runtime options, read from the <c>vmm-swap</c> HOCON section and overridable in code.</summary>
+public sealed record VmmSwapOptions
+{
+    /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
+    public string? SwapDirectory { get; init; }
+
+    /// <summary>Routees copying guest pages into staging on Enable; 0 means one per core.</summary>
+    public int MoveToStagingPoolSize { get; init; }
+
+    /// <summary>Bytes per swap-out / swap-in chunk; a fault waits at most one chunk.</summary>
+    public ulong SwapChunkBytes { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>Pages compared per trim chunk.</summary>
+    public long TrimChunkPages { get; init; } = 1024;
+
+    /// <summary>Test seam: jobs wait for <see cref="ResumeJobs"/> before their first chunk, so a test can observe a job's state.</summary>
+    internal bool StartJobsPaused { get; init; }
+
+    /// <summary>The swap directory to use.</summary>
+    public string ResolvedSwapDirectory => string.IsNullOrEmpty(SwapDirectory) ? Path.GetTempPath() : SwapDirectory;
+
+    /// <summary>The pool size to use.</summary>
+    public int ResolvedPoolSize => MoveToStagingPoolSize > 0 ? MoveToStagingPoolSize : Environment.ProcessorCount;
+
+    /// <summary>Reads the options from <paramref name="config"/> (falling back to the built-in defaults).</summary>
+    public static VmmSwapOptions FromConfig(Config config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var section = config.WithFallback(VmmSwapConfig.Default).GetConfig("vmm-swap");
+        return new VmmSwapOptions
+        {
+            SwapDirectory = section.GetString("swap-dir", string.Empty),
+            MoveToStagingPoolSize = section.GetInt("move-to-staging-pool-size", 0),
+            SwapChunkBytes = (ulong)section.GetLong("swap-chunk-size", 2 * 1024 * 1024),
+            TrimChunkPages = section.GetLong("trim-chunk-pages", 1024),
+        }.Validated();
+    }
+
+    /// <summary>Returns these options, or throws naming the first invalid one.</summary>
+    public VmmSwapOptions Validated()
+    {
+        if (SwapChunkBytes < (ulong)PageSize.Bytes || !PageSize.IsAligned(SwapChunkBytes))
+        {
+            throw new ArgumentException($"vmm-swap.swap-chunk-size must be a positive multiple of the {PageSize.Bytes}-byte page, got {SwapChunkBytes}");
+        }
+
+        if (TrimChunkPages <= 0)
+        {
+            throw new ArgumentException($"vmm-swap.trim-chunk-pages must be positive, got {TrimChunkPages}");
+        }
+
+        if (MoveToStagingPoolSize < 0)
+        {
+            throw new ArgumentException($"vmm-swap.move-to-staging-pool-size must be 0 (one per core) or positive, got {MoveToStagingPoolSize}");
+        }
+
+        return this;
+    }
+}

@@ -1,0 +1,85 @@
+using VmmSwap.Core;
+using VmmSwap.Testing;
+
+namespace VmmSwap.Actors.Tests;
+
+/// <summary>A simulated guest: memfd regions filled with a known mix, and guest-thread access with a deadline.</summary>
+internal sealed class GuestFixture : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    internal GuestFixture(params long[] regionPages)
+    {
+        Memory = GuestMemory.Create([.. regionPages.Select(PageSize.PagesToBytes)]);
+        Expected = new byte[Memory.PageCount][];
+    }
+
+    internal GuestMemory Memory { get; }
+
+    /// <summary>What each page must hold; null means zero.</summary>
+    internal byte[]?[] Expected { get; }
+
+    internal long WrittenPages => Expected.Count(e => e is not null);
+
+    /// <summary>Writes every <paramref name="stride"/>-th page: a third zero pages, the rest random.</summary>
+    internal void Fill(int seed, int stride = 1)
+    {
+        var random = new Random(seed);
+        OnGuestThread(() =>
+        {
+            for (long p = 0; p < Memory.PageCount; p += stride)
+            {
+                var content = new byte[PageSize.Bytes];
+                if (p % 3 != 0)
+                {
+                    random.NextBytes(content);
+                }
+
+                Memory.Write(Memory.PageAddress(p), content);
+                Expected[p] = content;
+            }
+        });
+    }
+
+    internal void WritePage(long page, byte[] content)
+    {
+        OnGuestThread(() => Memory.Write(Memory.PageAddress(page), content));
+        Expected[page] = content;
+    }
+
+    internal byte[] ReadPage(long page)
+    {
+        var buffer = new byte[PageSize.Bytes];
+        OnGuestThread(() => Memory.Read(Memory.PageAddress(page), buffer));
+        return buffer;
+    }
+
+    /// <summary>The pages whose bytes differ from <see cref="Expected"/> (read through faults if swapped).</summary>
+    internal List<long> Mismatches()
+    {
+        var bad = new List<long>();
+        OnGuestThread(() =>
+        {
+            var zero = GuestMemory.ChecksumOf(new byte[PageSize.Bytes]);
+            for (long p = 0; p < Memory.PageCount; p++)
+            {
+                var expected = Expected[p] is { } e ? GuestMemory.ChecksumOf(e) : zero;
+                if (Memory.PageChecksum(Memory.PageAddress(p)) != expected)
+                {
+                    bad.Add(p);
+                }
+            }
+        });
+        return bad;
+    }
+
+    public void Dispose() => Memory.Dispose();
+
+    private static void OnGuestThread(Action access)
+    {
+        if (!Blocking.RunOnThread(access, Deadline))
+        {
+            throw new TimeoutException($"a guest access was not served within {Deadline.TotalSeconds} s: a fault was lost");
+        }
+    }
+}

@@ -30,6 +30,9 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private IActorRef? _exitReplyTo;
     private Action? _afterAbort;
 
+    // The sender of the command a deferred continuation (after an abort) is acting for.
+    private IActorRef? _replySender;
+
     /// <summary>Creates the supervisor for <paramref name="guest"/>; <paramref name="mainUffd"/> becomes the runtime's.</summary>
     public SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options)
     {
@@ -227,6 +230,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private void Common()
     {
         Receive<Status>(_ => ReportState());
+        Receive<ResumeJobs>(m => _job?.Forward(m));
         Receive<UffdGone>(UffdGone);
         Receive<Terminated>(m =>
         {
@@ -323,8 +327,6 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             _replySender = null;
         }
     }
-
-    private IActorRef? _replySender;
 
     private IActorRef CurrentSender => _replySender ?? Sender;
 

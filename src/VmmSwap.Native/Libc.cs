@@ -102,6 +102,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
     internal static partial int Madvise(nint addr, nuint length, int advice);
 
+    [LibraryImport(Lib, EntryPoint = "mincore", SetLastError = true)]
+    internal static partial int Mincore(nint addr, nuint length, byte* vec);
+
     [LibraryImport(Lib, EntryPoint = "lseek64", SetLastError = true)]
     internal static partial long Lseek(int fd, long offset, int whence);
 

@@ -113,3 +113,16 @@ public sealed class FileOpsTests
         FileOps.WriteAll(fd, data, (long)firstPage * Page);
     }
 }
+
+public sealed class PageCacheTests
+{
+    [Fact]
+    public void Resident_bytes_count_the_written_pages_of_a_sparse_file()
+    {
+        var page = SystemPageSizes.PageSize;
+        using var fd = MemFd.Create("cache", 32 * page);
+        Assert.Equal(0, PageCache.ResidentBytes(fd));
+        FileOps.WriteAll(fd, new byte[3 * page], 4 * page);
+        Assert.Equal(3 * page, PageCache.ResidentBytes(fd));
+    }
+}

@@ -256,7 +256,6 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _enableReplyTo = null;
         if (m.Error is null)
         {
-            _error = null;
             _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
             Enter(SwapState.Pending, Pending);
             Reply(replyTo, nameof(Enable), CommandOutcome.Accepted, null);
@@ -277,6 +276,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Stash.UnstashAll();
     }
 
+    // Replies Accepted unless the command is Exit, which is answered only once swap-in is done.
     private void StartJob(SwapCommand command, JobKind kind, SwapState state)
     {
         _jobKind = kind;
@@ -289,7 +289,10 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             SwapState.SwapOutInProgress => SwapOutInProgress,
             _ => SwapInInProgress,
         });
-        Reply(command, CommandOutcome.Accepted, null);
+        if (command is not Exit)
+        {
+            Reply(command, CommandOutcome.Accepted, null);
+        }
     }
 
     private void StartExit(Exit m)
@@ -373,6 +376,11 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         }
 
         _state = state;
+        if (state != SwapState.Failed)
+        {
+            _error = null;
+        }
+
         Become(behaviour);
     }
 

@@ -1,0 +1,231 @@
+// Native reference for `vmm-swap bench`: the same work as the runtime with nothing in between,
+// so the bench can report our figures as ratios against the best this machine does.
+//
+//   native_ref fault   <pages> <source: staging|file|zero> <order: seq|random> <swap-dir>
+//   native_ref enable  <pages>
+//   native_ref swapout <pages> <swap-dir>
+//   native_ref swapin  <pages> <swap-dir>
+//
+// Prints one JSON object on stdout. Built by the bench with the machine's cc.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HUGE_BYTES (2UL << 20)
+
+static long page;
+
+static void die(const char *what) {
+    fprintf(stderr, "native_ref: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int make_memfd(const char *name, size_t size) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, size) < 0) die("memfd");
+    return fd;
+}
+
+static void *map_shared(int fd, size_t size, int prot) {
+    void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) die("mmap");
+    return p;
+}
+
+static void fill(unsigned char *p, size_t size) {
+    for (size_t i = 0; i < size; i += 64) p[i] = (unsigned char)(i / page * 31 + 7);
+}
+
+static int make_uffd(void) {
+    int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (uffd < 0) die("userfaultfd");
+    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MISSING_SHMEM};
+    if (ioctl(uffd, UFFDIO_API, &api) < 0) die("UFFDIO_API");
+    return uffd;
+}
+
+static void uffd_register(int uffd, void *addr, size_t size) {
+    struct uffdio_register reg = {.range = {(unsigned long)addr, size}, .mode = UFFDIO_REGISTER_MODE_MISSING};
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) die("UFFDIO_REGISTER");
+}
+
+static void uffd_copy(int uffd, unsigned long dst, const void *src, size_t len, int wake) {
+    struct uffdio_copy c = {.dst = dst, .src = (unsigned long)src, .len = len, .mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE};
+    while (ioctl(uffd, UFFDIO_COPY, &c) < 0) {
+        if (errno != EAGAIN || c.copy <= 0) die("UFFDIO_COPY");
+        c.dst += c.copy; c.src += c.copy; c.len -= c.copy; c.copy = 0;
+    }
+}
+
+struct server {
+    int uffd;
+    unsigned char *guest;
+    const unsigned char *source; // NULL: zero pages
+    volatile int stop;
+};
+
+static void *serve(void *arg) {
+    struct server *s = arg;
+    struct pollfd pfd = {.fd = s->uffd, .events = POLLIN};
+    struct uffd_msg msg;
+    while (!s->stop) {
+        if (poll(&pfd, 1, 100) <= 0) continue;
+        while (read(s->uffd, &msg, sizeof msg) == sizeof msg) {
+            if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
+            unsigned long addr = msg.arg.pagefault.address & ~(page - 1);
+            if (s->source) {
+                uffd_copy(s->uffd, addr, s->source + (addr - (unsigned long)s->guest), page, 1);
+            } else {
+                struct uffdio_zeropage z = {.range = {addr, page}};
+                if (ioctl(s->uffd, UFFDIO_ZEROPAGE, &z) < 0 && errno != EEXIST) die("UFFDIO_ZEROPAGE");
+            }
+        }
+    }
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int tmpfile_in(const char *dir) {
+    int fd = open(dir, O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) die("open(O_TMPFILE)");
+    return fd;
+}
+
+// Fault latency: a guest thread touches every page once; each touch is one fault served by a handler thread.
+static void bench_fault(long pages, const char *source, const char *order, const char *dir) {
+    size_t size = pages * page;
+    int gfd = make_memfd("guest", size);
+    unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
+    const unsigned char *src = NULL;
+    if (strcmp(source, "staging") == 0) {
+        int sfd = make_memfd("staging", size);
+        unsigned char *staging = map_shared(sfd, size, PROT_READ | PROT_WRITE);
+        fill(staging, size);
+        src = staging;
+    } else if (strcmp(source, "file") == 0) {
+        // Like the runtime after swap-out: content in a swap file, read through a mapping.
+        int ffd = tmpfile_in(dir);
+        unsigned char *buf = malloc(size);
+        fill(buf, size);
+        if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
+        free(buf);
+        src = map_shared(ffd, size, PROT_READ);
+    }
+    int uffd = make_uffd();
+    uffd_register(uffd, guest, size);
+    struct server s = {.uffd = uffd, .guest = guest, .source = src};
+    pthread_t t;
+    pthread_create(&t, NULL, serve, &s);
+
+    long *idx = malloc(pages * sizeof *idx);
+    for (long i = 0; i < pages; i++) idx[i] = i;
+    if (strcmp(order, "random") == 0) {
+        srand(1);
+        for (long i = pages - 1; i > 0; i--) { long j = rand() % (i + 1); long x = idx[i]; idx[i] = idx[j]; idx[j] = x; }
+    }
+    double *lat = malloc(pages * sizeof *lat);
+    volatile unsigned char sink = 0;
+    for (long i = 0; i < pages; i++) {
+        double t0 = now_s();
+        sink += guest[idx[i] * page];
+        lat[i] = (now_s() - t0) * 1e6;
+    }
+    s.stop = 1;
+    pthread_join(t, NULL);
+    qsort(lat, pages, sizeof *lat, cmp_double);
+    printf("{\"p50_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,\"faults\":%ld}\n",
+           lat[pages / 2], lat[(long)(pages * 0.99)], lat[pages - 1], pages);
+}
+
+// Enable: copy resident guest pages to staging and free the guest in 2 MiB batches.
+static void bench_enable(long pages) {
+    size_t size = pages * page;
+    int gfd = make_memfd("guest", size), sfd = make_memfd("staging", size);
+    unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
+    unsigned char *staging = map_shared(sfd, size, PROT_READ | PROT_WRITE);
+    fill(guest, size);
+    double t0 = now_s();
+    for (size_t off = 0; off < size; off += HUGE_BYTES) {
+        size_t len = size - off < HUGE_BYTES ? size - off : HUGE_BYTES;
+        memcpy(staging + off, guest + off, len);
+        if (fallocate(gfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0) die("fallocate");
+    }
+    double s = now_s() - t0;
+    printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
+}
+
+// Swap-out: sequential pwrite of staging to an O_TMPFILE file in the swap directory.
+static void bench_swapout(long pages, const char *dir) {
+    size_t size = pages * page;
+    int sfd = make_memfd("staging", size);
+    unsigned char *staging = map_shared(sfd, size, PROT_READ | PROT_WRITE);
+    fill(staging, size);
+    int ffd = tmpfile_in(dir);
+    double t0 = now_s();
+    for (size_t off = 0; off < size; off += HUGE_BYTES) {
+        size_t len = size - off < HUGE_BYTES ? size - off : HUGE_BYTES;
+        if (pwrite(ffd, staging + off, len, off) != (ssize_t)len) die("pwrite");
+    }
+    double s = now_s() - t0;
+    printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
+}
+
+// Swap-in: pread chunks of the swap file and UFFDIO_COPY them into the registered guest.
+static void bench_swapin(long pages, const char *dir) {
+    size_t size = pages * page;
+    int ffd = tmpfile_in(dir);
+    unsigned char *buf = malloc(HUGE_BYTES);
+    fill(buf, HUGE_BYTES);
+    for (size_t off = 0; off < size; off += HUGE_BYTES) {
+        size_t len = size - off < HUGE_BYTES ? size - off : HUGE_BYTES;
+        if (pwrite(ffd, buf, len, off) != (ssize_t)len) die("pwrite");
+    }
+    int gfd = make_memfd("guest", size);
+    unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
+    int uffd = make_uffd();
+    uffd_register(uffd, guest, size);
+    double t0 = now_s();
+    for (size_t off = 0; off < size; off += HUGE_BYTES) {
+        size_t len = size - off < HUGE_BYTES ? size - off : HUGE_BYTES;
+        if (pread(ffd, buf, len, off) != (ssize_t)len) die("pread");
+        uffd_copy(uffd, (unsigned long)guest + off, buf, len, 0);
+    }
+    double s = now_s() - t0;
+    printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
+}
+
+int main(int argc, char **argv) {
+    page = sysconf(_SC_PAGESIZE);
+    if (argc >= 6 && strcmp(argv[1], "fault") == 0) bench_fault(atol(argv[2]), argv[3], argv[4], argv[5]);
+    else if (argc >= 3 && strcmp(argv[1], "enable") == 0) bench_enable(atol(argv[2]));
+    else if (argc >= 4 && strcmp(argv[1], "swapout") == 0) bench_swapout(atol(argv[2]), argv[3]);
+    else if (argc >= 4 && strcmp(argv[1], "swapin") == 0) bench_swapin(atol(argv[2]), argv[3]);
+    else {
+        fprintf(stderr, "usage: native_ref fault <pages> <staging|file|zero> <seq|random> <swap-dir>\n"
+                        "       native_ref enable <pages> | swapout <pages> <swap-dir> | swapin <pages> <swap-dir>\n");
+        return 2;
+    }
+    return 0;
+}

@@ -7,7 +7,8 @@ namespace VmmSwap.Actors;
 /// <summary>
 /// Watches every userfaultfd of the guest from the fault pump thread and hands each drained batch
 /// of events to the PageHandler. Must run on <see cref="VmmSwapConfig.FaultPumpDispatcher"/>.
-/// Owns the userfaultfds it watches and closes them when they are dropped or it stops.
+/// Closes a userfaultfd it drops (its process is gone); the rest are closed by the supervisor
+/// after the PageHandler has stopped, since closing one unregisters the guest.
 /// </summary>
 internal sealed class FaultPump : ReceiveActor
 {
@@ -21,11 +22,15 @@ internal sealed class FaultPump : ReceiveActor
     {
         _pageHandler = pageHandler;
         Receive<WatchUffd>(m => _tokens[m.Uffd] = Executor.Watch(m.Uffd.Fd, () => Drain(m.Uffd)));
-        Receive<UnwatchUffd>(m => Drop(m.Uffd));
+        Receive<UnwatchUffd>(m =>
+        {
+            Unwatch(m.Uffd);
+            m.Uffd.Dispose();
+        });
         Receive<DrainFailed>(m =>
         {
-            _log.Error(m.Error, "reading userfaultfd events failed; dropping that userfaultfd");
-            Drop(m.Uffd);
+            _log.Error(m.Error, "reading userfaultfd events failed; no longer watching it");
+            Unwatch(m.Uffd);
         });
     }
 
@@ -39,18 +44,16 @@ internal sealed class FaultPump : ReceiveActor
     {
         foreach (var uffd in _tokens.Keys.ToList())
         {
-            Drop(uffd);
+            Unwatch(uffd);
         }
     }
 
-    private void Drop(Userfaultfd uffd)
+    private void Unwatch(Userfaultfd uffd)
     {
         if (_tokens.Remove(uffd, out var token))
         {
             Executor.Unwatch(token, uffd.Fd);
         }
-
-        uffd.Dispose();
     }
 
     // Runs on the pump thread outside message processing: reads until EAGAIN (edge semantics),

@@ -51,10 +51,64 @@ internal sealed class PageHandlerActor : ReceiveActor
             .WithDispatcher(VmmSwapConfig.FaultPumpDispatcher)
             .WithMailbox(VmmSwapConfig.PageHandlerMailbox);
 
+    /// <summary>
+    /// Stopped without Exit (a system shutdown, a PoisonPill): pages outside the guest exist only in
+    /// this actor's staging and swap file, so bring every one back before dropping them. The
+    /// supervisor closes the userfaultfds only after this has run.
+    /// </summary>
     protected override void PostStop()
     {
+        if (_handler is not null && _mainUffd is not null)
+        {
+            try
+            {
+                SwapInEverything();
+                _log.Info("stopped while enabled: every page was swapped back in first");
+            }
+            catch (Exception error)
+            {
+                _log.Error(error, "stopped while enabled and could not swap every page back in");
+            }
+        }
+
         _swapIn?.Dispose();
         _handler?.Dispose();
+    }
+
+    // Runs on the pump thread, which reads no events meanwhile: read them here when the kernel defers a copy.
+    private void SwapInEverything()
+    {
+        using var swapIn = _handler!.StartSwapIn();
+        Span<UffdEvent> buffer = stackalloc UffdEvent[64];
+        while (true)
+        {
+            try
+            {
+                if (swapIn.SwapIn(_mainUffd!, _options.SwapChunkBytes) == 0)
+                {
+                    break;
+                }
+            }
+            catch (UffdRetryException)
+            {
+                foreach (var uffd in _registered)
+                {
+                    int n;
+                    while ((n = uffd.ReadEvents(buffer)) > 0)
+                    {
+                        Handle(new UffdEventBatch(uffd, buffer[..n].ToArray()));
+                    }
+                }
+            }
+        }
+
+        foreach (var uffd in _registered)
+        {
+            foreach (var region in _guest.Regions)
+            {
+                uffd.Unregister(region.HostAddress, region.Size);
+            }
+        }
     }
 
     private void Handle(UffdEventBatch batch)

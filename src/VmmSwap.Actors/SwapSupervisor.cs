@@ -76,6 +76,16 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _pump.Tell(new WatchUffd(_uffds[0]));
     }
 
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        // Children have stopped: the PageHandler has swapped everything in, so the guest may be unregistered.
+        foreach (var uffd in _uffds)
+        {
+            uffd.Dispose();
+        }
+    }
+
     private void Ready()
     {
         Receive<Enable>(_ => BeginEnable());

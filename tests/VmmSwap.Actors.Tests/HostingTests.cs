@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace VmmSwap.Actors.Tests;
+
+/// <summary>
+/// The library contract of DESIGN.md §5: a host adds the runtime with
+/// <c>AddAkka(..., b =&gt; b.WithVmmSwap(...))</c>, finds the supervisor in the ActorRegistry, and
+/// gets Akka's log through Microsoft.Extensions.Logging into Serilog.
+/// </summary>
+/// <remarks>
+/// The test project does not reference Microsoft.Extensions.Hosting (only its abstractions come in
+/// through Akka.Hosting), so <see cref="TestHost"/> does what HostBuilder's host does with the
+/// registered services: build the provider, start every <see cref="IHostedService"/> in order,
+/// stop them in reverse.
+/// </remarks>
+public sealed class HostingTests
+{
+    private static readonly TimeSpan Deadline = SwapTestKit.Deadline;
+
+    [Fact]
+    public async Task A_host_runs_vmm_swap_from_the_registry_and_logs_through_serilog()
+    {
+        using var guest = new GuestFixture(64, 32);
+        guest.Fill(seed: 50, stride: 2);
+        var sink = new InMemorySink();
+        await using var host = await TestHost.StartAsync(guest, sink, "vmm-swap-hosting");
+
+        var registry = host.Services.GetRequiredService<ActorRegistry>();
+        var supervisor = registry.Get<SwapSupervisor>();
+        Assert.Equal("vmm-swap", supervisor.Path.Name);
+        var swap = new SwapController(supervisor, Deadline);
+
+        var enabled = await swap.EnableAsync().WaitAsync(Deadline);
+        Assert.Equal(SwapState.Pending, enabled.Status.State);
+        Assert.Equal(guest.WrittenPages, enabled.Status.Metrics.StagingPages);
+        await swap.DisableAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Ready, Deadline);
+        Assert.Empty(guest.Mismatches());
+
+        // The supervisor's state changes reach Serilog through the logger factory bridge.
+        var pending = await sink.WaitForAsync("Ready -> Pending", Deadline);
+        await sink.WaitForAsync("Pending -> SwapInInProgress", Deadline);
+        await sink.WaitForAsync("SwapInInProgress -> Ready", Deadline);
+        Assert.Equal(LogEventLevel.Information, pending.Level);
+        Assert.Contains($"({guest.WrittenPages} pages,", pending.RenderMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.False(host.StopRequested, "the Akka hosted service failed to start and asked the host to stop");
+
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        await host.StopAsync();
+        await system.WhenTerminated.WaitAsync(Deadline);
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_while_swap_is_enabled_keeps_the_guests_data()
+    {
+        using var guest = new GuestFixture(48, 16);
+        guest.Fill(seed: 51);
+        var sink = new InMemorySink();
+        await using var host = await TestHost.StartAsync(guest, sink, "vmm-swap-hosting-stop");
+        var swap = new SwapController(host.Services.GetRequiredService<ActorRegistry>().Get<SwapSupervisor>(), Deadline);
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Active, Deadline);
+
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        await host.StopAsync();
+        await system.WhenTerminated.WaitAsync(Deadline);
+
+        // The guest outlives the runtime: every page must be back in it, as after Exit.
+        Assert.Empty(guest.Mismatches());
+    }
+
+    /// <summary>Keeps every Serilog event in memory.</summary>
+    private sealed class InMemorySink : ILogEventSink
+    {
+        private readonly ConcurrentQueue<LogEvent> _events = new();
+
+        public void Emit(LogEvent logEvent) => _events.Enqueue(logEvent);
+
+        /// <summary>Waits for an event whose rendered message contains <paramref name="text"/>.</summary>
+        internal async Task<LogEvent> WaitForAsync(string text, TimeSpan deadline)
+        {
+            var until = DateTime.UtcNow + deadline;
+            while (true)
+            {
+                var match = _events.FirstOrDefault(e => e.RenderMessage(CultureInfo.InvariantCulture).Contains(text, StringComparison.Ordinal));
+                if (match is not null)
+                {
+                    return match;
+                }
+
+                Assert.True(
+                    DateTime.UtcNow < until,
+                    $"no Serilog event containing '{text}' within {deadline.TotalSeconds} s; got:{Environment.NewLine}{string.Join(Environment.NewLine, _events.Select(e => e.RenderMessage(CultureInfo.InvariantCulture)))}");
+                await Task.Delay(10);
+            }
+        }
+    }
+
+    /// <summary>The services of a generic host and its start / stop of hosted services.</summary>
+    private sealed class TestHost : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services;
+        private readonly Lifetime _lifetime;
+        private readonly Serilog.Core.Logger _serilog;
+        private readonly List<IHostedService> _hosted;
+        private bool _stopped;
+
+        private TestHost(ServiceProvider services, Lifetime lifetime, Serilog.Core.Logger serilog)
+        {
+            _services = services;
+            _lifetime = lifetime;
+            _serilog = serilog;
+            _hosted = [.. services.GetServices<IHostedService>()];
+        }
+
+        internal IServiceProvider Services => _services;
+
+        internal bool StopRequested => _lifetime.StopRequested;
+
+        internal static async Task<TestHost> StartAsync(GuestFixture guest, InMemorySink sink, string systemName)
+        {
+            var serilog = new LoggerConfiguration().MinimumLevel.Debug().WriteTo.Sink(sink).CreateLogger();
+            var lifetime = new Lifetime();
+            var services = new ServiceCollection();
+            services.AddSingleton<IHostApplicationLifetime>(lifetime);
+            services.AddLogging(logging => logging.ClearProviders().SetMinimumLevel(LogLevel.Debug).AddSerilog(serilog));
+            services.AddAkka(systemName, akka => akka.WithVmmSwap(guest.Memory, SwapTestKit.Options()));
+            var host = new TestHost(services.BuildServiceProvider(), lifetime, serilog);
+            Assert.NotEmpty(host._hosted);
+            using var cancel = new CancellationTokenSource(Deadline);
+            foreach (var service in host._hosted)
+            {
+                await service.StartAsync(cancel.Token);
+            }
+
+            return host;
+        }
+
+        internal async Task StopAsync()
+        {
+            if (_stopped)
+            {
+                return;
+            }
+
+            _stopped = true;
+            using var cancel = new CancellationTokenSource(Deadline);
+            for (var i = _hosted.Count - 1; i >= 0; i--)
+            {
+                await _hosted[i].StopAsync(cancel.Token).WaitAsync(Deadline);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            await _services.DisposeAsync();
+            await _serilog.DisposeAsync();
+            _lifetime.Dispose();
+        }
+    }
+
+    private sealed class Lifetime : IHostApplicationLifetime, IDisposable
+    {
+        private readonly CancellationTokenSource _started = new();
+        private readonly CancellationTokenSource _stopping = new();
+        private readonly CancellationTokenSource _stopped = new();
+
+        public CancellationToken ApplicationStarted => _started.Token;
+
+        public CancellationToken ApplicationStopping => _stopping.Token;
+
+        public CancellationToken ApplicationStopped => _stopped.Token;
+
+        internal bool StopRequested { get; private set; }
+
+        public void StopApplication()
+        {
+            StopRequested = true;
+            _stopping.Cancel();
+        }
+
+        public void Dispose()
+        {
+            _started.Dispose();
+            _stopping.Dispose();
+            _stopped.Dispose();
+        }
+    }
+}

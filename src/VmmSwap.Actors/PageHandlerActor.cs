@@ -25,6 +25,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     private SwapInContext? _swapIn;
     private TrimContext? _trim;
     private Userfaultfd? _mainUffd;
+    private bool _flushScheduled;
     private int _batchesOutstanding;
     private long _stagedPages;
     private string? _stagingError;
@@ -38,6 +39,11 @@ internal sealed class PageHandlerActor : ReceiveActor
         _pool = pool;
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
+        Receive<FlushStaging>(_ =>
+        {
+            _flushScheduled = false;
+            _handler?.Staging.FlushReleased();
+        });
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(Handle);
@@ -142,6 +148,13 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
 
         RetryDeferred();
+
+        // Freeing the staging copies of served pages waits until no fault is queued ahead of it.
+        if (!_flushScheduled && _handler?.Staging.ReleasedPages > 0)
+        {
+            _flushScheduled = true;
+            Self.Tell(FlushStaging.Instance);
+        }
     }
 
     private void ServeFault(Userfaultfd uffd, ulong address)

@@ -13,6 +13,12 @@ internal sealed record RetryDeferredFaults
     internal static RetryDeferredFaults Instance { get; } = new();
 }
 
+/// <summary>Free staging pages released by faults; sent after fault batches at background priority.</summary>
+internal sealed record FlushStaging
+{
+    internal static FlushStaging Instance { get; } = new();
+}
+
 /// <summary>Create the page state if needed, register every region with <paramref name="Uffds"/>, move resident pages to staging.</summary>
 internal sealed record StartEnable(IReadOnlyList<Userfaultfd> Uffds);
 

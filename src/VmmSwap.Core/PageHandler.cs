@@ -71,7 +71,8 @@ public sealed class PageHandler : IDisposable
 
     /// <summary>
     /// Serves a missing-page fault at <paramref name="address"/>: from staging, else from the swap
-    /// file, else with a zero page. A zero page that already exists (another uffd's fault won)
+    /// file, else with a zero page. A page served from staging is freed later, in a run with its
+    /// neighbours, by <see cref="StagingMemory.FlushReleased"/>. A zero page that already exists (another uffd's fault won)
     /// only wakes the waiter and counts as redundant. Throws <see cref="UffdRetryException"/>
     /// with no state changed while a remove event is pending: read events, then retry.
     /// </summary>
@@ -87,7 +88,7 @@ public sealed class PageHandler : IDisposable
         if (Staging.IsPresent(fileIndex))
         {
             uffd.Copy(pageAddress, Staging.AddressOf(fileIndex), (ulong)PageSize.Bytes, wake: true);
-            Staging.ClearRange(one);
+            Staging.Release(fileIndex);
             region.CopiedFromStagingPages++;
         }
         else if (File.IsPresent(fileIndex))

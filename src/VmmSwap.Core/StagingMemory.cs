@@ -13,6 +13,9 @@ public sealed unsafe class StagingMemory : IDisposable
     private readonly MemoryMapping _mapping;
     private readonly PresentList _present;
 
+    // Pages dropped from the present set whose memory is not yet freed (see Release).
+    private readonly List<long> _released = [];
+
     /// <summary>Creates staging for <paramref name="pages"/> pages (a sparse memfd; no RAM until written).</summary>
     public StagingMemory(long pages)
     {
@@ -49,6 +52,9 @@ public sealed unsafe class StagingMemory : IDisposable
     {
         var range = new PageRange(index, index + pages);
         CheckRange(range);
+
+        // A deferred free landing after this copy would wipe it.
+        FlushReleased();
         _present.MarkRangeAsPresent(range);
         return new CopyOp(source, AddressOf(index), PageSize.PagesToBytes(pages));
     }
@@ -84,7 +90,50 @@ public sealed unsafe class StagingMemory : IDisposable
         }
 
         _present.ClearRange(range);
-        _mapping.Advise(PageSize.PagesToBytes(range.Start), PageSize.PagesToBytes(range.Count), MemoryAdvice.Remove);
+        Free(range);
+    }
+
+    /// <summary>
+    /// Drops page <paramref name="index"/> from the present set now and frees its memory at the
+    /// next <see cref="FlushReleased"/>, so the fault path pays no madvise per page.
+    /// </summary>
+    public void Release(long index)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        if (_present.Get(index))
+        {
+            _present.ClearRange(new PageRange(index, index + 1));
+            _released.Add(index);
+        }
+    }
+
+    /// <summary>Pages released but not yet freed.</summary>
+    public int ReleasedPages => _released.Count;
+
+    /// <summary>Frees the memory of released pages, one MADV_REMOVE per run of neighbours.</summary>
+    public void FlushReleased()
+    {
+        if (_released.Count == 0)
+        {
+            return;
+        }
+
+        _released.Sort();
+        var start = _released[0];
+        var end = start + 1;
+        foreach (var index in _released.Skip(1))
+        {
+            if (index != end)
+            {
+                Free(new PageRange(start, end));
+                start = index;
+            }
+
+            end = index + 1;
+        }
+
+        Free(new PageRange(start, end));
+        _released.Clear();
     }
 
     /// <summary>The first run of present pages, at most <paramref name="maxPages"/> long, at or after <paramref name="from"/> and before <paramref name="limit"/>.</summary>
@@ -109,6 +158,9 @@ public sealed unsafe class StagingMemory : IDisposable
         _mapping.Dispose();
         _memFd.Dispose();
     }
+
+    private void Free(PageRange range) =>
+        _mapping.Advise(PageSize.PagesToBytes(range.Start), PageSize.PagesToBytes(range.Count), MemoryAdvice.Remove);
 
     private void CheckRange(PageRange range)
     {

@@ -100,6 +100,43 @@ public sealed unsafe class StagingMemoryTests
     }
 
     [Fact]
+    public void Released_pages_leave_at_once_and_their_memory_is_freed_at_the_flush()
+    {
+        using var staging = new StagingMemory(10);
+        CopyIn(staging, Pattern(6, 9), 1);
+        var before = FileOps.Status(staging.MemFd).AllocatedBytes;
+
+        staging.Release(2);
+        staging.Release(3);
+        staging.Release(5);
+        staging.Release(9);
+
+        Assert.Equal(3, staging.PresentPages);
+        Assert.Equal(3, staging.ReleasedPages);
+        Assert.Equal(before, FileOps.Status(staging.MemFd).AllocatedBytes);
+
+        staging.FlushReleased();
+
+        Assert.Equal(0, staging.ReleasedPages);
+        var after = FileOps.Status(staging.MemFd).AllocatedBytes;
+        Assert.True(before - after >= (long)PageSize.PagesToBytes(3), $"allocated {before} bytes before the flush and {after} after");
+    }
+
+    [Fact]
+    public void A_copy_into_a_released_page_is_not_wiped_by_the_deferred_free()
+    {
+        using var staging = new StagingMemory(4);
+        CopyIn(staging, Pattern(1, 1), 2);
+        staging.Release(2);
+
+        var fresh = Pattern(1, 77);
+        CopyIn(staging, fresh, 2);
+        staging.FlushReleased();
+
+        Assert.Equal(fresh, staging.PageContent(2).ToArray());
+    }
+
+    [Fact]
     public void ClearRange_drops_the_pages_and_frees_their_memory()
     {
         using var staging = new StagingMemory(10);

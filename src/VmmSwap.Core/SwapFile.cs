@@ -14,7 +14,12 @@ public sealed unsafe class SwapFile : IDisposable
     private readonly MemoryMapping _mapping;
     private readonly PresentList _present;
     private readonly PresentList _onDisk;
-    private readonly PresentList _locked;
+
+    // Runs locked by prefetch: at most the mlock budget, so a short list rather than a third bitmap.
+    private readonly List<PageRange> _locked = [];
+
+    // Prefetch walks forward from here; pages before it were already considered.
+    private long _prefetchCursor;
 
     /// <summary>Creates a swap file for <paramref name="pages"/> pages in <paramref name="directory"/>.</summary>
     public SwapFile(string directory, long pages)
@@ -35,7 +40,6 @@ public sealed unsafe class SwapFile : IDisposable
 
         _present = new PresentList(pages);
         _onDisk = new PresentList(pages);
-        _locked = new PresentList(pages);
     }
 
     /// <summary>Page slots in the file.</summary>
@@ -45,7 +49,7 @@ public sealed unsafe class SwapFile : IDisposable
     public long PresentPages => _present.Count;
 
     /// <summary>Pages currently mlocked by prefetch.</summary>
-    public long LockedPages => _locked.Count;
+    public long LockedPages => _locked.Sum(r => r.Count);
 
     /// <summary>The file's descriptor, for measuring its size on disk and in the page cache.</summary>
     public SafeFd Fd => _fd;
@@ -63,6 +67,7 @@ public sealed unsafe class SwapFile : IDisposable
         FileOps.WriteAll(_fd, pages, (long)PageSize.PagesToBytes(index));
         _present.MarkRangeAsPresent(range);
         _onDisk.MarkRangeAsPresent(range);
+        _prefetchCursor = Math.Min(_prefetchCursor, index);
     }
 
     /// <summary>
@@ -128,6 +133,7 @@ public sealed unsafe class SwapFile : IDisposable
         }
 
         _present.MarkAsPresent(index);
+        _prefetchCursor = Math.Min(_prefetchCursor, index);
     }
 
     /// <summary>Whether slot <paramref name="index"/> is present.</summary>
@@ -144,21 +150,23 @@ public sealed unsafe class SwapFile : IDisposable
     public long LockAndAsyncPrefetch(long budgetPages)
     {
         long locked = 0;
-        for (var i = _present.NextSet(0); i >= 0 && locked < budgetPages;)
+        for (var i = _present.NextSet(_prefetchCursor); i >= 0 && locked < budgetPages;)
         {
-            var end = _present.NextClear(i, PresentList.CappedEnd(i, budgetPages - locked, Length));
-            var run = new PageRange(i, end);
-            var toLock = run.Count - _locked.CountIn(run);
-            if (toLock > 0)
+            if (_locked.Find(r => r.Start <= i && i < r.End) is { IsEmpty: false } already)
             {
-                var address = AddressOf(i);
-                var bytes = PageSize.PagesToBytes(run.Count);
-                MemoryLock.LockOnFault(address, bytes);
-                Madvise.Apply(address, bytes, MemoryAdvice.WillNeed);
-                _locked.MarkRangeAsPresent(run);
-                locked += toLock;
+                i = _present.NextSet(already.End);
+                continue;
             }
 
+            var nextLocked = _locked.Where(r => r.Start > i).Select(r => r.Start).DefaultIfEmpty(Length).Min();
+            var end = _present.NextClear(i, PresentList.CappedEnd(i, budgetPages - locked, nextLocked));
+            var address = AddressOf(i);
+            var bytes = PageSize.PagesToBytes(end - i);
+            MemoryLock.LockOnFault(address, bytes);
+            Madvise.Apply(address, bytes, MemoryAdvice.WillNeed);
+            _locked.Add(new PageRange(i, end));
+            locked += end - i;
+            _prefetchCursor = end;
             i = _present.NextSet(end);
         }
 
@@ -171,8 +179,10 @@ public sealed unsafe class SwapFile : IDisposable
         if (_locked.Count > 0)
         {
             MemoryLock.Unlock(_mapping.Address, _mapping.Length);
-            _locked.ClearRange(new PageRange(0, Length));
+            _locked.Clear();
         }
+
+        _prefetchCursor = 0;
     }
 
     /// <inheritdoc />
@@ -185,15 +195,29 @@ public sealed unsafe class SwapFile : IDisposable
     private long Unlock(PageRange range)
     {
         long unlocked = 0;
-        for (var i = _locked.NextSet(range.Start); i >= 0 && i < range.End;)
+        for (var k = _locked.Count - 1; k >= 0; k--)
         {
-            var end = _locked.NextClear(i, range.End);
-            MemoryLock.Unlock(AddressOf(i), PageSize.PagesToBytes(end - i));
-            unlocked += end - i;
-            i = _locked.NextSet(end);
+            var run = _locked[k];
+            var overlap = run.Intersect(range);
+            if (overlap.IsEmpty)
+            {
+                continue;
+            }
+
+            MemoryLock.Unlock(AddressOf(overlap.Start), PageSize.PagesToBytes(overlap.Count));
+            unlocked += overlap.Count;
+            _locked.RemoveAt(k);
+            if (run.Start < overlap.Start)
+            {
+                _locked.Add(new PageRange(run.Start, overlap.Start));
+            }
+
+            if (overlap.End < run.End)
+            {
+                _locked.Add(new PageRange(overlap.End, run.End));
+            }
         }
 
-        _locked.ClearRange(range);
         return unlocked;
     }
 

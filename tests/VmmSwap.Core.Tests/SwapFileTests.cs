@@ -444,6 +444,21 @@ public sealed class SwapFileTests
     }
 
     [Fact]
+    public void Prefetch_after_a_page_is_marked_present_again_locks_only_that_page()
+    {
+        using var file = NewFile(10);
+        file.WriteToFile(0, Pattern(8, 1));
+        Assert.Equal(8, file.LockAndAsyncPrefetch(8));
+        Assert.Equal(1, file.ClearRange(new PageRange(2, 3)));
+
+        file.MarkAsPresent(2);
+
+        Assert.Equal(1, file.LockAndAsyncPrefetch(10));
+        Assert.Equal(8, file.LockedPages);
+        Assert.Equal(8, file.ClearRange(new PageRange(0, 10)));
+    }
+
+    [Fact]
     public void ClearMlock_unlocks_every_locked_page()
     {
         using var file = NewFile(10);

@@ -1,0 +1,73 @@
+using System.CommandLine;
+
+namespace VmmSwap.Cli;
+
+/// <summary>The <c>vmm-swap</c> command line: <c>demo</c> runs the whole swap life cycle on a simulated guest.</summary>
+public static class Program
+{
+    /// <summary>Exit code of a run whose guest memory came back intact.</summary>
+    public const int ExitOk = 0;
+
+    /// <summary>Exit code of a run that lost or corrupted guest memory, or whose runtime failed.</summary>
+    public const int ExitFailed = 1;
+
+    /// <summary>Exit code of a command line that was refused before anything ran.</summary>
+    public const int ExitBadInput = 2;
+
+    /// <summary>
+    /// Parses <paramref name="args"/> and runs the command, writing to <paramref name="stdout"/> and
+    /// <paramref name="stderr"/> instead of the process console so that tests can run it in-process.
+    /// Cancelling <paramref name="interrupt"/> acts as Ctrl-C: the demo stops its guest, swaps
+    /// everything back in, verifies and reports.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken interrupt)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+
+        var root = new RootCommand("vmm-swap: swap a VM's guest memory out of RAM with userfaultfd and bring it back on demand.")
+        {
+            DemoCommand.Create(stdout, stderr),
+        };
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // System.CommandLine would print every error plus the whole help text; one line that
+            // names the problem is easier to act on, and the help is one flag away.
+            var command = parsed.CommandResult.Command == root ? "vmm-swap" : $"vmm-swap {parsed.CommandResult.Command.Name}";
+            await stderr.WriteLineAsync($"{command}: {parsed.Errors[0].Message} (see '{command} --help')").ConfigureAwait(false);
+            return ExitBadInput;
+        }
+
+        var invocation = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+
+            // Ctrl-C belongs to the demo (swap everything back in first), not to the parser,
+            // which would otherwise cancel the run and force an exit after a timeout.
+            ProcessTerminationTimeout = null,
+        };
+        return await parsed.InvokeAsync(invocation, interrupt).ConfigureAwait(false);
+    }
+
+    private static async Task<int> Main(string[] args)
+    {
+        using var interrupt = new CancellationTokenSource();
+        var presses = 0;
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl-C asks for an orderly stop: swap everything back in, verify, report.
+            // A second one is the user insisting, and gets the default termination.
+            if (Interlocked.Increment(ref presses) == 1)
+            {
+                e.Cancel = true;
+                interrupt.Cancel();
+            }
+        };
+
+        return await RunAsync(args, Console.Out, Console.Error, interrupt.Token).ConfigureAwait(false);
+    }
+}

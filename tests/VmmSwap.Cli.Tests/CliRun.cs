@@ -1,0 +1,13 @@
+namespace VmmSwap.Cli.Tests;
+
+/// <summary>The outcome of running the command in-process.</summary>
+internal sealed record CliRun(int ExitCode, string Stdout, string Stderr)
+{
+    internal static async Task<CliRun> StartAsync(string args, CancellationToken interrupt = default)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await Program.RunAsync(args.Split(' ', StringSplitOptions.RemoveEmptyEntries), stdout, stderr, interrupt);
+        return new CliRun(exit, stdout.ToString(), stderr.ToString());
+    }
+}

@@ -283,6 +283,11 @@ internal sealed class PageHandlerActor : ReceiveActor
             {
                 case JobKind.SwapOut:
                     var written = handler.SwapOut(_options.SwapChunkBytes);
+                    if (written == 0)
+                    {
+                        ReleaseSwapFileCache(handler);
+                    }
+
                     Sender.Tell(new ChunkDone(m.Kind, written, written == 0, null));
                     break;
                 case JobKind.SwapIn:
@@ -300,6 +305,19 @@ internal sealed class PageHandlerActor : ReceiveActor
         catch (Exception error)
         {
             Sender.Tell(new ChunkDone(m.Kind, 0, false, error.Message));
+        }
+    }
+
+    // The swap-out is complete only when the written pages leave RAM; a failure here loses nothing, so it only warns.
+    private void ReleaseSwapFileCache(PageHandler handler)
+    {
+        try
+        {
+            handler.File.ReleasePageCache();
+        }
+        catch (Exception e)
+        {
+            _log.Warning("swap file written but its page cache was not dropped: {0}", e.Message);
         }
     }
 

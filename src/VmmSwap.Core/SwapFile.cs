@@ -136,6 +136,9 @@ public sealed unsafe class SwapFile : IDisposable
         _prefetchCursor = Math.Min(_prefetchCursor, index);
     }
 
+    /// <summary>Flushes the file and drops it from the page cache: after a swap-out the host gets that RAM back at once.</summary>
+    public void ReleasePageCache() => FileOps.DropPageCache(_fd);
+
     /// <summary>Whether slot <paramref name="index"/> is present.</summary>
     public bool IsPresent(long index) => _present.Get(index);
 

@@ -86,6 +86,25 @@ public static unsafe class FileOps
         }
     }
 
+    /// <summary>
+    /// Writes the file's dirty pages to disk (fdatasync) and drops its clean pages from the page
+    /// cache (POSIX_FADV_DONTNEED), giving their RAM back now rather than at the next reclaim.
+    /// </summary>
+    public static void DropPageCache(SafeFd fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Libc.Fdatasync(fd.Value) < 0)
+        {
+            throw NativeCallException.FromLastError("fdatasync", $"fd {fd.Value}");
+        }
+
+        var error = Libc.PosixFadvise(fd.Value, 0, 0, Libc.POSIX_FADV_DONTNEED);
+        if (error != 0)
+        {
+            throw new NativeCallException("posix_fadvise(DONTNEED)", error, $"fd {fd.Value}");
+        }
+    }
+
     /// <summary>The status of an open file (fstat).</summary>
     public static FileStatus Status(SafeFd fd)
     {

@@ -47,6 +47,8 @@ internal static unsafe partial class Libc
     internal const int SEEK_DATA = 3;
     internal const int SEEK_HOLE = 4;
 
+    internal const int POSIX_FADV_DONTNEED = 4;
+
     internal const int FALLOC_FL_KEEP_SIZE = 1;
     internal const int FALLOC_FL_PUNCH_HOLE = 2;
 
@@ -101,6 +103,13 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
     internal static partial int Madvise(nint addr, nuint length, int advice);
+
+    [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
+    internal static partial int Fdatasync(int fd);
+
+    // Returns the error number instead of setting errno.
+    [LibraryImport(Lib, EntryPoint = "posix_fadvise64")]
+    internal static partial int PosixFadvise(int fd, long offset, long length, int advice);
 
     [LibraryImport(Lib, EntryPoint = "mincore", SetLastError = true)]
     internal static partial int Mincore(nint addr, nuint length, byte* vec);

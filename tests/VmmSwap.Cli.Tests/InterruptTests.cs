@@ -35,8 +35,13 @@ public sealed class InterruptTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"the interrupt was not acted on: the run took {clock.Elapsed}");
         Assert.Equal(0, run.ExitCode);
         var report = JsonNode.Parse(run.Stdout)!;
-        Assert.Equal("guest-idle", report["interrupted"]!.GetValue<string>());
-        Assert.Equal(["fill", "enable", "guest-run", "trim", "swap-out", "guest-idle", "disable", "verify"], PhaseNames(report));
+        // Usually the idle run; on a loaded machine the 3 s may end an earlier swap phase. Either way
+        // the phases stop there and disable + verify still run.
+        var interrupted = report["interrupted"]!.GetValue<string>();
+        string[] swapPhases = ["enable", "guest-run", "trim", "swap-out", "guest-idle"];
+        Assert.Contains(interrupted, swapPhases);
+        var expected = new[] { "fill" }.Concat(swapPhases.TakeWhile(p => p != interrupted)).Append(interrupted).Append("disable").Append("verify");
+        Assert.Equal(expected, PhaseNames(report));
         Assert.True(report["integrity"]!["ok"]!.GetValue<bool>());
         var disable = report["phases"]!.AsArray().Single(p => p!["name"]!.GetValue<string>() == "disable")!;
         Assert.Equal("Ready", disable["status"]!["state"]!.GetValue<string>());

@@ -126,3 +126,25 @@ public sealed class PageCacheTests
         Assert.Equal(3 * page, PageCache.ResidentBytes(fd));
     }
 }
+
+public sealed class DropPageCacheTests
+{
+    [Fact]
+    public void Dropping_the_page_cache_of_a_written_file_frees_its_cached_pages()
+    {
+        var page = SystemPageSizes.PageSize;
+        using var fd = TmpFile.Create(Path.GetTempPath());
+        var data = new byte[512 * page];
+        Random.Shared.NextBytes(data);
+        FileOps.WriteAll(fd, data, 0);
+        var cached = PageCache.ResidentBytes(fd);
+
+        FileOps.DropPageCache(fd);
+
+        var after = PageCache.ResidentBytes(fd);
+        Assert.True(after < cached, $"page cache held {cached} bytes before and {after} after");
+        var back = new byte[page];
+        FileOps.ReadExactly(fd, back, 100 * page);
+        Assert.Equal(data.AsSpan(100 * page, page).ToArray(), back);
+    }
+}

@@ -1,4 +1,5 @@
 using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using VmmSwap.Core;
 using VmmSwap.Native;
 
@@ -8,18 +9,18 @@ namespace VmmSwap.Actors;
 public static class VmmSwapHostingExtensions
 {
     /// <summary>
-    /// Adds the vmm-swap HOCON (with <paramref name="options"/> over it), bridges Akka's logging to
-    /// Microsoft.Extensions.Logging (and so to Serilog where the host registered it), and starts a
-    /// <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the ActorRegistry
-    /// under <see cref="SwapSupervisor"/>.
+    /// Adds the vmm-swap HOCON as a fallback (the host's own <c>vmm-swap</c> keys win), bridges
+    /// Akka's logging to Microsoft.Extensions.Logging (and so to Serilog where the host registered
+    /// it), and starts a <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the
+    /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON unless
+    /// <paramref name="options"/> overrides them in code.
     /// </summary>
     public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, GuestMemory guest, VmmSwapOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(guest);
-        var resolved = (options ?? VmmSwapOptions.FromConfig(VmmSwapConfig.Default)).Validated();
         return builder
-            .AddHocon(VmmSwapConfig.For(resolved), HoconAddMode.Append)
+            .AddHocon(VmmSwapConfig.For((options ?? new VmmSwapOptions()).Validated()), HoconAddMode.Append)
             .ConfigureLoggers(loggers =>
             {
                 loggers.ClearLoggers();
@@ -27,8 +28,19 @@ public static class VmmSwapHostingExtensions
             })
             .WithActors((system, registry) =>
             {
+                var resolved = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
                 var uffd = Userfaultfd.Create();
                 registry.Register<SwapSupervisor>(system.ActorOf(SwapSupervisor.Props(guest, uffd, resolved), "vmm-swap"));
             });
+    }
+
+    /// <summary>
+    /// Adds an ActorSystem named <paramref name="systemName"/> hosting the vmm-swap runtime for
+    /// <paramref name="guest"/>: <c>services.AddAkka(systemName, b => b.WithVmmSwap(guest, options))</c>.
+    /// </summary>
+    public static IServiceCollection AddVmmSwap(this IServiceCollection services, GuestMemory guest, VmmSwapOptions? options = null, string systemName = "vmm-swap")
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.AddAkka(systemName, b => b.WithVmmSwap(guest, options));
     }
 }

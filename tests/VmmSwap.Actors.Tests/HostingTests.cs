@@ -27,6 +27,38 @@ public sealed class HostingTests
     private static readonly TimeSpan Deadline = SwapTestKit.Deadline;
 
     [Fact]
+    public async Task AddVmmSwap_hosts_the_runtime_in_its_own_actor_system()
+    {
+        using var guest = new GuestFixture(32);
+        guest.Fill(seed: 51, stride: 3);
+        await using var host = await TestHost.StartAsync(guest, new InMemorySink(), "unused", s => s.AddVmmSwap(guest.Memory, SwapTestKit.Options(), "vmm-swap-added"));
+
+        Assert.Equal("vmm-swap-added", host.Services.GetRequiredService<ActorSystem>().Name);
+        var swap = new SwapController(host.Services.GetRequiredService<ActorRegistry>().Get<SwapSupervisor>(), Deadline);
+        Assert.Equal(guest.WrittenPages, (await swap.EnableAsync().WaitAsync(Deadline)).Status.Metrics.StagingPages);
+        await swap.DisableAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Ready, Deadline);
+        Assert.Empty(guest.Mismatches());
+    }
+
+    [Fact]
+    public async Task Options_come_from_the_hosts_hocon_when_not_given_in_code()
+    {
+        using var guest = new GuestFixture(16);
+        guest.Fill(seed: 52);
+        await using var host = await TestHost.StartAsync(guest, new InMemorySink(), "unused", s => s.AddAkka("vmm-swap-hocon", akka => akka
+            .AddHocon("vmm-swap.swap-dir = \"/nonexistent/hocon-swap-dir\"", HoconAddMode.Prepend)
+            .WithVmmSwap(guest.Memory)));
+        var swap = new SwapController(host.Services.GetRequiredService<ActorRegistry>().Get<SwapSupervisor>(), Deadline);
+
+        var error = await Assert.ThrowsAsync<SwapCommandException>(() => swap.EnableAsync().WaitAsync(Deadline));
+
+        Assert.Contains("/nonexistent/hocon-swap-dir", error.Message, StringComparison.Ordinal);
+        Assert.Equal(SwapState.Ready, (await swap.StatusAsync().WaitAsync(Deadline)).State);
+        Assert.Empty(guest.Mismatches());
+    }
+
+    [Fact]
     public async Task A_host_runs_vmm_swap_from_the_registry_and_logs_through_serilog()
     {
         using var guest = new GuestFixture(64, 32);
@@ -127,14 +159,14 @@ public sealed class HostingTests
 
         internal bool StopRequested => _lifetime.StopRequested;
 
-        internal static async Task<TestHost> StartAsync(GuestFixture guest, InMemorySink sink, string systemName)
+        internal static async Task<TestHost> StartAsync(GuestFixture guest, InMemorySink sink, string systemName, Action<IServiceCollection>? addRuntime = null)
         {
             var serilog = new LoggerConfiguration().MinimumLevel.Debug().WriteTo.Sink(sink).CreateLogger();
             var lifetime = new Lifetime();
             var services = new ServiceCollection();
             services.AddSingleton<IHostApplicationLifetime>(lifetime);
             services.AddLogging(logging => logging.ClearProviders().SetMinimumLevel(LogLevel.Debug).AddSerilog(serilog));
-            services.AddAkka(systemName, akka => akka.WithVmmSwap(guest.Memory, SwapTestKit.Options()));
+            (addRuntime ?? (s => s.AddAkka(systemName, akka => akka.WithVmmSwap(guest.Memory, SwapTestKit.Options()))))(services);
             var host = new TestHost(services.BuildServiceProvider(), lifetime, serilog);
             Assert.NotEmpty(host._hosted);
             using var cancel = new CancellationTokenSource(Deadline);

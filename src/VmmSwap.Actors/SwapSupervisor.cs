@@ -112,28 +112,23 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Enabled();
     }
 
-    private void TrimInProgress()
+    private void TrimInProgress() => JobRunning(SwapState.Pending);
+
+    private void SwapOutInProgress() => JobRunning(SwapState.Active);
+
+    // Trim or swap-out running: Enable and Disable abort it first; it ends in whenDone.
+    private void JobRunning(SwapState whenDone)
     {
         Receive<Enable>(_ => AbortThen(BeginEnable));
         Receive<Trim>(Ignore);
         Receive<SwapOut>(Ignore);
         Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
         Receive<Exit>(m => AbortThen(() => StartExit(m)));
-        Receive<JobCompleted>(m => JobEnded(m, SwapState.Pending));
+        Receive<JobCompleted>(m => JobEnded(m, whenDone));
         Enabled();
     }
 
-    private void SwapOutInProgress()
-    {
-        Receive<Enable>(_ => AbortThen(BeginEnable));
-        Receive<Trim>(Ignore);
-        Receive<SwapOut>(Ignore);
-        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
-        Receive<Exit>(m => AbortThen(() => StartExit(m)));
-        Receive<JobCompleted>(m => JobEnded(m, SwapState.Active));
-        Enabled();
-    }
-
+    // Active and Failed answer alike: no job runs; Enable re-stages, Disable swaps in.
     private void Active()
     {
         Receive<Enable>(_ => BeginEnable());
@@ -159,15 +154,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Enabled();
     }
 
-    private void Failed()
-    {
-        Receive<Enable>(_ => BeginEnable());
-        Receive<Trim>(Ignore);
-        Receive<SwapOut>(Ignore);
-        Receive<Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
-        Receive<Exit>(StartExit);
-        Enabled();
-    }
+    private void Failed() => Active();
 
     // Transient: the move to staging runs; commands wait, a second Enable is refused.
     private void Enabling()

@@ -29,6 +29,7 @@ public static class Program
         var root = new RootCommand("vmm-swap: swap a VM's guest memory out of RAM with userfaultfd and bring it back on demand.")
         {
             DemoCommand.Create(stdout, stderr),
+            Bench.BenchCommand.Create(stdout, stderr),
         };
 
         var parsed = root.Parse(args);

@@ -1,0 +1,253 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using VmmSwap.Actors;
+using VmmSwap.Core;
+using VmmSwap.Native;
+
+namespace VmmSwap.Cli.Bench;
+
+/// <summary>
+/// The <c>bench</c> verb: measures our runtime against tools/native-ref/native_ref.c at each guest
+/// size and reports medians, ratios and the issue's targets (reported as met or missed, never asserted).
+/// </summary>
+public static class BenchCommand
+{
+    /// <summary>Exit code of a completed bench, whether or not the targets were met.</summary>
+    public const int ExitOk = 0;
+
+    /// <summary>Exit code of a bench that could not run or complete.</summary>
+    public const int ExitFailed = 1;
+
+    /// <summary>Exit code of a refused command line.</summary>
+    public const int ExitBadInput = 2;
+
+    /// <summary>Builds the command, writing to the process console.</summary>
+    public static Command Create() => Create(Console.Out, Console.Error);
+
+    /// <summary>Builds the command; its action writes to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        var sizes = new Option<string>("--sizes")
+        {
+            Description = "Comma-separated guest sizes in MiB (each needs about 3x its size in free RAM).",
+            DefaultValueFactory = _ => "256,1024,4096",
+        };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "Rounds per size, ours and the native reference alternating; figures are medians.",
+            DefaultValueFactory = _ => 3,
+        };
+        var swapDir = new Option<string?>("--swap-dir")
+        {
+            Description = "Directory for the swap files (needs O_TMPFILE). Default: the system temp directory.",
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print the report as one JSON document and no progress.",
+        };
+        var command = new Command("bench", "Benchmark fault latency, enable, trim, swap-out, swap-in and memory overhead against a native C reference.")
+        {
+            sizes,
+            rounds,
+            swapDir,
+            json,
+        };
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            if (!TryParseSizes(r.GetValue(sizes) ?? string.Empty, out var parsed, out var error) || r.GetValue(rounds) < 1)
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: {error ?? "--rounds must be at least 1"}").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
+            var dir = r.GetValue(swapDir);
+            dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(string.IsNullOrEmpty(dir) ? Path.GetTempPath() : dir));
+            if (!Directory.Exists(dir))
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: --swap-dir {dir} does not exist").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json)), stdout, stderr, ct).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    /// <summary>Runs the bench and prints the report; returns the exit code.</summary>
+    internal static async Task<int> RunAsync(BenchOptions options, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var report = await MeasureAsync(options, options.Json ? TextWriter.Null : stderr, cancellationToken).ConfigureAwait(false);
+            if (options.Json)
+            {
+                await stdout.WriteLineAsync(ToJson(report)).ConfigureAwait(false);
+            }
+            else
+            {
+                HumanBenchReport.Write(report, stdout);
+            }
+
+            return ExitOk;
+        }
+        catch (BenchException e)
+        {
+            await stderr.WriteLineAsync($"vmm-swap bench: {e.Message}").ConfigureAwait(false);
+            return ExitFailed;
+        }
+        catch (UserfaultfdUnavailableException e)
+        {
+            await stderr.WriteLineAsync($"vmm-swap bench: {e.Message}").ConfigureAwait(false);
+            return ExitFailed;
+        }
+        catch (OperationCanceledException)
+        {
+            await stderr.WriteLineAsync("vmm-swap bench: interrupted").ConfigureAwait(false);
+            return ExitFailed;
+        }
+    }
+
+    internal static string ToJson(BenchReport report) => JsonSerializer.Serialize(report, JsonOptions);
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+    };
+
+    internal static async Task<BenchReport> MeasureAsync(BenchOptions options, TextWriter progress, CancellationToken cancellationToken)
+    {
+        await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
+        using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
+        var runtimeOptions = new VmmSwapOptions { SwapDirectory = options.SwapDirectory };
+
+        // Akka's default logger writes to stdout; the report owns stdout.
+        var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));
+        using var system = ActorSystem.Create("vmm-swap-bench", config);
+        try
+        {
+            var ours = new OurRuntime(system, runtimeOptions);
+            var results = new List<SizeResult>();
+            foreach (var size in options.SizesMib)
+            {
+                var pages = PageSize.BytesToPages((ulong)size << 20);
+                var faultPages = OurRuntime.FaultPages(pages);
+                var ourRounds = new List<OurRound>();
+                var nativeRounds = new List<NativeRound>();
+                for (var round = 0; round < options.Rounds; round++)
+                {
+                    await progress.WriteLineAsync($"{size} MiB, round {round + 1}/{options.Rounds} ...").ConfigureAwait(false);
+
+                    // Alternate who goes first, so drift on a shared machine does not favour one side.
+                    if (round % 2 == 0)
+                    {
+                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
+                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                    }
+                    else
+                    {
+                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
+                    }
+                }
+
+                results.Add(ReportBuilder.Size(size, faultPages, ourRounds, nativeRounds));
+            }
+
+            return new BenchReport(
+                Machine(),
+                options.SizesMib,
+                options.Rounds,
+                options.SwapDirectory,
+                new NativeInfo(true, native.Compiler, native.Source),
+                Notes(),
+                results,
+                ReportBuilder.Growth(results),
+                ReportBuilder.Targets(results));
+        }
+        finally
+        {
+            await system.Terminate().ConfigureAwait(false);
+        }
+    }
+
+    private static List<string> Notes() =>
+    [
+        $"fault latency: a dedicated guest thread times the first 8-byte GuestMemory.Read of each page; at most {BenchOptions.MaxFaultPages} pages (32 MiB) per source/order case, 1/16 of the guest at small sizes; native_ref fault gets the same page count",
+        "staging faults: after Enable; zero faults: never-written pages after Enable; file faults: after Enable + SwapOut",
+        $"trim: on at most {BenchOptions.MaxTrimMixPages} pages (128 MiB) faulted back after swap-out as 30% zero, 30% clean (read only), 40% dirty, plus the fault blocks; pages/s = staged pages / trim time",
+        "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (polled every ~1 ms)",
+        $"faults during jobs: random order, on a guest of at least {BenchOptions.MinJobGuestMib} MiB, compared with idle random faults from the same source on the same guest",
+        "memory: managed heap = GC.GetTotalMemory(true) after Enable / at Active minus after Start; RssAnon likewise (VmRSS counts the guest and staging memfd mappings, so it is shown as before/after, not as overhead); host released = 1 - (guest + staging memfd allocated bytes at Active) / (guest allocated before Enable); the staging and zero fault blocks are faulted back before swap-out and stay resident",
+    ];
+
+    private static async Task<OurRound> OursAsync(OurRuntime ours, int size, CancellationToken cancellationToken)
+    {
+        var round = new OurRound();
+        await ours.LifeCycleAsync(size, round, cancellationToken).ConfigureAwait(false);
+        await ours.DuringJobsAsync(size, round, cancellationToken).ConfigureAwait(false);
+        return round;
+    }
+
+    private static async Task<NativeRound> NativeAsync(NativeReference native, long pages, long faultPages, string swapDir, CancellationToken cancellationToken)
+    {
+        var faults = new Dictionary<string, Latency>();
+        foreach (var (source, order) in ReportBuilder.FaultCases)
+        {
+            faults[$"{source}/{order}"] = await native.FaultAsync(faultPages, source, order, swapDir, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new NativeRound(
+            faults,
+            await native.ThroughputAsync("enable", pages, swapDir, cancellationToken).ConfigureAwait(false),
+            await native.ThroughputAsync("swapout", pages, swapDir, cancellationToken).ConfigureAwait(false),
+            await native.ThroughputAsync("swapin", pages, swapDir, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static MachineInfo Machine()
+    {
+        long memory = 0;
+        foreach (var line in File.ReadLines("/proc/meminfo"))
+        {
+            if (line.StartsWith("MemTotal:", StringComparison.Ordinal))
+            {
+                memory = long.Parse(line["MemTotal:".Length..].Trim().Split(' ')[0], NumberStyles.None, CultureInfo.InvariantCulture) * 1024;
+                break;
+            }
+        }
+
+        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
+        var kernel = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        return new MachineInfo(Environment.ProcessorCount, memory, kernel, cpu);
+    }
+
+    private static bool TryParseSizes(string text, out List<int> sizes, out string? error)
+    {
+        sizes = [];
+        error = null;
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var mib) || mib < 16 || mib % 2 != 0)
+            {
+                error = $"--sizes: '{part}' is not an even number of MiB of at least 16";
+                return false;
+            }
+
+            sizes.Add(mib);
+        }
+
+        if (sizes.Count == 0)
+        {
+            error = "--sizes needs at least one size";
+            return false;
+        }
+
+        sizes.Sort();
+        return true;
+    }
+}

@@ -1,0 +1,18 @@
+namespace VmmSwap.Cli.Bench;
+
+/// <summary>What <c>vmm-swap bench</c> runs.</summary>
+/// <param name="SizesMib">Guest sizes in MiB, smallest first.</param>
+/// <param name="Rounds">Rounds per size; every figure is the median over rounds.</param>
+/// <param name="SwapDirectory">Directory of the swap files (ours and the native reference's).</param>
+/// <param name="Json">Print one JSON document instead of tables.</param>
+internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json)
+{
+    /// <summary>Pages faulted per (source, order) case, at most.</summary>
+    internal const int MaxFaultPages = 8192;
+
+    /// <summary>Pages of the trim mix (30% zero, 30% clean, 40% dirty), at most.</summary>
+    internal const int MaxTrimMixPages = 32768;
+
+    /// <summary>Smallest guest of the during-job pass, so that each job lasts long enough to fault during it.</summary>
+    internal const int MinJobGuestMib = 512;
+}

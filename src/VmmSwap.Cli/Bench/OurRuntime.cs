@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using Akka.Actor;
+using VmmSwap.Actors;
+using VmmSwap.Core;
+
+namespace VmmSwap.Cli.Bench;
+
+/// <summary>One round of our runtime at one guest size: what pass 1 (the life cycle) and pass 2 (faults during jobs) measure.</summary>
+internal sealed record OurRound
+{
+    internal Dictionary<string, Latency> Faults { get; } = [];
+
+    internal double EnableGibS { get; set; }
+
+    internal double SwapOutGibS { get; set; }
+
+    internal double SwapInGibS { get; set; }
+
+    internal double TrimPagesPerS { get; set; }
+
+    internal long TrimPages { get; set; }
+
+    internal long TrimDropped { get; set; }
+
+    internal Latency IdleStaging { get; set; } = Latency.Empty;
+
+    internal Latency IdleFile { get; set; } = Latency.Empty;
+
+    internal Latency DuringTrim { get; set; } = Latency.Empty;
+
+    internal Latency DuringSwapOut { get; set; } = Latency.Empty;
+
+    internal Latency DuringSwapIn { get; set; } = Latency.Empty;
+
+    internal long HeapDeltaBytes { get; set; }
+
+    internal long RssAnonDeltaBytes { get; set; }
+
+    internal long VmRssBeforeBytes { get; set; }
+
+    internal long VmRssActiveBytes { get; set; }
+
+    internal long HostBeforeBytes { get; set; }
+
+    internal long HostActiveBytes { get; set; }
+
+    internal long SwapPageCacheBytes { get; set; }
+}
+
+/// <summary>Drives our runtime (SwapController over an ActorSystem) through the bench's two passes.</summary>
+internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
+    private int _instances;
+
+    /// <summary>Pages per fault case at <paramref name="pages"/> guest pages.</summary>
+    internal static long FaultPages(long pages) => Math.Min(pages / 16, BenchOptions.MaxFaultPages);
+
+    /// <summary>
+    /// Pass 1: fill, Enable (timed), faults from staging and zero pages, SwapOut (timed), faults from
+    /// the file, trim mix (30% zero, 30% clean, 40% dirty), Enable, Trim (timed), SwapOut, Disable (timed).
+    /// </summary>
+    internal async Task LifeCycleAsync(int sizeMib, OurRound round, CancellationToken cancellationToken)
+    {
+        var pages = PageSize.BytesToPages((ulong)sizeMib << 20);
+        var n = FaultPages(pages);
+        long a = 0, b = n, c = 2 * n, d = 3 * n, z1 = 4 * n, z2 = 5 * n, m = 6 * n;
+        var mix = Math.Min(pages - m, BenchOptions.MaxTrimMixPages);
+        var blocks = new Dictionary<string, long[]>
+        {
+            ["staging/seq"] = GuestThread.Block(a, n, false),
+            ["staging/random"] = GuestThread.Block(b, n, true),
+            ["file/seq"] = GuestThread.Block(c, n, false),
+            ["file/random"] = GuestThread.Block(d, n, true),
+            ["zero/seq"] = GuestThread.Block(z1, n, false),
+            ["zero/random"] = GuestThread.Block(z2, n, true),
+        };
+
+        using var guest = GuestMemory.Create((ulong)sizeMib << 20);
+        await GuestThread.RunAsync(() =>
+        {
+            for (long p = 0; p < pages; p++)
+            {
+                if (p >= z1 && p < m)
+                {
+                    continue; // never written: faults there are served with the zero page
+                }
+
+                var zero = p >= m && p < m + mix && (p - m) % 10 < 3;
+                guest.Fill(guest.PageAddress(p), zero ? (byte)0 : Pattern(p), (ulong)PageSize.Bytes);
+            }
+        }).ConfigureAwait(false);
+
+        round.HostBeforeBytes = HostMemory.Measure(guest, options.ResolvedSwapDirectory).TotalBytes;
+        round.VmRssBeforeBytes = ProcStatus.VmRss();
+        var swap = SwapController.Start(system, guest, options, $"bench-{Interlocked.Increment(ref _instances)}");
+        var heap0 = GC.GetTotalMemory(forceFullCollection: true);
+        var anon0 = ProcStatus.RssAnon();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var enabled = await swap.EnableAsync(cancellationToken).ConfigureAwait(false);
+            round.EnableGibS = Stats.GibPerSecond(PageSize.PagesToBytes(enabled.Status.StateTransition.Pages), clock.Elapsed);
+            var heapPending = GC.GetTotalMemory(forceFullCollection: true);
+            var anonPending = ProcStatus.RssAnon();
+
+            foreach (var key in new[] { "staging/seq", "staging/random", "zero/seq", "zero/random" })
+            {
+                round.Faults[key] = await GuestThread.FaultAsync(guest, blocks[key]).ConfigureAwait(false);
+            }
+
+            clock.Restart();
+            await swap.SwapOutAsync(cancellationToken).ConfigureAwait(false);
+            var active = await WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
+            round.SwapOutGibS = Stats.GibPerSecond(PageSize.PagesToBytes(active.StateTransition.Pages), clock.Elapsed);
+            var heapActive = GC.GetTotalMemory(forceFullCollection: true);
+            var anonActive = ProcStatus.RssAnon();
+            round.HeapDeltaBytes = Math.Max(heapPending, heapActive) - heap0;
+            round.RssAnonDeltaBytes = Math.Max(anonPending, anonActive) - anon0;
+            round.VmRssActiveBytes = ProcStatus.VmRss();
+            var host = HostMemory.Measure(guest, options.ResolvedSwapDirectory);
+            round.HostActiveBytes = host.GuestBytes + host.StagingBytes;
+            round.SwapPageCacheBytes = host.SwapPageCacheBytes;
+
+            foreach (var key in new[] { "file/seq", "file/random" })
+            {
+                round.Faults[key] = await GuestThread.FaultAsync(guest, blocks[key]).ConfigureAwait(false);
+            }
+
+            // The trim mix: 30% zero pages, 30% clean (faulted back unchanged), 40% dirty (rewritten).
+            await GuestThread.RunAsync(() =>
+            {
+                Span<byte> sink = stackalloc byte[8];
+                for (var p = m; p < m + mix; p++)
+                {
+                    var address = guest.PageAddress(p);
+                    switch ((p - m) % 10)
+                    {
+                        case < 3:
+                            guest.Fill(address, 0, (ulong)PageSize.Bytes);
+                            break;
+                        case < 6:
+                            guest.Read(address, sink);
+                            break;
+                        default:
+                            guest.Fill(address, (byte)(Pattern(p) ^ 0x5A), (ulong)PageSize.Bytes);
+                            break;
+                    }
+                }
+            }).ConfigureAwait(false);
+
+            var reenabled = await swap.EnableAsync(cancellationToken).ConfigureAwait(false);
+            var staged = reenabled.Status.Metrics.StagingPages;
+            clock.Restart();
+            await swap.TrimAsync(cancellationToken).ConfigureAwait(false);
+            var trimmed = await WaitAsync(swap, SwapState.Pending, cancellationToken).ConfigureAwait(false);
+            round.TrimPages = staged;
+            round.TrimDropped = staged - trimmed.Metrics.StagingPages;
+            round.TrimPagesPerS = staged / Math.Max(clock.Elapsed.TotalSeconds, 1e-6);
+
+            await swap.SwapOutAsync(cancellationToken).ConfigureAwait(false);
+            await WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
+            clock.Restart();
+            await swap.DisableAsync(cancellationToken).ConfigureAwait(false);
+            var ready = await WaitAsync(swap, SwapState.Ready, cancellationToken).ConfigureAwait(false);
+            round.SwapInGibS = Stats.GibPerSecond(PageSize.PagesToBytes(ready.StateTransition.Pages), clock.Elapsed);
+        }
+        finally
+        {
+            await ExitAsync(swap).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Pass 2, on a guest of at least <see cref="BenchOptions.MinJobGuestMib"/> so each job lasts:
+    /// random faults while idle and while trim, swap-out and swap-in run.
+    /// </summary>
+    internal async Task DuringJobsAsync(int sizeMib, OurRound round, CancellationToken cancellationToken)
+    {
+        var mib = Math.Max(sizeMib, BenchOptions.MinJobGuestMib);
+        var pages = PageSize.BytesToPages((ulong)mib << 20);
+        var k = Math.Min(pages / 8, BenchOptions.MaxFaultPages);
+        var idleStaging = GuestThread.Block(0, k, true, 2);
+        var duringTrim = GuestThread.Block(k, k, true, 3);
+        var duringSwapOut = GuestThread.Block(2 * k, k, true, 4);
+        var idleFile = GuestThread.Block(3 * k, k, true, 5);
+        var duringSwapIn = GuestThread.Block(4 * k, k, true, 6);
+
+        using var guest = GuestMemory.Create((ulong)mib << 20);
+        await GuestThread.RunAsync(() =>
+        {
+            for (long p = 0; p < pages; p++)
+            {
+                var zero = p >= 5 * k && p % 10 < 3;
+                guest.Fill(guest.PageAddress(p), zero ? (byte)0 : Pattern(p), (ulong)PageSize.Bytes);
+            }
+        }).ConfigureAwait(false);
+
+        var swap = SwapController.Start(system, guest, options, $"bench-{Interlocked.Increment(ref _instances)}");
+        try
+        {
+            await swap.EnableAsync(cancellationToken).ConfigureAwait(false);
+            round.IdleStaging = await GuestThread.FaultAsync(guest, idleStaging).ConfigureAwait(false);
+            round.DuringTrim = await DuringAsync(swap, guest, duringTrim, () => swap.TrimAsync(cancellationToken), SwapState.Pending, cancellationToken).ConfigureAwait(false);
+            round.DuringSwapOut = await DuringAsync(swap, guest, duringSwapOut, () => swap.SwapOutAsync(cancellationToken), SwapState.Active, cancellationToken).ConfigureAwait(false);
+            round.IdleFile = await GuestThread.FaultAsync(guest, idleFile).ConfigureAwait(false);
+            round.DuringSwapIn = await DuringAsync(swap, guest, duringSwapIn, () => swap.DisableAsync(cancellationToken), SwapState.Ready, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ExitAsync(swap).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<Latency> DuringAsync(SwapController swap, GuestMemory guest, long[] pages, Func<Task<CommandReply>> start, SwapState until, CancellationToken cancellationToken)
+    {
+        await start().ConfigureAwait(false);
+        var stop = new StopFlag();
+        var faults = GuestThread.FaultUntilAsync(guest, pages, stop);
+        try
+        {
+            await WaitAsync(swap, until, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            stop.Set();
+        }
+
+        return await faults.ConfigureAwait(false);
+    }
+
+    private static async Task<SwapStatus> WaitAsync(SwapController swap, SwapState state, CancellationToken cancellationToken)
+    {
+        var until = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await swap.StatusAsync(cancellationToken).ConfigureAwait(false);
+            if (status.State == state)
+            {
+                return status;
+            }
+
+            if (status.State == SwapState.Failed)
+            {
+                throw new BenchException($"the runtime failed: {status.Error}");
+            }
+
+            if (until.Elapsed > Deadline)
+            {
+                throw new BenchException($"the runtime did not reach {state} within {Deadline.TotalMinutes} min; it is {status.State}");
+            }
+
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ExitAsync(SwapController swap)
+    {
+        try
+        {
+            await swap.ExitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (SwapCommandException)
+        {
+            // Already failed; the error that got us here is the one to report.
+        }
+    }
+
+    private static byte Pattern(long page) => (byte)(page % 251 + 1);
+}

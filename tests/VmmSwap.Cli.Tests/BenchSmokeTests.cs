@@ -1,0 +1,93 @@
+using System.Text.Json;
+using VmmSwap.Cli.Bench;
+
+namespace VmmSwap.Cli.Tests;
+
+/// <summary>The bench at its smallest size: the report must be complete. Timings are never asserted.</summary>
+public sealed class BenchSmokeTests
+{
+    [Fact]
+    public async Task Bench_at_the_smallest_size_reports_every_section()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var command = BenchCommand.Create(stdout, stderr);
+
+        var exit = await command.Parse(["--sizes", "64", "--rounds", "1", "--json"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+
+        Assert.True(exit == BenchCommand.ExitOk, $"exit {exit}: {stderr}");
+        using var json = JsonDocument.Parse(stdout.ToString());
+        var root = json.RootElement;
+
+        Assert.True(root.GetProperty("native_ref").GetProperty("built").GetBoolean());
+        Assert.True(root.GetProperty("machine").GetProperty("nproc").GetInt32() > 0);
+        Assert.NotEmpty(root.GetProperty("notes").EnumerateArray());
+
+        var result = Assert.Single(root.GetProperty("results").EnumerateArray());
+        Assert.Equal(64, result.GetProperty("size_mib").GetInt32());
+
+        var faults = result.GetProperty("faults").EnumerateArray().ToList();
+        Assert.Equal(6, faults.Count);
+        foreach (var fault in faults)
+        {
+            foreach (var side in new[] { "ours", "native" })
+            {
+                var latency = fault.GetProperty(side);
+                Assert.True(latency.GetProperty("faults").GetInt64() > 0, $"{fault} {side}");
+                Assert.True(latency.GetProperty("p50_us").GetDouble() > 0, $"{fault} {side}");
+                Assert.True(latency.GetProperty("p99_us").GetDouble() > 0, $"{fault} {side}");
+                Assert.True(latency.GetProperty("max_us").GetDouble() > 0, $"{fault} {side}");
+            }
+
+            Assert.True(fault.GetProperty("p50_ratio").GetDouble() > 0);
+            Assert.True(fault.GetProperty("p99_ratio").GetDouble() > 0);
+        }
+
+        foreach (var section in new[] { "enable", "swap_out", "swap_in" })
+        {
+            var t = result.GetProperty(section);
+            Assert.True(t.GetProperty("ours_gib_per_s").GetDouble() > 0, section);
+            Assert.True(t.GetProperty("native_gib_per_s").GetDouble() > 0, section);
+            Assert.True(t.GetProperty("ratio").GetDouble() > 0, section);
+        }
+
+        var trim = result.GetProperty("trim");
+        Assert.True(trim.GetProperty("pages_per_s").GetDouble() > 0);
+        Assert.True(trim.GetProperty("staged_pages").GetInt64() > 0);
+        Assert.True(trim.GetProperty("dropped_pages").GetInt64() > 0);
+
+        var jobs = result.GetProperty("during_jobs");
+        foreach (var idle in new[] { "idle_staging", "idle_file" })
+        {
+            Assert.True(jobs.GetProperty(idle).GetProperty("p99_us").GetDouble() > 0, idle);
+        }
+
+        foreach (var job in new[] { "trim", "swap_out", "swap_in" })
+        {
+            Assert.True(jobs.GetProperty(job).GetProperty("during").GetProperty("faults").GetInt64() > 0, job);
+            Assert.True(jobs.GetProperty(job).GetProperty("p99_vs_idle").GetDouble() > 0, job);
+        }
+
+        var memory = result.GetProperty("memory");
+        Assert.True(memory.GetProperty("host_before_bytes").GetInt64() > 0);
+        Assert.True(memory.GetProperty("vm_rss_before_bytes").GetInt64() > 0);
+        Assert.True(memory.GetProperty("host_released_fraction").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.Number, memory.GetProperty("heap_bytes_per_gib").ValueKind);
+        Assert.Equal(JsonValueKind.Number, memory.GetProperty("rss_anon_bytes_per_gib").ValueKind);
+
+        Assert.NotEmpty(root.GetProperty("growth").EnumerateArray());
+        var targets = root.GetProperty("targets").EnumerateArray().ToList();
+        Assert.NotEmpty(targets);
+        Assert.All(targets, t => Assert.True(t.GetProperty("met").ValueKind is JsonValueKind.True or JsonValueKind.False));
+    }
+
+    [Fact]
+    public async Task Bench_refuses_a_bad_size()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--sizes", "abc"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(BenchCommand.ExitBadInput, exit);
+        Assert.Contains("--sizes", stderr.ToString(), StringComparison.Ordinal);
+    }
+}

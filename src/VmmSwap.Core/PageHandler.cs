@@ -252,8 +252,20 @@ public sealed class PageHandler : IDisposable
     internal PageHandlerRegion? FindRegionOfFilePage(long fileIndex) =>
         Array.Find(_regions, r => fileIndex >= r.FilePageOffset && fileIndex < r.FilePageOffset + r.PageCount);
 
-    // A few regions (usually one or two): a linear scan beats anything cleverer.
-    private PageHandlerRegion? FindRegion(long guestPage) => Array.Find(_regions, r => r.GuestPages.Start <= guestPage && guestPage < r.GuestPages.End);
+    // A few regions (usually one or two): a linear scan beats anything cleverer. A plain loop,
+    // because this runs on every fault and a capturing lambda would allocate each time.
+    private PageHandlerRegion? FindRegion(long guestPage)
+    {
+        foreach (var region in _regions)
+        {
+            if (region.GuestPages.Start <= guestPage && guestPage < region.GuestPages.End)
+            {
+                return region;
+            }
+        }
+
+        return null;
+    }
 
     private long FirstUncovered(PageRange pages)
     {

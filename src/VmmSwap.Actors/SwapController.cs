@@ -67,24 +67,21 @@ public sealed class SwapController
     public Task<SwapStatus> StatusAsync(CancellationToken cancellationToken = default) =>
         Supervisor.Ask<SwapStatus>(Status.Instance, _timeout, cancellationToken);
 
-    /// <summary>Polls <see cref="StatusAsync"/> until <paramref name="state"/> is reached or <paramref name="deadline"/> passes.</summary>
+    /// <summary>
+    /// Completes with the status once <paramref name="state"/> is reached, or once vmm-swap fails
+    /// (the status then says Failed and why). Throws <see cref="TimeoutException"/> naming the
+    /// current state if neither happens within <paramref name="deadline"/>.
+    /// </summary>
     public async Task<SwapStatus> WaitForStateAsync(SwapState state, TimeSpan deadline, CancellationToken cancellationToken = default)
     {
-        var until = DateTime.UtcNow + deadline;
-        while (true)
+        try
+        {
+            return await Supervisor.Ask<SwapStatus>(new AwaitState(state), deadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
         {
             var status = await StatusAsync(cancellationToken).ConfigureAwait(false);
-            if (status.State == state)
-            {
-                return status;
-            }
-
-            if (DateTime.UtcNow > until)
-            {
-                throw new TimeoutException($"vmm-swap did not reach {state} within {deadline.TotalSeconds} s; it is {status.State}{(status.Error is null ? string.Empty : $" ({status.Error})")}");
-            }
-
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            throw new TimeoutException($"vmm-swap did not reach {state} within {deadline.TotalSeconds} s; it is {status.State}{(status.Error is null ? string.Empty : $" ({status.Error})")}");
         }
     }
 

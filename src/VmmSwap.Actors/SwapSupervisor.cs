@@ -18,6 +18,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private readonly GuestMemory _guest;
     private readonly VmmSwapOptions _options;
     private readonly List<Userfaultfd> _uffds = [];
+    private readonly List<(SwapState State, IActorRef ReplyTo)> _stateWaiters = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef _pageHandler = ActorRefs.Nobody;
     private IActorRef _pump = ActorRefs.Nobody;
@@ -79,6 +80,11 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     /// <inheritdoc />
     protected override void PostStop()
     {
+        foreach (var (state, replyTo) in _stateWaiters)
+        {
+            replyTo.Tell(new Akka.Actor.Status.Failure(new InvalidOperationException($"vmm-swap stopped before reaching {state}")));
+        }
+
         // Children have stopped: the PageHandler has swapped everything in, so the guest may be unregistered.
         foreach (var uffd in _uffds)
         {
@@ -227,6 +233,11 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private void Common()
     {
         Receive<Status>(_ => ReportState());
+        Receive<AwaitState>(m =>
+        {
+            _stateWaiters.Add((m.State, Sender));
+            AnswerStateWaiters();
+        });
         Receive<ResumeJobs>(m => _job?.Forward(m));
         Receive<UffdGone>(UffdGone);
         Receive<Terminated>(m =>
@@ -379,6 +390,20 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         }
 
         Become(behaviour);
+        AnswerStateWaiters();
+    }
+
+    private void AnswerStateWaiters()
+    {
+        for (var i = _stateWaiters.Count - 1; i >= 0; i--)
+        {
+            var (state, replyTo) = _stateWaiters[i];
+            if (state == _state || _state == SwapState.Failed)
+            {
+                _stateWaiters.RemoveAt(i);
+                _pageHandler.Tell(new ReportStatus(replyTo, _state, _transition, _error, null, CommandOutcome.Accepted, null));
+            }
+        }
     }
 
     // Answered here, not through the PageHandler, which stops with this actor; metrics are zero while disabled.

@@ -44,6 +44,15 @@ public sealed record Status : SwapCommand
     public static Status Instance { get; } = new();
 }
 
+/// <summary>
+/// Ask for the <see cref="SwapStatus"/> once the supervisor is in <paramref name="State"/> (at
+/// once if it already is), or once it fails: the reply's state says which. Answered on the
+/// transition itself, so waiting costs nothing while a job runs, unlike polling
+/// <see cref="Status"/>. If the supervisor stops first, the asker gets a failure.
+/// </summary>
+/// <param name="State">The state to wait for.</param>
+public sealed record AwaitState(SwapState State);
+
 /// <summary>A child process that may touch guest memory was forked; its userfaultfd must be watched. Only valid while disabled.</summary>
 /// <param name="Uffd">The child's userfaultfd (handshaken), handed over to the runtime.</param>
 public sealed record ProcessForked(Userfaultfd Uffd) : SwapCommand;

@@ -163,9 +163,14 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
             case SwapState.Active:
             case SwapState.Failed:
                 AssertReply(await rig.CommandAsync(SwapOut.Instance), nameof(SwapOut), CommandOutcome.Accepted, SwapState.SwapOutInProgress);
+
+                // Asked while the job is paused: answered on the transition, with the failure if it fails.
+                var awaitingActive = rig.Swap.WaitForStateAsync(SwapState.Active, Deadline);
+                Assert.False(awaitingActive.IsCompleted, "AwaitState(Active) was answered while the swap-out had not started");
                 rig.Resume();
                 var outcome = await SettleAsync(rig.Swap, SwapState.SwapOutInProgress);
                 Assert.True(outcome.State == target, $"swap-out was meant to end in {target} but ended in {outcome.State}{(outcome.Error is null ? string.Empty : $" ({outcome.Error})")}");
+                Assert.Equal(target, (await awaitingActive).State);
                 break;
         }
 

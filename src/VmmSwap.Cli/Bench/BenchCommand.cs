@@ -181,7 +181,7 @@ public static class BenchCommand
         $"fault latency: a dedicated guest thread times the first 8-byte GuestMemory.Read of each page; at most {BenchOptions.MaxFaultPages} pages (32 MiB) per source/order case, 1/16 of the guest at small sizes; native_ref fault gets the same page count",
         "staging faults: after Enable; zero faults: never-written pages after Enable; file faults: after Enable + SwapOut",
         $"trim: on at most {BenchOptions.MaxTrimMixPages} pages (128 MiB) faulted back after swap-out as 30% zero, 30% clean (read only), 40% dirty, plus the fault blocks; pages/s = staged pages / trim time",
-        "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (polled every ~1 ms)",
+        "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (the supervisor answers AwaitState on the transition; no polling)",
         $"faults during jobs: random order, on a guest of at least {BenchOptions.MinJobGuestMib} MiB, compared with idle random faults from the same source on the same guest",
         "memory: managed heap = GC.GetTotalMemory(true) after Enable / at Active minus after Start; RssAnon likewise (VmRSS counts the guest and staging memfd mappings, so it is shown as before/after, not as overhead); host released = 1 - (guest + staging memfd allocated bytes at Active) / (guest allocated before Enable); the staging and zero fault blocks are faulted back before swap-out and stay resident",
     ];

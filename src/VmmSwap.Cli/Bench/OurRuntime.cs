@@ -231,27 +231,17 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
 
     private static async Task<SwapStatus> WaitAsync(SwapController swap, SwapState state, CancellationToken cancellationToken)
     {
-        var until = Stopwatch.StartNew();
-        while (true)
+        SwapStatus status;
+        try
         {
-            var status = await swap.StatusAsync(cancellationToken).ConfigureAwait(false);
-            if (status.State == state)
-            {
-                return status;
-            }
-
-            if (status.State == SwapState.Failed)
-            {
-                throw new BenchException($"the runtime failed: {status.Error}");
-            }
-
-            if (until.Elapsed > Deadline)
-            {
-                throw new BenchException($"the runtime did not reach {state} within {Deadline.TotalMinutes} min; it is {status.State}");
-            }
-
-            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+            status = await swap.WaitForStateAsync(state, Deadline, cancellationToken).ConfigureAwait(false);
         }
+        catch (TimeoutException e)
+        {
+            throw new BenchException($"the runtime did not reach {state} within {Deadline.TotalMinutes} min: {e.Message}");
+        }
+
+        return status.State == state ? status : throw new BenchException($"the runtime failed: {status.Error}");
     }
 
     private static async Task ExitAsync(SwapController swap)

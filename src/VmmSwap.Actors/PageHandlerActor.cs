@@ -369,10 +369,13 @@ internal sealed class PageHandlerActor : ReceiveActor
         _registered.Clear();
         EndJob(JobKind.SwapIn);
         _trim = null;
+
+        // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
+        // swap file (freeing its blocks) and staging can take a while; nobody needs to wait for it.
+        Sender.Tell(new SwapDisabled(error));
         _handler?.Dispose();
         _handler = null;
         _mainUffd = null;
-        Sender.Tell(new SwapDisabled(error));
     }
 
     private void Handle(ReportStatus m)

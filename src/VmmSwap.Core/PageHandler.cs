@@ -10,14 +10,7 @@ namespace VmmSwap.Core;
 /// </summary>
 public sealed class PageHandler : IDisposable
 {
-    /// <summary>Most swap-file pages kept mlocked by swap-in prefetch.</summary>
-    public const long MlockBudgetBytes = 16 * 1024 * 1024;
-
-    /// <summary>Prefetch only when at least this much budget is free, so read-ahead works on big runs.</summary>
-    public const long PrefetchThresholdBytes = 4 * 1024 * 1024;
-
     private readonly PageHandlerRegion[] _regions;
-    private long _mlockBudgetPages = PageSize.BytesToPages(MlockBudgetBytes);
 
     private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file)
     {
@@ -96,7 +89,7 @@ public sealed class PageHandler : IDisposable
             uffd.Copy(pageAddress, File.AddressOf(fileIndex), (ulong)PageSize.Bytes, wake: true);
 
             // The bytes stay on disk so trim can spot the page unchanged on the next cycle.
-            _mlockBudgetPages += File.ClearRange(one);
+            File.ClearRange(one);
             region.CopiedFromFilePages++;
         }
         else
@@ -153,7 +146,7 @@ public sealed class PageHandler : IDisposable
             {
                 var inFile = part.Offset(region.FilePageOffset - region.GuestPages.Start);
                 Staging.ClearRange(inFile);
-                _mlockBudgetPages += File.FreeRange(inFile);
+                File.FreeRange(inFile);
             }
         }
     }
@@ -196,7 +189,7 @@ public sealed class PageHandler : IDisposable
         return run.Count;
     }
 
-    /// <summary>Starts a swap-in; dispose the context when done or aborted to release prefetch locks.</summary>
+    /// <summary>Starts a swap-in; dispose the context when done or aborted to free its read buffer.</summary>
     public SwapInContext StartSwapIn() => new(this);
 
     /// <summary>Starts a trim of staging.</summary>
@@ -242,12 +235,6 @@ public sealed class PageHandler : IDisposable
     }
 
     internal IReadOnlyList<PageHandlerRegion> HandledRegions => _regions;
-
-    internal long MlockBudgetPages
-    {
-        get => _mlockBudgetPages;
-        set => _mlockBudgetPages = value;
-    }
 
     internal PageHandlerRegion? FindRegionOfFilePage(long fileIndex) =>
         Array.Find(_regions, r => fileIndex >= r.FilePageOffset && fileIndex < r.FilePageOffset + r.PageCount);

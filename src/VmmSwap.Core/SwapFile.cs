@@ -15,12 +15,6 @@ public sealed unsafe class SwapFile : IDisposable
     private readonly PresentList _present;
     private readonly PresentList _onDisk;
 
-    // Runs locked by prefetch: at most the mlock budget, so a short list rather than a third bitmap.
-    private readonly List<PageRange> _locked = [];
-
-    // Prefetch walks forward from here; pages before it were already considered.
-    private long _prefetchCursor;
-
     /// <summary>Creates a swap file for <paramref name="pages"/> pages in <paramref name="directory"/>.</summary>
     public SwapFile(string directory, long pages)
     {
@@ -48,9 +42,6 @@ public sealed unsafe class SwapFile : IDisposable
     /// <summary>Pages present (swapped out and not yet brought back).</summary>
     public long PresentPages => _present.Count;
 
-    /// <summary>Pages currently mlocked by prefetch.</summary>
-    public long LockedPages => _locked.Sum(r => r.Count);
-
     /// <summary>The file's descriptor, for measuring its size on disk and in the page cache.</summary>
     public SafeFd Fd => _fd;
 
@@ -67,7 +58,6 @@ public sealed unsafe class SwapFile : IDisposable
         FileOps.WriteAll(_fd, pages, (long)PageSize.PagesToBytes(index));
         _present.MarkRangeAsPresent(range);
         _onDisk.MarkRangeAsPresent(range);
-        _prefetchCursor = Math.Min(_prefetchCursor, index);
     }
 
     /// <summary>
@@ -88,29 +78,38 @@ public sealed unsafe class SwapFile : IDisposable
         return new ReadOnlySpan<byte>((void*)AddressOf(range.Start), checked((int)PageSize.PagesToBytes(range.Count)));
     }
 
+    /// <summary>
+    /// Reads the slots of <paramref name="range"/> (present or not) into native memory at
+    /// <paramref name="destination"/> with one pread: swap-in copies from there, so a run of pages
+    /// costs one sequential read (with the kernel's read-ahead) instead of a fault per page of the mapping.
+    /// </summary>
+    public void ReadInto(PageRange range, nint destination)
+    {
+        CheckRange(range);
+        FileOps.ReadExactly(_fd, destination, PageSize.PagesToBytes(range.Count), (long)PageSize.PagesToBytes(range.Start));
+    }
+
+    /// <summary>Drops the page cache of <paramref name="range"/> once its pages are back in the guest, so they are not held twice.</summary>
+    public void DropCache(PageRange range)
+    {
+        CheckRange(range);
+        FileOps.DropCachedRange(_fd, (long)PageSize.PagesToBytes(range.Start), (long)PageSize.PagesToBytes(range.Count));
+    }
+
     /// <summary>The mapped address of slot <paramref name="index"/>, for UFFDIO_COPY.</summary>
     public nint AddressOf(long index) => _mapping.Address + (nint)PageSize.PagesToBytes(index);
 
-    /// <summary>
-    /// Takes the pages of <paramref name="range"/> out of the present set but keeps their bytes on
-    /// disk for trim. Returns how many of them were mlocked (now unlocked).
-    /// </summary>
-    public long ClearRange(PageRange range)
+    /// <summary>Takes the pages of <paramref name="range"/> out of the present set but keeps their bytes on disk for trim.</summary>
+    public void ClearRange(PageRange range)
     {
         CheckRange(range);
-        var unlocked = Unlock(range);
         _present.ClearRange(range);
-        return unlocked;
     }
 
-    /// <summary>
-    /// Forgets the pages of <paramref name="range"/> and punches their blocks out of the file.
-    /// Returns how many of them were mlocked (now unlocked).
-    /// </summary>
-    public long FreeRange(PageRange range)
+    /// <summary>Forgets the pages of <paramref name="range"/> and punches their blocks out of the file.</summary>
+    public void FreeRange(PageRange range)
     {
         CheckRange(range);
-        var unlocked = Unlock(range);
         for (var i = _onDisk.NextSet(range.Start); i >= 0 && i < range.End;)
         {
             var end = _onDisk.NextClear(i, range.End);
@@ -120,7 +119,6 @@ public sealed unsafe class SwapFile : IDisposable
 
         _present.ClearRange(range);
         _onDisk.ClearRange(range);
-        return unlocked;
     }
 
     /// <summary>Marks a cleared page whose bytes are still on disk as present again.</summary>
@@ -133,7 +131,6 @@ public sealed unsafe class SwapFile : IDisposable
         }
 
         _present.MarkAsPresent(index);
-        _prefetchCursor = Math.Min(_prefetchCursor, index);
     }
 
     /// <summary>Flushes the file and drops it from the page cache: after a swap-out the host gets that RAM back at once.</summary>
@@ -145,47 +142,16 @@ public sealed unsafe class SwapFile : IDisposable
     /// <summary>The first run of present pages, at most <paramref name="maxPages"/> long; null when none.</summary>
     public PageRange? FirstDataRange(long maxPages) => _present.FirstDataRange(maxPages);
 
-    /// <summary>
-    /// Locks up to <paramref name="budgetPages"/> present, not yet locked pages into RAM as they
-    /// arrive and asks the kernel to read them ahead (MADV_WILLNEED), so swap-in finds them in the
-    /// page cache. Returns the pages newly locked.
-    /// </summary>
-    public long LockAndAsyncPrefetch(long budgetPages)
+    /// <summary>The first run of present pages at or after <paramref name="from"/>, clipped to end before <paramref name="limit"/>; null when none.</summary>
+    public PageRange? NextDataRange(long from, long limit)
     {
-        long locked = 0;
-        for (var i = _present.NextSet(_prefetchCursor); i >= 0 && locked < budgetPages;)
+        var first = _present.NextSet(from);
+        if (first < 0 || first >= limit)
         {
-            if (_locked.Find(r => r.Start <= i && i < r.End) is { IsEmpty: false } already)
-            {
-                i = _present.NextSet(already.End);
-                continue;
-            }
-
-            var nextLocked = _locked.Where(r => r.Start > i).Select(r => r.Start).DefaultIfEmpty(Length).Min();
-            var end = _present.NextClear(i, PresentList.CappedEnd(i, budgetPages - locked, nextLocked));
-            var address = AddressOf(i);
-            var bytes = PageSize.PagesToBytes(end - i);
-            MemoryLock.LockOnFault(address, bytes);
-            Madvise.Apply(address, bytes, MemoryAdvice.WillNeed);
-            _locked.Add(new PageRange(i, end));
-            locked += end - i;
-            _prefetchCursor = end;
-            i = _present.NextSet(end);
+            return null;
         }
 
-        return locked;
-    }
-
-    /// <summary>Unlocks every page locked by prefetch.</summary>
-    public void ClearMlock()
-    {
-        if (_locked.Count > 0)
-        {
-            MemoryLock.Unlock(_mapping.Address, _mapping.Length);
-            _locked.Clear();
-        }
-
-        _prefetchCursor = 0;
+        return new PageRange(first, _present.NextClear(first, Math.Min(limit, Length)));
     }
 
     /// <inheritdoc />
@@ -193,35 +159,6 @@ public sealed unsafe class SwapFile : IDisposable
     {
         _mapping.Dispose();
         _fd.Dispose();
-    }
-
-    private long Unlock(PageRange range)
-    {
-        long unlocked = 0;
-        for (var k = _locked.Count - 1; k >= 0; k--)
-        {
-            var run = _locked[k];
-            var overlap = run.Intersect(range);
-            if (overlap.IsEmpty)
-            {
-                continue;
-            }
-
-            MemoryLock.Unlock(AddressOf(overlap.Start), PageSize.PagesToBytes(overlap.Count));
-            unlocked += overlap.Count;
-            _locked.RemoveAt(k);
-            if (run.Start < overlap.Start)
-            {
-                _locked.Add(new PageRange(run.Start, overlap.Start));
-            }
-
-            if (overlap.End < run.End)
-            {
-                _locked.Add(new PageRange(overlap.End, run.End));
-            }
-        }
-
-        return unlocked;
     }
 
     private void CheckRange(PageRange range)

@@ -91,9 +91,7 @@ public sealed class TrimContext
 
         var run = new PageRange(runStart, runEnd);
         _handler.Staging.ClearRange(run);
-
-        // Trim and swap-in never run together, so these pages hold no prefetch lock.
-        _handler.MlockBudgetPages += _handler.File.FreeRange(run);
+        _handler.File.FreeRange(run);
         ZeroPages += run.Count;
         runStart = -1;
         return run.Count;

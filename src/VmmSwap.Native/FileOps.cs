@@ -76,6 +76,24 @@ public static unsafe class FileOps
         }
     }
 
+    /// <summary>Reads exactly <paramref name="length"/> bytes at <paramref name="offset"/> into native memory at <paramref name="destination"/>.</summary>
+    public static void ReadExactly(SafeFd fd, nint destination, ulong length, long offset) =>
+        ReadExactly(fd, new Span<byte>((void*)destination, checked((int)length)), offset);
+
+    /// <summary>
+    /// Drops the clean cached pages of a byte range from the page cache (POSIX_FADV_DONTNEED), so
+    /// data already copied elsewhere stops holding RAM. Dirty pages are left to writeback.
+    /// </summary>
+    public static void DropCachedRange(SafeFd fd, long offset, long length)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        var error = Libc.PosixFadvise(fd.Value, offset, length, Libc.POSIX_FADV_DONTNEED);
+        if (error != 0)
+        {
+            throw new NativeCallException("posix_fadvise(DONTNEED)", error, $"fd {fd.Value} offset {offset} length {length}");
+        }
+    }
+
     /// <summary>Frees the blocks of a byte range, keeping the file size (fallocate PUNCH_HOLE).</summary>
     public static void PunchHole(SafeFd fd, long offset, long length)
     {

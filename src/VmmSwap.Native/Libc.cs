@@ -53,7 +53,6 @@ internal static unsafe partial class Libc
     internal const int FALLOC_FL_PUNCH_HOLE = 2;
 
     internal const uint MFD_CLOEXEC = 1;
-    internal const int MLOCK_ONFAULT = 1;
 
     internal const int EFD_CLOEXEC = O_CLOEXEC;
     internal const int EFD_NONBLOCK = O_NONBLOCK;
@@ -119,9 +118,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "fallocate64", SetLastError = true)]
     internal static partial int Fallocate(int fd, int mode, long offset, long length);
-
-    [LibraryImport(Lib, EntryPoint = "mlock2", SetLastError = true)]
-    internal static partial int Mlock2(nint addr, nuint length, int flags);
 
     [LibraryImport(Lib, EntryPoint = "eventfd", SetLastError = true)]
     internal static partial int EventFd(uint initval, int flags);

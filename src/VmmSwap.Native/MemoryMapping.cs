@@ -33,6 +33,13 @@ public sealed class MemoryMapping : IDisposable
         return Map(length, prot, Libc.MAP_SHARED, fd.Value, offset, $"fd {fd.Value} offset {offset} length {length}");
     }
 
+    /// <summary>Maps <paramref name="length"/> bytes of private anonymous memory (zeroed, page-aligned), e.g. a bounce buffer for file reads.</summary>
+    public static MemoryMapping MapAnonymous(ulong length)
+    {
+        PageAlignment.Require(0, length, "mmap");
+        return Map(length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0, $"anonymous length {length}");
+    }
+
     /// <summary>Applies <paramref name="advice"/> to a page-aligned sub-range of the mapping.</summary>
     public void Advise(ulong offset, ulong length, MemoryAdvice advice)
     {

@@ -267,6 +267,64 @@ public sealed unsafe class PageHandlerTests
     }
 
     [Fact]
+    public void A_swap_in_chunk_takes_every_present_page_of_its_file_window_not_one_run()
+    {
+        using var swap = new SwapHarness(64);
+        for (var p = 0; p < 64; p++)
+        {
+            swap.Write(p, RandomPage(p));
+        }
+
+        swap.Enable();
+        Assert.Equal(64, swap.SwapOutAll());
+        for (var p = 0; p < 64; p += 2)
+        {
+            Assert.Equal(RandomPage(p), swap.Read(p));
+        }
+
+        Assert.Equal(32, swap.Metrics().SwapPages);
+
+        // The window starts at the first present slot (1) and spans 32 slots: the 16 odd pages in it.
+        Assert.Equal(16, swap.SwapIn(maxChunks: 1, chunk: (ulong)(32 * Page)));
+        Assert.Equal(16, swap.Metrics().SwapPages);
+        Assert.Equal(16, swap.SwapIn(maxChunks: 1, chunk: (ulong)(32 * Page)));
+        Assert.Equal(0, swap.SwapIn(maxChunks: 1, chunk: (ulong)(32 * Page)));
+
+        var metrics = swap.Metrics();
+        Assert.Equal(0, metrics.SwapPages);
+        Assert.Equal(64, metrics.ResidentPages);
+        swap.Disable();
+        for (var p = 0; p < 64; p++)
+        {
+            Assert.Equal(RandomPage(p), swap.Read(p));
+        }
+    }
+
+    [Fact]
+    public void A_swap_in_chunk_takes_staged_runs_up_to_its_size()
+    {
+        using var swap = new SwapHarness(64);
+        for (var p = 0; p < 64; p += 2)
+        {
+            swap.Write(p, RandomPage(p));
+        }
+
+        Assert.Equal(32, swap.Enable());
+
+        // Staged runs are single pages two apart: a 10-page chunk takes ten of them.
+        Assert.Equal(10, swap.SwapIn(maxChunks: 1, chunk: (ulong)(10 * Page)));
+        Assert.Equal(22, swap.Metrics().StagingPages);
+        Assert.Equal(22, swap.SwapIn(chunk: (ulong)(10 * Page)));
+        Assert.Equal(0, swap.Metrics().StagingPages);
+        Assert.Equal(0, FileOps.Status(swap.Handler.Staging.MemFd).AllocatedBytes);
+        swap.Disable();
+        for (var p = 0; p < 64; p++)
+        {
+            Assert.Equal(p % 2 == 0 ? RandomPage(p) : new byte[Page], swap.Read(p));
+        }
+    }
+
+    [Fact]
     public void Swap_in_brings_every_page_back_from_staging_and_the_file()
     {
         using var swap = new SwapHarness(20, 12);
@@ -286,7 +344,6 @@ public sealed unsafe class PageHandlerTests
         Assert.Equal(32, metrics.ResidentPages);
         Assert.Equal(0, metrics.StagingPages);
         Assert.Equal(0, metrics.SwapPages);
-        Assert.Equal(0, swap.Handler.File.LockedPages);
         swap.Disable();
         Assert.Equal(RandomPage(1000), swap.Read(1));
         for (var p = 2; p < 32; p++)

@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Runtime.InteropServices;
 using VmmSwap.Native;
 
 namespace VmmSwap.Core.Tests;
@@ -13,7 +13,6 @@ public sealed class SwapFileTests
         using var file = NewFile(200);
         Assert.Equal(200, file.Length);
         Assert.Equal(0, file.PresentPages);
-        Assert.Equal(0, file.LockedPages);
         Assert.False(file.IsPresent(0));
         Assert.Null(file.FirstDataRange(10));
 
@@ -142,7 +141,7 @@ public sealed class SwapFileTests
         file.WriteToFile(1, pages);
         var allocated = FileOps.Status(file.Fd).AllocatedBytes;
 
-        Assert.Equal(0, file.ClearRange(new PageRange(2, 4)));
+        file.ClearRange(new PageRange(2, 4));
 
         Assert.Equal(2, file.PresentPages);
         Assert.True(file.IsPresent(1));
@@ -179,7 +178,7 @@ public sealed class SwapFileTests
         var pages = Pattern(4, 3);
         file.WriteToFile(0, pages);
 
-        Assert.Equal(0, file.FreeRange(new PageRange(1, 3)));
+        file.FreeRange(new PageRange(1, 3));
 
         Assert.Equal(2, file.PresentPages);
         Assert.False(file.IsPresent(1));
@@ -356,131 +355,53 @@ public sealed class SwapFileTests
     }
 
     [Fact]
-    public void LockAndAsyncPrefetch_locks_present_pages_up_to_the_budget()
+    public void ReadInto_reads_a_window_of_slots_present_or_not_in_one_go()
+    {
+        using var file = NewFile(12);
+        var pages = Pattern(6, 5);
+        file.WriteToFile(2, pages);
+        file.ClearRange(new PageRange(3, 4));
+        using var buffer = MemoryMapping.MapAnonymous((ulong)(8 * Page));
+        var window = new byte[8 * Page];
+
+        file.ReadInto(new PageRange(1, 9), buffer.Address);
+
+        Marshal.Copy(buffer.Address, window, 0, window.Length);
+        Assert.Equal(new byte[Page], window.AsSpan(0, Page).ToArray());
+        Assert.Equal(pages, window.AsSpan(Page, 6 * Page).ToArray());
+        Assert.Equal(new byte[Page], window.AsSpan(7 * Page, Page).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => file.ReadInto(new PageRange(8, 13), buffer.Address));
+    }
+
+    [Fact]
+    public void NextDataRange_finds_present_runs_within_a_limit()
     {
         using var file = NewFile(20);
-        file.WriteToFile(0, Pattern(4, 1));
-        file.WriteToFile(10, Pattern(4, 2));
+        file.WriteToFile(2, Pattern(3, 1));
+        file.WriteToFile(8, Pattern(6, 2));
 
-        Assert.Equal(5, file.LockAndAsyncPrefetch(5));
-        Assert.Equal(5, file.LockedPages);
-        Assert.True(IsLocked(file.AddressOf(0)));
-        Assert.True(IsLocked(file.AddressOf(10)));
-        Assert.False(IsLocked(file.AddressOf(11)));
-        Assert.False(IsLocked(file.AddressOf(5)));
-
-        // Locked pages are not locked again: only the three left count against the budget.
-        Assert.Equal(3, file.LockAndAsyncPrefetch(5));
-        Assert.Equal(8, file.LockedPages);
-        Assert.True(IsLocked(file.AddressOf(13)));
-        Assert.False(IsLocked(file.AddressOf(14)));
-
-        Assert.Equal(0, file.LockAndAsyncPrefetch(5));
-        Assert.Equal(8, file.LockedPages);
-        file.ClearMlock();
+        Assert.Equal(new PageRange(2, 5), file.NextDataRange(0, 20));
+        Assert.Equal(new PageRange(3, 5), file.NextDataRange(3, 20));
+        Assert.Equal(new PageRange(8, 10), file.NextDataRange(5, 10));
+        Assert.Null(file.NextDataRange(5, 8));
+        Assert.Null(file.NextDataRange(14, 20));
     }
 
     [Fact]
-    public void LockAndAsyncPrefetch_skips_pages_that_are_not_present()
+    public void DropCache_gives_back_the_page_cache_of_a_range_read_from_disk()
     {
-        using var file = NewFile(20);
-        file.WriteToFile(0, Pattern(4, 1));
-        file.ClearRange(new PageRange(1, 2));
-        file.FreeRange(new PageRange(2, 3));
+        using var file = NewFile(16);
+        file.WriteToFile(0, Pattern(16, 3));
+        file.ReleasePageCache();
+        Assert.Equal(0, PageCache.ResidentBytes(file.Fd));
+        using var buffer = MemoryMapping.MapAnonymous((ulong)(16 * Page));
+        file.ReadInto(new PageRange(0, 16), buffer.Address);
+        Assert.Equal(16L * Page, PageCache.ResidentBytes(file.Fd));
 
-        Assert.Equal(2, file.LockAndAsyncPrefetch(100));
-        Assert.Equal(2, file.LockedPages);
-        Assert.True(IsLocked(file.AddressOf(0)));
-        Assert.False(IsLocked(file.AddressOf(1)));
-        Assert.False(IsLocked(file.AddressOf(2)));
-        Assert.True(IsLocked(file.AddressOf(3)));
-        Assert.Equal(0, file.LockAndAsyncPrefetch(0));
-        file.ClearMlock();
-    }
+        file.DropCache(new PageRange(4, 12));
 
-    [Fact]
-    public void LockAndAsyncPrefetch_with_an_unlimited_budget_locks_every_present_page()
-    {
-        using var file = NewFile(20);
-        file.WriteToFile(0, Pattern(4, 1));
-        file.WriteToFile(10, Pattern(4, 2));
-
-        try
-        {
-            Assert.Equal(8, file.LockAndAsyncPrefetch(long.MaxValue));
-            Assert.Equal(8, file.LockedPages);
-        }
-        finally
-        {
-            file.ClearMlock();
-        }
-    }
-
-    [Fact]
-    public void ClearRange_and_FreeRange_return_the_locked_pages_they_unlock()
-    {
-        using var file = NewFile(10);
-        file.WriteToFile(0, Pattern(8, 1));
-        Assert.Equal(8, file.LockAndAsyncPrefetch(8));
-
-        Assert.Equal(3, file.ClearRange(new PageRange(2, 5)));
-        Assert.Equal(5, file.LockedPages);
-        Assert.False(IsLocked(file.AddressOf(2)));
-        Assert.True(IsLocked(file.AddressOf(1)));
-        Assert.True(IsLocked(file.AddressOf(5)));
-        Assert.Equal(0, file.ClearRange(new PageRange(2, 5)));
-
-        Assert.Equal(3, file.FreeRange(new PageRange(4, 8)));
-        Assert.Equal(2, file.LockedPages);
-        Assert.False(IsLocked(file.AddressOf(7)));
-        Assert.Equal(0, file.FreeRange(new PageRange(4, 10)));
-
-        // A cleared page marked present again is locked again by the next prefetch.
-        file.MarkAsPresent(2);
-        Assert.Equal(1, file.LockAndAsyncPrefetch(10));
-        Assert.True(IsLocked(file.AddressOf(2)));
-        Assert.Equal(3, file.ClearRange(new PageRange(0, 10)));
-        Assert.Equal(0, file.LockedPages);
-    }
-
-    [Fact]
-    public void Prefetch_after_a_page_is_marked_present_again_locks_only_that_page()
-    {
-        using var file = NewFile(10);
-        file.WriteToFile(0, Pattern(8, 1));
-        Assert.Equal(8, file.LockAndAsyncPrefetch(8));
-        Assert.Equal(1, file.ClearRange(new PageRange(2, 3)));
-
-        file.MarkAsPresent(2);
-
-        Assert.Equal(1, file.LockAndAsyncPrefetch(10));
-        Assert.Equal(8, file.LockedPages);
-        Assert.Equal(8, file.ClearRange(new PageRange(0, 10)));
-    }
-
-    [Fact]
-    public void ClearMlock_unlocks_every_locked_page()
-    {
-        using var file = NewFile(10);
-        file.WriteToFile(0, Pattern(6, 1));
-        file.ClearMlock();
-        Assert.Equal(0, file.LockedPages);
-
-        Assert.Equal(6, file.LockAndAsyncPrefetch(10));
-        file.ClearMlock();
-
-        Assert.Equal(0, file.LockedPages);
-        for (var i = 0; i < 6; i++)
-        {
-            Assert.False(IsLocked(file.AddressOf(i)));
-        }
-
-        // Pages are still present, so they can be locked again, and nothing is left to unlock.
-        Assert.Equal(6, file.PresentPages);
-        Assert.Equal(0, file.ClearRange(new PageRange(0, 1)));
-        Assert.Equal(5, file.LockAndAsyncPrefetch(10));
-        file.ClearMlock();
-        Assert.Equal(0, file.LockedPages);
+        Assert.Equal(8L * Page, PageCache.ResidentBytes(file.Fd));
+        Assert.Equal(16, file.PresentPages);
     }
 
     private static SwapFile NewFile(long pages) => new(Path.GetTempPath(), pages);
@@ -495,29 +416,5 @@ public sealed class SwapFileTests
         }
 
         return bytes;
-    }
-
-    // Whether the mapping holding address is mlocked, from the VmFlags of its VMA in /proc/self/smaps.
-    private static bool IsLocked(nint address)
-    {
-        var target = (ulong)address;
-        var inVma = false;
-        foreach (var line in File.ReadLines("/proc/self/smaps"))
-        {
-            var first = line.Split(' ', 2)[0];
-            var dash = first.IndexOf('-', StringComparison.Ordinal);
-            if (dash > 0 && !first.EndsWith(':'))
-            {
-                var start = ulong.Parse(first.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                var end = ulong.Parse(first.AsSpan(dash + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                inVma = target >= start && target < end;
-            }
-            else if (inVma && line.StartsWith("VmFlags:", StringComparison.Ordinal))
-            {
-                return line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("lo");
-            }
-        }
-
-        throw new InvalidOperationException($"no mapping holds 0x{target:X}");
     }
 }

@@ -95,17 +95,6 @@ public sealed class FileOpsTests
         Assert.Throws<ObjectDisposedException>(() => FileOps.Truncate(fd, 0));
     }
 
-    [Fact]
-    public void Mlock_and_munlock_a_shared_mapping()
-    {
-        using var fd = MemFd.Create("locked", 4 * Page);
-        using var mapping = MemoryMapping.MapShared(fd, 0, (ulong)(4 * Page), writable: false);
-        MemoryLock.Lock(mapping.Address, mapping.Length);
-        MemoryLock.Unlock(mapping.Address, mapping.Length);
-        var error = Assert.Throws<NativeCallException>(() => MemoryLock.Lock(0, (ulong)Page));
-        Assert.Contains("mlock", error.Message, StringComparison.Ordinal);
-    }
-
     private static void WritePages(SafeFd fd, int firstPage, int pages)
     {
         var data = new byte[pages * Page];

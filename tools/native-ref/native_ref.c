@@ -192,7 +192,8 @@ static void bench_swapout(long pages, const char *dir) {
     printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
 }
 
-// Swap-in: pread chunks of the swap file and UFFDIO_COPY them into the registered guest.
+// Swap-in: pread chunks of the swap file (flushed and dropped from the page cache first) and
+// UFFDIO_COPY them into the registered guest.
 static void bench_swapin(long pages, const char *dir) {
     size_t size = pages * page;
     int ffd = tmpfile_in(dir);
@@ -202,6 +203,9 @@ static void bench_swapin(long pages, const char *dir) {
         size_t len = size - off < HUGE_BYTES ? size - off : HUGE_BYTES;
         if (pwrite(ffd, buf, len, off) != (ssize_t)len) die("pwrite");
     }
+    // As after the runtime's swap-out, the file is on disk and out of the page cache.
+    if (fdatasync(ffd) < 0) die("fdatasync");
+    if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
     int gfd = make_memfd("guest", size);
     unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
     int uffd = make_uffd();

@@ -24,6 +24,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     private PageHandler? _handler;
     private SwapInContext? _swapIn;
     private TrimContext? _trim;
+    private PageWork? _inFlight;
     private Userfaultfd? _mainUffd;
     private bool _flushScheduled;
     private int _batchesOutstanding;
@@ -47,6 +48,8 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(Handle);
+        Receive<WorkDone>(Handle);
+        Receive<SwapFileCacheReleased>(Handle);
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
         Receive<ReportStatus>(Handle);
@@ -64,6 +67,12 @@ internal sealed class PageHandlerActor : ReceiveActor
     /// </summary>
     protected override void PostStop()
     {
+        // A pool worker may still be reading staging for a job chunk: let it finish before the memory goes.
+        if (_inFlight is { } work && !work.WaitUntilDone(TimeSpan.FromSeconds(30)))
+        {
+            _log.Error("a page worker is still running after 30 s; closing page state anyway");
+        }
+
         if (_handler is not null && _mainUffd is not null)
         {
             try
@@ -274,6 +283,8 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
+    // Swap-out writes and trim windows run on the page workers, so faults are served meanwhile;
+    // swap-in stays here: its copies into the guest race with faults on the same pages.
     private void Handle(RunChunk m)
     {
         try
@@ -281,14 +292,12 @@ internal sealed class PageHandlerActor : ReceiveActor
             var handler = _handler ?? throw new InvalidOperationException("no page state: vmm-swap is not enabled");
             switch (m.Kind)
             {
+                case JobKind.SwapOut when handler.PlanSwapOut(_options.SwapChunkBytes) is { } write:
+                    Dispatch(write);
+                    break;
                 case JobKind.SwapOut:
-                    var written = handler.SwapOut(_options.SwapChunkBytes);
-                    if (written == 0)
-                    {
-                        ReleaseSwapFileCache(handler);
-                    }
-
-                    Sender.Tell(new ChunkDone(m.Kind, written, written == 0, null));
+                    // Staging is empty: the swap-out is complete once the written pages leave RAM.
+                    _pool.Tell(new ReleaseSwapFileCache(handler.File, Sender));
                     break;
                 case JobKind.SwapIn:
                     _swapIn ??= handler.StartSwapIn();
@@ -297,8 +306,15 @@ internal sealed class PageHandlerActor : ReceiveActor
                     break;
                 case JobKind.Trim:
                     _trim ??= handler.StartTrim();
-                    var trimmed = _trim.TrimPages(_options.TrimChunkPages);
-                    Sender.Tell(new ChunkDone(m.Kind, trimmed ?? 0, trimmed is null, null));
+                    if (_trim.Plan(_options.TrimChunkPages) is { } window)
+                    {
+                        Dispatch(window);
+                    }
+                    else
+                    {
+                        Sender.Tell(new ChunkDone(m.Kind, 0, true, null));
+                    }
+
                     break;
             }
         }
@@ -308,17 +324,48 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    // The swap-out is complete only when the written pages leave RAM; a failure here loses nothing, so it only warns.
-    private void ReleaseSwapFileCache(PageHandler handler)
+    private void Dispatch(PageWork work)
     {
+        _inFlight = work;
+        _pool.Tell(new ExecuteWork(work, Sender));
+    }
+
+    private void Handle(WorkDone m)
+    {
+        _inFlight = null;
+        var kind = m.Work is SwapOutWrite ? JobKind.SwapOut : JobKind.Trim;
+        if (m.Error is not null)
+        {
+            // A failed write leaves its pages in staging; a failed trim window drops nothing.
+            m.Job.Tell(new ChunkDone(kind, 0, false, m.Error));
+            return;
+        }
+
         try
         {
-            handler.File.ReleasePageCache();
+            var pages = m.Work switch
+            {
+                SwapOutWrite write => _handler!.CompleteSwapOut(write),
+                TrimWindow window => _trim!.Complete(window),
+                _ => throw new InvalidOperationException($"unexpected page work {m.Work.GetType().Name}"),
+            };
+            m.Job.Tell(new ChunkDone(kind, pages, false, null));
         }
-        catch (Exception e)
+        catch (Exception error)
         {
-            _log.Warning("swap file written but its page cache was not dropped: {0}", e.Message);
+            m.Job.Tell(new ChunkDone(kind, 0, false, error.Message));
         }
+    }
+
+    // A failure to drop the cache loses nothing, so it only warns.
+    private void Handle(SwapFileCacheReleased m)
+    {
+        if (m.Error is not null)
+        {
+            _log.Warning("swap file written but its page cache was not dropped: {0}", m.Error);
+        }
+
+        m.Job.Tell(new ChunkDone(JobKind.SwapOut, 0, true, null));
     }
 
     // Null when the kernel deferred the chunk (a remove event is pending): the job asks again.
@@ -371,9 +418,13 @@ internal sealed class PageHandlerActor : ReceiveActor
         _trim = null;
 
         // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
-        // swap file (freeing its blocks) and staging can take a while; nobody needs to wait for it.
+        // swap file (freeing its blocks) can take a while; a page worker does it.
         Sender.Tell(new SwapDisabled(error));
-        _handler?.Dispose();
+        if (_handler is not null)
+        {
+            _pool.Tell(new DisposePageState(_handler));
+        }
+
         _handler = null;
         _mainUffd = null;
     }

@@ -68,10 +68,10 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     protected override void PreStart()
     {
         var pool = Context.ActorOf(
-            Akka.Actor.Props.Create<MoveToStagingWorker>()
+            Akka.Actor.Props.Create<PageWorker>()
                 .WithDispatcher(VmmSwapConfig.MoveToStagingDispatcher)
                 .WithRouter(new RoundRobinPool(_options.ResolvedPoolSize)),
-            "move-to-staging");
+            "page-workers");
         _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, pool), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));

@@ -173,20 +173,48 @@ public sealed class PageHandler : IDisposable
 
     /// <summary>
     /// Writes the first run of staged pages (at most <paramref name="maxBytes"/>) to the swap file
-    /// and frees it from staging. Returns the pages written; 0 when staging is empty. On a failure
-    /// (e.g. a full disk) the pages stay in staging.
+    /// and frees it from staging, on this thread. Returns the pages written; 0 when staging is
+    /// empty. On a failure (e.g. a full disk) the pages stay in staging.
     /// </summary>
     public long SwapOut(ulong maxBytes)
     {
-        var range = Staging.FirstDataRange(MaxPages(maxBytes));
-        if (range is not { } run)
+        if (PlanSwapOut(maxBytes) is not { } write)
         {
             return 0;
         }
 
-        File.WriteToFile(run.Start, Staging.GetSlice(run));
+        write.Execute();
+        return CompleteSwapOut(write);
+    }
+
+    /// <summary>
+    /// Plans the write of the first run of staged pages (at most <paramref name="maxBytes"/>);
+    /// null when staging is empty. Execute it on any thread, then pass it to
+    /// <see cref="CompleteSwapOut"/>; plan nothing else that writes staging meanwhile.
+    /// </summary>
+    public SwapOutWrite? PlanSwapOut(ulong maxBytes) =>
+        Staging.FirstDataRange(MaxPages(maxBytes)) is { } run ? new SwapOutWrite(File, run, Staging.AddressOf(run.Start)) : null;
+
+    /// <summary>
+    /// Records an executed write: its slots hold bytes on disk, the pages still staged become
+    /// present in the file and leave staging. Returns those pages. Pages faulted back or removed
+    /// while the write ran stay out of the file's present set.
+    /// </summary>
+    public long CompleteSwapOut(SwapOutWrite write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        var run = write.Range;
+        File.MarkWritten(run);
+        long written = 0;
+        for (var from = run.Start; Staging.FirstDataRange(run.Count, from, run.End) is { } staged; from = staged.End)
+        {
+            File.MarkRangeAsPresent(staged);
+            written += staged.Count;
+        }
+
+        // Over the whole run: a page freed while the write read it may have been faulted back in as a zero page.
         Staging.ClearRange(run);
-        return run.Count;
+        return written;
     }
 
     /// <summary>Starts a swap-in; dispose the context when done or aborted to free its read buffer.</summary>

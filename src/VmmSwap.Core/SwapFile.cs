@@ -56,8 +56,48 @@ public sealed unsafe class SwapFile : IDisposable
         var range = new PageRange(index, index + PageSize.BytesToPages((ulong)pages.Length));
         CheckRange(range);
         FileOps.WriteAll(_fd, pages, (long)PageSize.PagesToBytes(index));
+        MarkWritten(range);
         _present.MarkRangeAsPresent(range);
+    }
+
+    /// <summary>
+    /// Writes the pages at <paramref name="source"/> to the slots of <paramref name="range"/> and
+    /// starts their writeback; changes no page state, so it may run off the owner's thread. The
+    /// owner then records the result with <see cref="MarkWritten"/> and <see cref="MarkRangeAsPresent"/>.
+    /// </summary>
+    public void WritePages(PageRange range, nint source)
+    {
+        CheckRange(range);
+        var offset = (long)PageSize.PagesToBytes(range.Start);
+        var length = PageSize.PagesToBytes(range.Count);
+        FileOps.WriteAll(_fd, source, length, offset);
+        FileOps.StartWriteback(_fd, offset, (long)length);
+    }
+
+    /// <summary>Records that the slots of <paramref name="range"/> hold bytes on disk (not that they are present).</summary>
+    public void MarkWritten(PageRange range)
+    {
+        CheckRange(range);
         _onDisk.MarkRangeAsPresent(range);
+    }
+
+    /// <summary>Marks slots whose bytes are on disk as present.</summary>
+    public void MarkRangeAsPresent(PageRange range)
+    {
+        CheckRange(range);
+        if (_onDisk.CountIn(range) != range.Count)
+        {
+            throw new InvalidOperationException($"swap file pages {range} are not all on disk; only written pages can be present");
+        }
+
+        _present.MarkRangeAsPresent(range);
+    }
+
+    /// <summary>Whether slot <paramref name="index"/> holds bytes on disk (present, or cleared but kept for trim).</summary>
+    public bool IsOnDisk(long index)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        return _onDisk.Get(index);
     }
 
     /// <summary>

@@ -1,10 +1,11 @@
 namespace VmmSwap.Core;
 
 /// <summary>
-/// A trim in progress: walks staging and drops pages that need no write to the swap file: zero
-/// pages (a zero page serves their next fault) and clean pages, equal to their copy still on disk
-/// (marked present in the file again). Comparisons are vectorised over staging, which is never
-/// registered with userfaultfd.
+/// A trim in progress: walks staging window by window and drops pages that need no write to the
+/// swap file: zero pages (a zero page serves their next fault) and clean pages, equal to their
+/// copy still on disk (marked present in the file again). Each window is planned here, examined
+/// by a <see cref="TrimWindow"/> (on any thread; staging is never registered with userfaultfd,
+/// so its comparisons are plain vectorised reads) and applied here.
 /// </summary>
 public sealed class TrimContext
 {
@@ -21,10 +22,25 @@ public sealed class TrimContext
     public long CleanPages { get; private set; }
 
     /// <summary>
-    /// Examines the next <paramref name="maxPages"/> pages (fewer at a region's end) and returns
-    /// how many were dropped; null once every region has been walked.
+    /// Examines the next <paramref name="maxPages"/> pages (fewer at a region's end) on this
+    /// thread and returns how many were dropped; null once every region has been walked.
     /// </summary>
     public long? TrimPages(long maxPages)
+    {
+        if (Plan(maxPages) is not { } window)
+        {
+            return null;
+        }
+
+        window.Execute();
+        return Complete(window);
+    }
+
+    /// <summary>
+    /// Plans the examination of the next <paramref name="maxPages"/> pages (fewer at a region's
+    /// end); null once every region has been walked. Execute it, then pass it to <see cref="Complete"/>.
+    /// </summary>
+    public TrimWindow? Plan(long maxPages)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPages);
         var regions = _handler.HandledRegions;
@@ -37,38 +53,13 @@ public sealed class TrimContext
         var staging = _handler.Staging;
         var file = _handler.File;
         var window = new PageRange(region.FilePageOffset + _page, Math.Min(region.FilePages.End, region.FilePageOffset + _page + maxPages));
-        long trimmed = 0;
-
-        // Runs of zero pages are freed together: one MADV_REMOVE and one hole punch per run.
-        var zeroRunStart = -1L;
-        for (var i = staging.FirstDataRange(1, window.Start, window.End)?.Start ?? -1; i >= 0;)
+        var staged = new List<long>();
+        for (var from = window.Start; staging.FirstDataRange(window.Count, from, window.End) is { } run; from = run.End)
         {
-            var content = staging.PageContent(i);
-            var isZero = !content.ContainsAnyExcept((byte)0);
-            if (isZero)
+            for (var i = run.Start; i < run.End; i++)
             {
-                zeroRunStart = zeroRunStart < 0 ? i : zeroRunStart;
+                staged.Add(i);
             }
-            else
-            {
-                trimmed += FreeZeroRun(ref zeroRunStart, i);
-                var onDisk = file.PageContent(i, allowCleared: true);
-                if (!onDisk.IsEmpty && content.SequenceEqual(onDisk))
-                {
-                    staging.ClearRange(new PageRange(i, i + 1));
-                    file.MarkAsPresent(i);
-                    CleanPages++;
-                    trimmed++;
-                }
-            }
-
-            var next = staging.FirstDataRange(1, i + 1, window.End)?.Start ?? -1;
-            if (next != i + 1)
-            {
-                trimmed += FreeZeroRun(ref zeroRunStart, i + 1);
-            }
-
-            i = next;
         }
 
         _page = window.End - region.FilePageOffset;
@@ -78,22 +69,67 @@ public sealed class TrimContext
             _page = 0;
         }
 
+        var onDisk = staged.Select(file.IsOnDisk).ToArray();
+        return new TrimWindow(staging, file, window, [.. staged], onDisk);
+    }
+
+    /// <summary>
+    /// Applies an examined window to the pages still staged and returns how many were dropped.
+    /// Runs of zero pages are freed together: one MADV_REMOVE and one hole punch per run.
+    /// </summary>
+    public long Complete(TrimWindow window)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        var staging = _handler.Staging;
+        var file = _handler.File;
+        long trimmed = 0;
+        var zeroRunStart = -1L;
+        var zeroRunEnd = -1L;
+        for (var k = 0; k < window.Staged.Length; k++)
+        {
+            var page = window.Staged[k];
+            if (zeroRunStart >= 0 && page != zeroRunEnd)
+            {
+                trimmed += FreeZeroRun(new PageRange(zeroRunStart, zeroRunEnd));
+                zeroRunStart = -1;
+            }
+
+            if (!staging.IsPresent(page))
+            {
+                // Faulted back or removed meanwhile; the examination may have read its freed
+                // memory back in as a zero page, so free it again.
+                staging.ClearRange(new PageRange(page, page + 1));
+                continue;
+            }
+
+            switch (window.Verdicts[k])
+            {
+                case TrimVerdict.Zero:
+                    zeroRunStart = zeroRunStart < 0 ? page : zeroRunStart;
+                    zeroRunEnd = page + 1;
+                    break;
+                case TrimVerdict.Clean when file.IsOnDisk(page):
+                    staging.ClearRange(new PageRange(page, page + 1));
+                    file.MarkAsPresent(page);
+                    CleanPages++;
+                    trimmed++;
+                    break;
+            }
+        }
+
+        if (zeroRunStart >= 0)
+        {
+            trimmed += FreeZeroRun(new PageRange(zeroRunStart, zeroRunEnd));
+        }
+
         return trimmed;
     }
 
-    // Frees the pending run of zero pages, if any, and returns its length.
-    private long FreeZeroRun(ref long runStart, long runEnd)
+    private long FreeZeroRun(PageRange run)
     {
-        if (runStart < 0)
-        {
-            return 0;
-        }
-
-        var run = new PageRange(runStart, runEnd);
         _handler.Staging.ClearRange(run);
         _handler.File.FreeRange(run);
         ZeroPages += run.Count;
-        runStart = -1;
         return run.Count;
     }
 }

@@ -48,6 +48,7 @@ internal static unsafe partial class Libc
     internal const int SEEK_HOLE = 4;
 
     internal const int POSIX_FADV_DONTNEED = 4;
+    internal const uint SYNC_FILE_RANGE_WRITE = 2;
 
     internal const int FALLOC_FL_KEEP_SIZE = 1;
     internal const int FALLOC_FL_PUNCH_HOLE = 2;
@@ -105,6 +106,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
     internal static partial int Fdatasync(int fd);
+
+    [LibraryImport(Lib, EntryPoint = "sync_file_range", SetLastError = true)]
+    internal static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
 
     // Returns the error number instead of setting errno.
     [LibraryImport(Lib, EntryPoint = "posix_fadvise64")]

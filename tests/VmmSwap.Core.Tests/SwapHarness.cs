@@ -127,6 +127,15 @@ internal sealed class SwapHarness : IDisposable
         }
     }
 
+    /// <summary>Runs <paramref name="call"/> on the handler under the lock the fault server holds.</summary>
+    internal T Locked<T>(Func<PageHandler, T> call)
+    {
+        lock (_gate)
+        {
+            return call(Handler);
+        }
+    }
+
     internal SwapMetrics Metrics()
     {
         lock (_gate)

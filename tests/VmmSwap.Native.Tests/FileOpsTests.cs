@@ -136,4 +136,41 @@ public sealed class DropPageCacheTests
         FileOps.ReadExactly(fd, back, 100 * page);
         Assert.Equal(data.AsSpan(100 * page, page).ToArray(), back);
     }
+
+    [Fact]
+    public void Writeback_started_on_a_range_leaves_the_data_readable_and_bad_ranges_are_refused()
+    {
+        var page = SystemPageSizes.PageSize;
+        using var fd = TmpFile.Create(Path.GetTempPath());
+        var data = new byte[64 * page];
+        Random.Shared.NextBytes(data);
+        FileOps.WriteAll(fd, data, 0);
+
+        FileOps.StartWriteback(fd, 0, 64 * page);
+        FileOps.DropPageCache(fd);
+
+        var back = new byte[64 * page];
+        FileOps.ReadExactly(fd, back, 0);
+        Assert.Equal(data, back);
+        var error = Assert.Throws<NativeCallException>(() => FileOps.StartWriteback(fd, 0, -1));
+        Assert.Contains("sync_file_range", error.Message, StringComparison.Ordinal);
+        Assert.Contains("EINVAL", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dropping_the_cache_of_a_range_keeps_the_rest_cached()
+    {
+        var page = SystemPageSizes.PageSize;
+        using var fd = TmpFile.Create(Path.GetTempPath());
+        FileOps.WriteAll(fd, new byte[32 * page], 0);
+        FileOps.DropPageCache(fd);
+        FileOps.ReadExactly(fd, new byte[32 * page], 0);
+        Assert.Equal(32 * page, PageCache.ResidentBytes(fd));
+
+        FileOps.DropCachedRange(fd, 8 * page, 16 * page);
+
+        Assert.Equal(16 * page, PageCache.ResidentBytes(fd));
+        var error = Assert.Throws<NativeCallException>(() => FileOps.DropCachedRange(fd, 0, -1));
+        Assert.Contains("posix_fadvise", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,0 +1,31 @@
+namespace VmmSwap.Core;
+
+/// <summary>
+/// A piece of page work planned on the page handler's thread and executed on another one, so
+/// faults are served while it runs: it touches only memory and files, never the page state, and
+/// the handler completes it when it is done. Whoever disposes the memory it reads must first wait
+/// for it with <see cref="WaitUntilDone"/>.
+/// </summary>
+public abstract class PageWork
+{
+    private readonly ManualResetEventSlim _done = new();
+
+    /// <summary>Runs the work; call once.</summary>
+    public void Execute()
+    {
+        try
+        {
+            Run();
+        }
+        finally
+        {
+            _done.Set();
+        }
+    }
+
+    /// <summary>Whether the work has run (or failed), waiting at most <paramref name="timeout"/>.</summary>
+    public bool WaitUntilDone(TimeSpan timeout) => _done.Wait(timeout);
+
+    /// <summary>The work itself.</summary>
+    protected abstract void Run();
+}

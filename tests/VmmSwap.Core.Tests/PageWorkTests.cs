@@ -1,0 +1,127 @@
+using VmmSwap.Native;
+
+namespace VmmSwap.Core.Tests;
+
+/// <summary>
+/// Swap-out writes and trim windows are planned on the handler's thread, executed elsewhere and
+/// completed back on the handler's thread; faults and balloon removes land in between. These
+/// tests put them at each point and check that no page is lost or served stale.
+/// </summary>
+public sealed class PageWorkTests
+{
+    private static readonly int Page = PageSize.Bytes;
+
+    [Fact]
+    public void A_swap_out_write_records_only_the_pages_still_staged_when_it_completes()
+    {
+        using var swap = new SwapHarness(64);
+        for (var p = 0; p < 64; p++)
+        {
+            swap.Write(p, RandomPage(p));
+        }
+
+        Assert.Equal(64, swap.Enable());
+        var write = swap.Locked(h => h.PlanSwapOut((ulong)(64 * Page)))!;
+        Assert.Equal(new PageRange(0, 64), write.Range);
+
+        // Planned, not yet run: a fault from staging and a balloon remove.
+        Assert.Equal(RandomPage(5), swap.Read(5));
+        swap.Remove(10, 2);
+        write.Execute();
+
+        // Run, not yet completed: another fault from staging.
+        Assert.Equal(RandomPage(20), swap.Read(20));
+        var written = swap.Locked(h => h.CompleteSwapOut(write));
+
+        Assert.Equal(60, written);
+        var metrics = swap.Metrics();
+        Assert.Equal(60, metrics.SwapPages);
+        Assert.Equal(0, metrics.StagingPages);
+        Assert.Equal(2, metrics.CopiedFromStagingPages);
+        Assert.Equal(0, FileOps.Status(swap.Handler.Staging.MemFd).AllocatedBytes);
+        for (var p = 0; p < 64; p++)
+        {
+            Assert.Equal(p is 10 or 11 ? new byte[Page] : RandomPage(p), swap.Read(p));
+        }
+
+        Assert.Equal(60, swap.Metrics().CopiedFromFilePages);
+    }
+
+    [Fact]
+    public void A_failed_swap_out_write_leaves_its_pages_in_staging()
+    {
+        using var swap = new SwapHarness(16);
+        for (var p = 0; p < 16; p++)
+        {
+            swap.Write(p, RandomPage(p));
+        }
+
+        swap.Enable();
+        var write = swap.Locked(h => h.PlanSwapOut((ulong)(16 * Page)))!;
+        swap.Handler.File.Fd.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(write.Execute);
+        Assert.True(write.WaitUntilDone(TimeSpan.Zero), "a failed write must still count as done, or a stopping handler would wait for it");
+        Assert.Equal(16, swap.Metrics().StagingPages);
+        Assert.Equal(0, swap.Metrics().SwapPages);
+        for (var p = 0; p < 16; p++)
+        {
+            Assert.Equal(RandomPage(p), swap.Read(p));
+        }
+    }
+
+    [Fact]
+    public void A_trim_window_drops_only_pages_still_staged_when_it_completes()
+    {
+        using var swap = new SwapHarness(32);
+
+        // Even pages all zero, odd pages random; after a swap-out and a read of every page, the
+        // odd pages are clean (equal to their bytes on disk) except page 1, written again.
+        for (var p = 0; p < 32; p++)
+        {
+            swap.Write(p, p % 2 == 0 ? new byte[Page] : RandomPage(p));
+        }
+
+        swap.Enable();
+        swap.SwapOutAll();
+        for (var p = 0; p < 32; p++)
+        {
+            swap.Read(p);
+        }
+
+        swap.Write(1, RandomPage(100));
+        Assert.Equal(32, swap.Enable());
+        var trim = swap.Locked(h => h.StartTrim());
+        var window = swap.Locked(_ => trim.Plan(32))!;
+        Assert.Equal(new PageRange(0, 32), window.Range);
+
+        // Planned, not yet run: clean page 3 faulted back, zero page 4 removed.
+        Assert.Equal(RandomPage(3), swap.Read(3));
+        swap.Remove(4, 1);
+        window.Execute();
+
+        // Run, not yet completed: clean page 7 faulted back.
+        Assert.Equal(RandomPage(7), swap.Read(7));
+        var trimmed = swap.Locked(_ => trim.Complete(window));
+
+        Assert.Equal(15 + 13, trimmed);
+        Assert.Equal(15, trim.ZeroPages);
+        Assert.Equal(13, trim.CleanPages);
+        Assert.Null(swap.Locked(_ => trim.Plan(32)));
+        var metrics = swap.Metrics();
+        Assert.Equal(1, metrics.StagingPages);
+        Assert.Equal(13, metrics.SwapPages);
+        for (var p = 0; p < 32; p++)
+        {
+            var expected = p == 1 ? RandomPage(100) : p % 2 == 0 ? new byte[Page] : RandomPage(p);
+            Assert.Equal(expected, swap.Read(p));
+        }
+    }
+
+    private static byte[] RandomPage(long seed)
+    {
+        var bytes = new byte[Page];
+        new Random((int)seed).NextBytes(bytes);
+        return bytes;
+    }
+}

@@ -24,11 +24,12 @@ def tables(report):
             out.append(f"| {r['size_mib']} | {f['source']} | {f['order']} | {o['faults']} | {fmt(o['p50_us'])} | {fmt(n['p50_us'])} | {f['p50_ratio']:.2f}x | "
                        f"{fmt(o['p99_us'])} | {fmt(n['p99_us'])} | {f['p99_ratio']:.2f}x | {fmt(o['max_us'])} | {fmt(n['max_us'])} |")
     out.append("\n### Throughput (ours / native_ref)\n")
-    out.append("| size MiB | enable GiB/s | native | ratio | swap-out GiB/s | native | ratio | swap-in GiB/s | native | ratio | trim pages/s | trimmed / staged |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| size MiB | enable GiB/s | native | ratio | swap-out GiB/s | pwrite | ratio | pwrite+flush | ratio | swap-in GiB/s | native | ratio | trim pages/s | trimmed / staged |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in report["results"]:
         e, o, i, t = r["enable"], r["swap_out"], r["swap_in"], r["trim"]
         out.append(f"| {r['size_mib']} | {e['ours_gib_per_s']:.2f} | {e['native_gib_per_s']:.2f} | {e['ratio']:.2f}x | {o['ours_gib_per_s']:.2f} | {o['native_gib_per_s']:.2f} | {o['ratio']:.2f}x | "
+                   f"{o['native_flushed_gib_per_s']:.2f} | {o['flushed_ratio']:.2f}x | "
                    f"{i['ours_gib_per_s']:.2f} | {i['native_gib_per_s']:.2f} | {i['ratio']:.2f}x | {t['pages_per_s']:.0f} | {t['dropped_pages']} / {t['staged_pages']} |")
     out.append("\n### Fault p99 during jobs (random order), us\n")
     out.append("| size MiB | job guest MiB | idle staging | during trim | ratio | during swap-out | ratio | idle file | during swap-in | ratio | faults trim/out/in |")
@@ -74,7 +75,8 @@ def chart(report, path):
         for f in r["faults"]:
             series.setdefault(f"fault {f['source']}/{f['order']} p50", []).append(f["p50_ratio"])
         series.setdefault("enable", []).append(r["enable"]["ratio"])
-        series.setdefault("swap-out", []).append(r["swap_out"]["ratio"])
+        series.setdefault("swap-out / pwrite", []).append(r["swap_out"]["ratio"])
+        series.setdefault("swap-out / pwrite+flush", []).append(r["swap_out"]["flushed_ratio"])
         series.setdefault("swap-in", []).append(r["swap_in"]["ratio"])
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / len(sizes)

@@ -51,6 +51,10 @@ public sealed class BenchSmokeTests
             Assert.True(t.GetProperty("ratio").GetDouble() > 0, section);
         }
 
+        var swapOut = result.GetProperty("swap_out");
+        Assert.True(swapOut.GetProperty("native_flushed_gib_per_s").GetDouble() > 0);
+        Assert.True(swapOut.GetProperty("flushed_ratio").GetDouble() > 0);
+
         var trim = result.GetProperty("trim");
         Assert.True(trim.GetProperty("pages_per_s").GetDouble() > 0);
         Assert.True(trim.GetProperty("staged_pages").GetInt64() > 0);

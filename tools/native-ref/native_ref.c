@@ -4,6 +4,7 @@
 //   native_ref fault   <pages> <source: staging|file|zero> <order: seq|random> <swap-dir>
 //   native_ref enable  <pages>
 //   native_ref swapout <pages> <swap-dir>
+//   native_ref swapout-flush <pages> <swap-dir>
 //   native_ref swapin  <pages> <swap-dir>
 //
 // Prints one JSON object on stdout. Built by the bench with the machine's cc.
@@ -176,8 +177,10 @@ static void bench_enable(long pages) {
     printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
 }
 
-// Swap-out: sequential pwrite of staging to an O_TMPFILE file in the swap directory.
-static void bench_swapout(long pages, const char *dir) {
+// Swap-out: sequential pwrite of staging to an O_TMPFILE file in the swap directory. With flush,
+// the same durability work as the runtime: writeback started after each chunk, then fdatasync and
+// the file dropped from the page cache, all timed.
+static void bench_swapout(long pages, const char *dir, int flush) {
     size_t size = pages * page;
     int sfd = make_memfd("staging", size);
     unsigned char *staging = map_shared(sfd, size, PROT_READ | PROT_WRITE);
@@ -187,6 +190,11 @@ static void bench_swapout(long pages, const char *dir) {
     for (size_t off = 0; off < size; off += HUGE_BYTES) {
         size_t len = size - off < HUGE_BYTES ? size - off : HUGE_BYTES;
         if (pwrite(ffd, staging + off, len, off) != (ssize_t)len) die("pwrite");
+        if (flush && sync_file_range(ffd, off, len, SYNC_FILE_RANGE_WRITE) < 0) die("sync_file_range");
+    }
+    if (flush) {
+        if (fdatasync(ffd) < 0) die("fdatasync");
+        if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
     }
     double s = now_s() - t0;
     printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
@@ -224,11 +232,12 @@ int main(int argc, char **argv) {
     page = sysconf(_SC_PAGESIZE);
     if (argc >= 6 && strcmp(argv[1], "fault") == 0) bench_fault(atol(argv[2]), argv[3], argv[4], argv[5]);
     else if (argc >= 3 && strcmp(argv[1], "enable") == 0) bench_enable(atol(argv[2]));
-    else if (argc >= 4 && strcmp(argv[1], "swapout") == 0) bench_swapout(atol(argv[2]), argv[3]);
+    else if (argc >= 4 && strcmp(argv[1], "swapout") == 0) bench_swapout(atol(argv[2]), argv[3], 0);
+    else if (argc >= 4 && strcmp(argv[1], "swapout-flush") == 0) bench_swapout(atol(argv[2]), argv[3], 1);
     else if (argc >= 4 && strcmp(argv[1], "swapin") == 0) bench_swapin(atol(argv[2]), argv[3]);
     else {
         fprintf(stderr, "usage: native_ref fault <pages> <staging|file|zero> <seq|random> <swap-dir>\n"
-                        "       native_ref enable <pages> | swapout <pages> <swap-dir> | swapin <pages> <swap-dir>\n");
+                        "       native_ref enable <pages> | swapout[-flush] <pages> <swap-dir> | swapin <pages> <swap-dir>\n");
         return 2;
     }
     return 0;

@@ -182,7 +182,7 @@ public static class BenchCommand
         "staging faults: after Enable; zero faults: never-written pages after Enable; file faults: after Enable + SwapOut",
         $"trim: on at most {BenchOptions.MaxTrimMixPages} pages (128 MiB) faulted back after swap-out as 30% zero, 30% clean (read only), 40% dirty, plus the fault blocks; pages/s = staged pages / trim time",
         "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (the supervisor answers AwaitState on the transition; no polling)",
-        $"faults during jobs: random order, on a guest of at least {BenchOptions.MinJobGuestMib} MiB, compared with idle random faults from the same source on the same guest",
+        $"faults during jobs: random order, on a guest of at least {BenchOptions.MinJobGuestMib} MiB, compared with idle random faults from the same source on the same guest; reads under {GuestThread.NoFaultMicroseconds} us found their page already in (the job got there first) and are not counted; swap-in faults are timed on the block it reaches last",
         "memory: managed heap = GC.GetTotalMemory(true) after Enable / at Active minus after Start; RssAnon likewise (VmRSS counts the guest and staging memfd mappings, so it is shown as before/after, not as overhead); host released = 1 - (guest + staging memfd allocated bytes at Active) / (guest allocated before Enable); the staging and zero fault blocks are faulted back before swap-out and stay resident",
     ];
 
@@ -206,6 +206,7 @@ public static class BenchCommand
             faults,
             await native.ThroughputAsync("enable", pages, swapDir, cancellationToken).ConfigureAwait(false),
             await native.ThroughputAsync("swapout", pages, swapDir, cancellationToken).ConfigureAwait(false),
+            await native.ThroughputAsync("swapout-flush", pages, swapDir, cancellationToken).ConfigureAwait(false),
             await native.ThroughputAsync("swapin", pages, swapDir, cancellationToken).ConfigureAwait(false));
     }
 

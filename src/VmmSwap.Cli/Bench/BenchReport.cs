@@ -22,7 +22,7 @@ internal sealed record SizeResult(
     IReadOnlyList<FaultResult> Faults,
     Throughput Enable,
     TrimResult Trim,
-    Throughput SwapOut,
+    SwapOutThroughput SwapOut,
     Throughput SwapIn,
     DuringJobs DuringJobs,
     MemoryResult Memory);
@@ -30,6 +30,12 @@ internal sealed record SizeResult(
 internal sealed record FaultResult(string Source, string Order, Latency Ours, Latency Native, double P50Ratio, double P99Ratio);
 
 internal sealed record Throughput(double OursGibPerS, double NativeGibPerS, double Ratio);
+
+/// <summary>
+/// Swap-out against plain pwrite (the reference, into the page cache) and against pwrite
+/// with the same flush the runtime does before it reports Active (writeback, fdatasync, cache dropped).
+/// </summary>
+internal sealed record SwapOutThroughput(double OursGibPerS, double NativeGibPerS, double Ratio, double NativeFlushedGibPerS, double FlushedRatio);
 
 internal sealed record TrimResult(double PagesPerS, long StagedPages, long DroppedPages, int ZeroPercent, int CleanPercent);
 
@@ -54,7 +60,7 @@ internal sealed record Growth(string Figure, double Smallest, double Largest, do
 internal sealed record TargetResult(string Name, string Target, int SizeMib, double Value, bool Met);
 
 /// <summary>What the native reference gave in one round.</summary>
-internal sealed record NativeRound(Dictionary<string, Latency> Faults, double EnableGibS, double SwapOutGibS, double SwapInGibS);
+internal sealed record NativeRound(Dictionary<string, Latency> Faults, double EnableGibS, double SwapOutGibS, double SwapOutFlushedGibS, double SwapInGibS);
 
 /// <summary>Turns rounds into medians, ratios, growth and target verdicts.</summary>
 internal static class ReportBuilder
@@ -77,6 +83,13 @@ internal static class ReportBuilder
             var ourMedian = Stats.Median(ours.Select(o));
             var nativeMedian = Stats.Median(native.Select(n));
             return new Throughput(ourMedian, nativeMedian, Stats.Ratio(ourMedian, nativeMedian));
+        }
+
+        SwapOutThroughput SwapOut()
+        {
+            var plain = Pair(r => r.SwapOutGibS, r => r.SwapOutGibS);
+            var flushed = Stats.Median(native.Select(r => r.SwapOutFlushedGibS));
+            return new SwapOutThroughput(plain.OursGibPerS, plain.NativeGibPerS, plain.Ratio, flushed, Stats.Ratio(plain.OursGibPerS, flushed));
         }
 
         var idleStaging = Latency.Median(ours.Select(r => r.IdleStaging));
@@ -106,7 +119,7 @@ internal static class ReportBuilder
             faults,
             Pair(r => r.EnableGibS, r => r.EnableGibS),
             new TrimResult(Stats.Median(ours.Select(r => r.TrimPagesPerS)), (long)Stats.Median(ours.Select(r => (double)r.TrimPages)), (long)Stats.Median(ours.Select(r => (double)r.TrimDropped)), 30, 30),
-            Pair(r => r.SwapOutGibS, r => r.SwapOutGibS),
+            SwapOut(),
             Pair(r => r.SwapInGibS, r => r.SwapInGibS),
             new DuringJobs(Math.Max(sizeMib, BenchOptions.MinJobGuestMib), idleStaging, idleFile, Job(r => r.DuringTrim, idleStaging), Job(r => r.DuringSwapOut, idleStaging), Job(r => r.DuringSwapIn, idleFile)),
             memory);
@@ -152,7 +165,7 @@ internal static class ReportBuilder
             targets.Add(new TargetResult("p99 during swap-out / idle", "<= 2.0", r.SizeMib, r.DuringJobs.SwapOut.P99VsIdle, r.DuringJobs.SwapOut.P99VsIdle <= 2.0));
             targets.Add(new TargetResult("p99 during swap-in / idle", "<= 2.0", r.SizeMib, r.DuringJobs.SwapIn.P99VsIdle, r.DuringJobs.SwapIn.P99VsIdle <= 2.0));
             targets.Add(new TargetResult("enable / native", ">= 0.8", r.SizeMib, r.Enable.Ratio, r.Enable.Ratio >= 0.8));
-            targets.Add(new TargetResult("swap-out / native", ">= 0.8", r.SizeMib, r.SwapOut.Ratio, r.SwapOut.Ratio >= 0.8));
+            targets.Add(new TargetResult("swap-out / pwrite", ">= 0.8", r.SizeMib, r.SwapOut.Ratio, r.SwapOut.Ratio >= 0.8));
             targets.Add(new TargetResult("swap-in / native", ">= 0.8", r.SizeMib, r.SwapIn.Ratio, r.SwapIn.Ratio >= 0.8));
             targets.Add(new TargetResult("managed heap KiB per GiB", "< 128", r.SizeMib, r.Memory.HeapBytesPerGib / 1024, r.Memory.HeapBytesPerGib / 1024 < 128));
         }

@@ -9,6 +9,9 @@ namespace VmmSwap.Cli.Bench;
 /// </summary>
 internal static class GuestThread
 {
+    /// <summary>A read this fast found its page mapped: even a zero-page fault takes several microseconds here.</summary>
+    internal const double NoFaultMicroseconds = 2;
+
     /// <summary>Runs <paramref name="work"/> on a new thread and completes when it returns.</summary>
     internal static Task RunAsync(Action work)
     {
@@ -34,10 +37,14 @@ internal static class GuestThread
     }
 
     /// <summary>Reads 8 bytes of each page in <paramref name="pages"/>, in order, timing each read.</summary>
-    internal static Task<Latency> FaultAsync(GuestMemory guest, long[] pages) => FaultUntilAsync(guest, pages, null);
+    internal static Task<Latency> FaultAsync(GuestMemory guest, long[] pages) => FaultUntilAsync(guest, pages, stop: null);
 
-    /// <summary>As <see cref="FaultAsync"/>, stopping early once <paramref name="stop"/> is set.</summary>
-    internal static async Task<Latency> FaultUntilAsync(GuestMemory guest, long[] pages, StopFlag? stop)
+    /// <summary>
+    /// As <see cref="FaultAsync"/>, stopping early once <paramref name="stop"/> is set. Reads under
+    /// <see cref="NoFaultMicroseconds"/> are not counted when <paramref name="faultsOnly"/>: the page
+    /// was already in (a job brought it back first), so no fault was served.
+    /// </summary>
+    internal static async Task<Latency> FaultUntilAsync(GuestMemory guest, long[] pages, StopFlag? stop, bool faultsOnly = false)
     {
         var latencies = new double[pages.Length];
         var count = 0;
@@ -55,7 +62,11 @@ internal static class GuestThread
                 var address = guest.PageAddress(page);
                 var t0 = Stopwatch.GetTimestamp();
                 guest.Read(address, sink);
-                latencies[count++] = (Stopwatch.GetTimestamp() - t0) * toUs;
+                var us = (Stopwatch.GetTimestamp() - t0) * toUs;
+                if (!faultsOnly || us >= NoFaultMicroseconds)
+                {
+                    latencies[count++] = us;
+                }
             }
         }).ConfigureAwait(false);
         return Latency.Of(latencies, count);

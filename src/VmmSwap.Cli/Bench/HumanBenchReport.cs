@@ -34,10 +34,10 @@ internal static class HumanBenchReport
         console.Write(faults);
 
         var throughput = new Table().Title("Throughput (ours / native_ref)");
-        throughput.AddColumns("size MiB", "enable GiB/s", "native", "ratio", "swap-out GiB/s", "native", "ratio", "swap-in GiB/s", "native", "ratio", "trim pages/s", "trimmed / staged");
+        throughput.AddColumns("size MiB", "enable GiB/s", "native", "ratio", "swap-out GiB/s", "pwrite", "ratio", "pwrite+flush", "ratio", "swap-in GiB/s", "native", "ratio", "trim pages/s", "trimmed / staged");
         foreach (var r in report.Results)
         {
-            throughput.AddRow(I(r.SizeMib), F(r.Enable.OursGibPerS), F(r.Enable.NativeGibPerS), X(r.Enable.Ratio), F(r.SwapOut.OursGibPerS), F(r.SwapOut.NativeGibPerS), X(r.SwapOut.Ratio), F(r.SwapIn.OursGibPerS), F(r.SwapIn.NativeGibPerS), X(r.SwapIn.Ratio), I((long)r.Trim.PagesPerS), $"{I(r.Trim.DroppedPages)} / {I(r.Trim.StagedPages)}");
+            throughput.AddRow(I(r.SizeMib), F(r.Enable.OursGibPerS), F(r.Enable.NativeGibPerS), X(r.Enable.Ratio), F(r.SwapOut.OursGibPerS), F(r.SwapOut.NativeGibPerS), X(r.SwapOut.Ratio), F(r.SwapOut.NativeFlushedGibPerS), X(r.SwapOut.FlushedRatio), F(r.SwapIn.OursGibPerS), F(r.SwapIn.NativeGibPerS), X(r.SwapIn.Ratio), I((long)r.Trim.PagesPerS), $"{I(r.Trim.DroppedPages)} / {I(r.Trim.StagedPages)}");
         }
 
         console.Write(throughput);

@@ -53,7 +53,7 @@ internal sealed class NativeReference : IDisposable
         return new Latency(root.GetProperty("p50_us").GetDouble(), root.GetProperty("p99_us").GetDouble(), root.GetProperty("max_us").GetDouble(), root.GetProperty("faults").GetInt64());
     }
 
-    /// <summary>GiB/s of native_ref enable, swapout or swapin.</summary>
+    /// <summary>GiB/s of native_ref enable, swapout, swapout-flush or swapin.</summary>
     internal async Task<double> ThroughputAsync(string mode, long pages, string swapDirectory, CancellationToken cancellationToken)
     {
         string[] args = mode == "enable" ? [mode, Number(pages)] : [mode, Number(pages), swapDirectory];

@@ -184,14 +184,16 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
         var duringTrim = GuestThread.Block(k, k, true, 3);
         var duringSwapOut = GuestThread.Block(2 * k, k, true, 4);
         var idleFile = GuestThread.Block(3 * k, k, true, 5);
-        var duringSwapIn = GuestThread.Block(4 * k, k, true, 6);
+        // Swap-in walks the guest from its start: the last block is reached last, so most of its
+        // touches fault while the swap-in runs (those that come after it are not counted).
+        var duringSwapIn = GuestThread.Block(7 * k, k, true, 6);
 
         using var guest = GuestMemory.Create((ulong)mib << 20);
         await GuestThread.RunAsync(() =>
         {
             for (long p = 0; p < pages; p++)
             {
-                var zero = p >= 5 * k && p % 10 < 3;
+                var zero = p >= 4 * k && p < 7 * k && p % 10 < 3;
                 guest.Fill(guest.PageAddress(p), zero ? (byte)0 : Pattern(p), (ulong)PageSize.Bytes);
             }
         }).ConfigureAwait(false);
@@ -216,7 +218,7 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
     {
         await start().ConfigureAwait(false);
         var stop = new StopFlag();
-        var faults = GuestThread.FaultUntilAsync(guest, pages, stop);
+        var faults = GuestThread.FaultUntilAsync(guest, pages, stop, faultsOnly: true);
         try
         {
             await WaitAsync(swap, until, cancellationToken).ConfigureAwait(false);

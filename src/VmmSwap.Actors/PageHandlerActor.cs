@@ -49,7 +49,6 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(Handle);
         Receive<WorkDone>(Handle);
-        Receive<SwapFileCacheReleased>(Handle);
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
         Receive<ReportStatus>(Handle);
@@ -283,8 +282,9 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    // Swap-out writes and trim windows run on the page workers, so faults are served meanwhile;
-    // swap-in stays here: its copies into the guest race with faults on the same pages.
+    // Swap-out writes, trim windows and swap-in reads run on the page workers, so faults are
+    // served meanwhile; swap-in's copies into the guest stay here, in bounded steps: they would
+    // race with faults on the same pages.
     private void Handle(RunChunk m)
     {
         try
@@ -297,12 +297,11 @@ internal sealed class PageHandlerActor : ReceiveActor
                     break;
                 case JobKind.SwapOut:
                     // Staging is empty: the swap-out is complete once the written pages leave RAM.
-                    _pool.Tell(new ReleaseSwapFileCache(handler.File, Sender));
+                    Dispatch(handler.PlanSwapOutFlush());
                     break;
                 case JobKind.SwapIn:
                     _swapIn ??= handler.StartSwapIn();
-                    var brought = SwapInChunk(_swapIn);
-                    Sender.Tell(new ChunkDone(m.Kind, brought ?? 0, brought == 0, null));
+                    SwapInStep(_swapIn);
                     break;
                 case JobKind.Trim:
                     _trim ??= handler.StartTrim();
@@ -333,7 +332,24 @@ internal sealed class PageHandlerActor : ReceiveActor
     private void Handle(WorkDone m)
     {
         _inFlight = null;
-        var kind = m.Work is SwapOutWrite ? JobKind.SwapOut : JobKind.Trim;
+        var kind = m.Work switch
+        {
+            TrimWindow => JobKind.Trim,
+            SwapInRead => JobKind.SwapIn,
+            _ => JobKind.SwapOut,
+        };
+        if (m.Work is SwapFileFlush)
+        {
+            // The pages are on disk either way; a failure to drop the cache loses nothing.
+            if (m.Error is not null)
+            {
+                _log.Warning("swap file written but its page cache was not dropped: {0}", m.Error);
+            }
+
+            m.Job.Tell(new ChunkDone(kind, 0, true, null));
+            return;
+        }
+
         if (m.Error is not null)
         {
             // A failed write leaves its pages in staging; a failed trim window drops nothing.
@@ -347,6 +363,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             {
                 SwapOutWrite write => _handler!.CompleteSwapOut(write),
                 TrimWindow window => _trim!.Complete(window),
+                SwapInRead read => Loaded(read),
                 _ => throw new InvalidOperationException($"unexpected page work {m.Work.GetType().Name}"),
             };
             m.Job.Tell(new ChunkDone(kind, pages, false, null));
@@ -357,32 +374,63 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    // A failure to drop the cache loses nothing, so it only warns.
-    private void Handle(SwapFileCacheReleased m)
+    // The window is in the buffer: its first step is copied at once, saving the job a round trip.
+    private long Loaded(SwapInRead read)
     {
-        if (m.Error is not null)
-        {
-            _log.Warning("swap file written but its page cache was not dropped: {0}", m.Error);
-        }
-
-        m.Job.Tell(new ChunkDone(JobKind.SwapOut, 0, true, null));
-    }
-
-    // Null when the kernel deferred the chunk (a remove event is pending): the job asks again.
-    private long? SwapInChunk(SwapInContext swapIn)
-    {
+        _swapIn!.Loaded(read);
         try
         {
-            return swapIn.SwapIn(_mainUffd!, _options.SwapChunkBytes);
+            return _swapIn.CopyStep(_mainUffd!, _options.SwapInStepBytes);
         }
         catch (UffdRetryException)
         {
-            return null;
+            return 0;
         }
     }
 
+    // A step copies staged pages or pages of the window read last; with nothing left to copy the
+    // next window is read on a page worker, and the job is done once the file is empty too.
+    private void SwapInStep(SwapInContext swapIn)
+    {
+        long copied;
+        try
+        {
+            copied = swapIn.CopyStep(_mainUffd!, _options.SwapInStepBytes);
+        }
+        catch (UffdRetryException)
+        {
+            // A remove event is pending: it is read before the job's next request.
+            Sender.Tell(new ChunkDone(JobKind.SwapIn, 0, false, null));
+            return;
+        }
+
+        if (copied > 0)
+        {
+            Sender.Tell(new ChunkDone(JobKind.SwapIn, copied, false, null));
+        }
+        else if (swapIn.PlanRead(_options.SwapChunkBytes) is { } read)
+        {
+            Dispatch(read);
+        }
+        else
+        {
+            Sender.Tell(new ChunkDone(JobKind.SwapIn, 0, true, null));
+        }
+    }
+
+    // Finished or aborted: what the job's work left to free goes now, before anything can be
+    // staged or written again.
     private void EndJob(JobKind kind)
     {
+        try
+        {
+            _handler?.FlushDeferredFrees();
+        }
+        catch (Exception e)
+        {
+            _log.Warning("{0}: freeing dropped pages failed: {1}", kind, e.Message);
+        }
+
         switch (kind)
         {
             case JobKind.SwapIn:

@@ -43,17 +43,11 @@ internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTra
 /// <summary>Execute one move-to-staging batch (sent to the pool).</summary>
 internal sealed record ExecuteBatch(MoveToStagingBatch Batch);
 
-/// <summary>Execute a job chunk's work (a swap-out write or a trim window) for <paramref name="Job"/> (sent to the pool).</summary>
+/// <summary>Execute a job chunk's work (a swap-out write or flush, a trim window) for <paramref name="Job"/> (sent to the pool).</summary>
 internal sealed record ExecuteWork(PageWork Work, IActorRef Job);
 
 /// <summary>A job chunk's work has run, or failed with <paramref name="Error"/>; the PageHandler completes it.</summary>
 internal sealed record WorkDone(PageWork Work, IActorRef Job, string? Error);
-
-/// <summary>Flush the swap file and drop its page cache: the last step of a swap-out (sent to the pool).</summary>
-internal sealed record ReleaseSwapFileCache(SwapFile File, IActorRef Job);
-
-/// <summary>The swap file's page cache was dropped, or could not be (<paramref name="Error"/>: only a warning).</summary>
-internal sealed record SwapFileCacheReleased(IActorRef Job, string? Error);
 
 /// <summary>Close page state after a disable, freeing the swap file's blocks (sent to the pool; not answered).</summary>
 internal sealed record DisposePageState(PageHandler Handler);

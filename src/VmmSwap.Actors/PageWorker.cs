@@ -4,9 +4,9 @@ namespace VmmSwap.Actors;
 
 /// <summary>
 /// A routee of the page-work pool: runs work the PageHandler planned, off the fault pump thread,
-/// so faults are served meanwhile: move-to-staging batches, swap-out writes, trim windows, the
-/// swap file's final flush, and closing page state nobody needs any more. Every piece of work but
-/// the last is answered, with its error if it failed.
+/// so faults are served meanwhile: move-to-staging batches, job work (swap-out writes, trim
+/// windows, the swap file's final flush) and closing page state nobody needs any more. Every piece
+/// of work but the last is answered, with its error if it failed.
 /// </summary>
 internal sealed class PageWorker : ReceiveActor
 {
@@ -14,7 +14,6 @@ internal sealed class PageWorker : ReceiveActor
     {
         Receive<ExecuteBatch>(m => Sender.Tell(new BatchDone(Run(m.Batch.Execute))));
         Receive<ExecuteWork>(m => Sender.Tell(new WorkDone(m.Work, m.Job, Run(m.Work.Execute))));
-        Receive<ReleaseSwapFileCache>(m => Sender.Tell(new SwapFileCacheReleased(m.Job, Run(m.File.ReleasePageCache))));
         Receive<DisposePageState>(m => m.Handler.Dispose());
     }
 

@@ -12,8 +12,11 @@ public sealed record VmmSwapOptions
     /// <summary>Routees copying guest pages into staging on Enable; 0 means one per core.</summary>
     public int MoveToStagingPoolSize { get; init; }
 
-    /// <summary>Bytes per swap-out / swap-in chunk; a fault waits at most one chunk.</summary>
+    /// <summary>Bytes per swap-out write and per swap-in read (both run on a page worker, not in a fault's way).</summary>
     public ulong SwapChunkBytes { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>Bytes copied into the guest per swap-in step on the fault thread: a fault waits at most one step.</summary>
+    public ulong SwapInStepBytes { get; init; } = 256 * 1024;
 
     /// <summary>Pages compared per trim chunk.</summary>
     public long TrimChunkPages { get; init; } = 1024;
@@ -37,6 +40,7 @@ public sealed record VmmSwapOptions
             SwapDirectory = section.GetString("swap-dir", string.Empty),
             MoveToStagingPoolSize = section.GetInt("move-to-staging-pool-size", 0),
             SwapChunkBytes = (ulong)section.GetLong("swap-chunk-size", 2 * 1024 * 1024),
+            SwapInStepBytes = (ulong)section.GetLong("swap-in-step-size", 256 * 1024),
             TrimChunkPages = section.GetLong("trim-chunk-pages", 1024),
         }.Validated();
     }
@@ -47,6 +51,11 @@ public sealed record VmmSwapOptions
         if (SwapChunkBytes < (ulong)PageSize.Bytes || !PageSize.IsAligned(SwapChunkBytes))
         {
             throw new ArgumentException($"vmm-swap.swap-chunk-size must be a positive multiple of the {PageSize.Bytes}-byte page, got {SwapChunkBytes}");
+        }
+
+        if (SwapInStepBytes < (ulong)PageSize.Bytes || !PageSize.IsAligned(SwapInStepBytes))
+        {
+            throw new ArgumentException($"vmm-swap.swap-in-step-size must be a positive multiple of the {PageSize.Bytes}-byte page, got {SwapInStepBytes}");
         }
 
         if (TrimChunkPages <= 0)

@@ -17,6 +17,7 @@ public sealed class PageHandler : IDisposable
         _regions = regions;
         Staging = staging;
         File = file;
+        Deferred = new DeferredFrees(staging, file);
     }
 
     /// <summary>Staging memory, indexed by swap-file page.</summary>
@@ -24,6 +25,9 @@ public sealed class PageHandler : IDisposable
 
     /// <summary>The swap file.</summary>
     public SwapFile File { get; }
+
+    /// <summary>What job work dropped from the page state but has not freed yet; the next work of the job carries it.</summary>
+    internal DeferredFrees Deferred { get; }
 
     /// <summary>The guest regions handled, in swap-file order.</summary>
     public IEnumerable<GuestRegion> Regions => _regions.Select(r => r.Guest);
@@ -184,7 +188,9 @@ public sealed class PageHandler : IDisposable
         }
 
         write.Execute();
-        return CompleteSwapOut(write);
+        var written = CompleteSwapOut(write);
+        FlushDeferredFrees();
+        return written;
     }
 
     /// <summary>
@@ -193,7 +199,16 @@ public sealed class PageHandler : IDisposable
     /// <see cref="CompleteSwapOut"/>; plan nothing else that writes staging meanwhile.
     /// </summary>
     public SwapOutWrite? PlanSwapOut(ulong maxBytes) =>
-        Staging.FirstDataRange(MaxPages(maxBytes)) is { } run ? new SwapOutWrite(File, run, Staging.AddressOf(run.Start)) : null;
+        Staging.FirstDataRange(MaxPages(maxBytes)) is { } run ? new SwapOutWrite(File, run, Staging.AddressOf(run.Start), Deferred.Take()) : null;
+
+    /// <summary>Plans the flush that ends a swap-out, carrying the staging frees still deferred.</summary>
+    public SwapFileFlush PlanSwapOutFlush() => new(File, Deferred.Take());
+
+    /// <summary>
+    /// Frees, on this thread, what job work dropped and has not freed yet. A job's end calls it
+    /// (finished or aborted) before anything can be staged or written again.
+    /// </summary>
+    public void FlushDeferredFrees() => Deferred.Take().Execute();
 
     /// <summary>
     /// Records an executed write: its slots hold bytes on disk, the pages still staged become
@@ -212,8 +227,10 @@ public sealed class PageHandler : IDisposable
             written += staged.Count;
         }
 
-        // Over the whole run: a page freed while the write read it may have been faulted back in as a zero page.
-        Staging.ClearRange(run);
+        // Over the whole run: a page freed while the write read it may have been faulted back in
+        // as a zero page. The memory goes with the next work of the job, off this thread.
+        Staging.Forget(run);
+        Deferred.AddStaging(run);
         return written;
     }
 

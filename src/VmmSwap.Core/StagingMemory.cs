@@ -93,6 +93,23 @@ public sealed unsafe class StagingMemory : IDisposable
         Free(range);
     }
 
+    /// <summary>Drops the pages of <paramref name="range"/> from the present set; their memory is freed later with <see cref="FreeMemory"/>.</summary>
+    internal void Forget(PageRange range)
+    {
+        CheckRange(range);
+        _present.ClearRange(range);
+    }
+
+    /// <summary>Frees the memory of <paramref name="range"/>, which must hold no present page; safe on any thread.</summary>
+    internal void FreeMemory(PageRange range)
+    {
+        CheckRange(range);
+        if (!range.IsEmpty)
+        {
+            Free(range);
+        }
+    }
+
     /// <summary>
     /// Drops page <paramref name="index"/> from the present set now and frees its memory at the
     /// next <see cref="FlushReleased"/>, so the fault path pays no madvise per page.

@@ -149,16 +149,40 @@ public sealed unsafe class SwapFile : IDisposable
     /// <summary>Forgets the pages of <paramref name="range"/> and punches their blocks out of the file.</summary>
     public void FreeRange(PageRange range)
     {
+        foreach (var onDisk in Forget(range))
+        {
+            PunchHoles(onDisk);
+        }
+    }
+
+    /// <summary>
+    /// Forgets the pages of <paramref name="range"/> (present or only on disk) and returns the runs
+    /// that held bytes on disk, for <see cref="PunchHoles"/> now or later.
+    /// </summary>
+    internal List<PageRange> Forget(PageRange range)
+    {
         CheckRange(range);
+        var runs = new List<PageRange>();
         for (var i = _onDisk.NextSet(range.Start); i >= 0 && i < range.End;)
         {
             var end = _onDisk.NextClear(i, range.End);
-            FileOps.PunchHole(_fd, (long)PageSize.PagesToBytes(i), (long)PageSize.PagesToBytes(end - i));
+            runs.Add(new PageRange(i, end));
             i = _onDisk.NextSet(end);
         }
 
         _present.ClearRange(range);
         _onDisk.ClearRange(range);
+        return runs;
+    }
+
+    /// <summary>Punches the slots of <paramref name="range"/> out of the file; safe on any thread.</summary>
+    internal void PunchHoles(PageRange range)
+    {
+        CheckRange(range);
+        if (!range.IsEmpty)
+        {
+            FileOps.PunchHole(_fd, (long)PageSize.PagesToBytes(range.Start), (long)PageSize.PagesToBytes(range.Count));
+        }
     }
 
     /// <summary>Marks a cleared page whose bytes are still on disk as present again.</summary>

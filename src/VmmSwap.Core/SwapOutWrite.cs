@@ -15,7 +15,8 @@ public sealed class SwapOutWrite : PageWork
     private readonly SwapFile _file;
     private readonly nint _source;
 
-    internal SwapOutWrite(SwapFile file, PageRange range, nint source)
+    internal SwapOutWrite(SwapFile file, PageRange range, nint source, DeferredFrees frees)
+        : base(frees)
     {
         _file = file;
         Range = range;

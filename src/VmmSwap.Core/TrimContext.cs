@@ -33,12 +33,15 @@ public sealed class TrimContext
         }
 
         window.Execute();
-        return Complete(window);
+        var trimmed = Complete(window);
+        _handler.FlushDeferredFrees();
+        return trimmed;
     }
 
     /// <summary>
     /// Plans the examination of the next <paramref name="maxPages"/> pages (fewer at a region's
-    /// end); null once every region has been walked. Execute it, then pass it to <see cref="Complete"/>.
+    /// end); once every region has been walked, one last window with nothing to examine carries
+    /// the frees still deferred, then null. Execute it, then pass it to <see cref="Complete"/>.
     /// </summary>
     public TrimWindow? Plan(long maxPages)
     {
@@ -46,7 +49,7 @@ public sealed class TrimContext
         var regions = _handler.HandledRegions;
         if (_region >= regions.Count)
         {
-            return null;
+            return _handler.Deferred.IsEmpty ? null : new TrimWindow(_handler.Staging, _handler.File, default, [], [], _handler.Deferred.Take());
         }
 
         var region = regions[_region];
@@ -70,12 +73,13 @@ public sealed class TrimContext
         }
 
         var onDisk = staged.Select(file.IsOnDisk).ToArray();
-        return new TrimWindow(staging, file, window, [.. staged], onDisk);
+        return new TrimWindow(staging, file, window, [.. staged], onDisk, _handler.Deferred.Take());
     }
 
     /// <summary>
     /// Applies an examined window to the pages still staged and returns how many were dropped.
-    /// Runs of zero pages are freed together: one MADV_REMOVE and one hole punch per run.
+    /// Their staging memory and the zero pages' file blocks are freed by the next work of the job
+    /// (<see cref="DeferredFrees"/>), in runs.
     /// </summary>
     public long Complete(TrimWindow window)
     {
@@ -98,7 +102,7 @@ public sealed class TrimContext
             {
                 // Faulted back or removed meanwhile; the examination may have read its freed
                 // memory back in as a zero page, so free it again.
-                staging.ClearRange(new PageRange(page, page + 1));
+                _handler.Deferred.AddStaging(new PageRange(page, page + 1));
                 continue;
             }
 
@@ -109,7 +113,8 @@ public sealed class TrimContext
                     zeroRunEnd = page + 1;
                     break;
                 case TrimVerdict.Clean when file.IsOnDisk(page):
-                    staging.ClearRange(new PageRange(page, page + 1));
+                    staging.Forget(new PageRange(page, page + 1));
+                    _handler.Deferred.AddStaging(new PageRange(page, page + 1));
                     file.MarkAsPresent(page);
                     CleanPages++;
                     trimmed++;
@@ -127,8 +132,13 @@ public sealed class TrimContext
 
     private long FreeZeroRun(PageRange run)
     {
-        _handler.Staging.ClearRange(run);
-        _handler.File.FreeRange(run);
+        _handler.Staging.Forget(run);
+        _handler.Deferred.AddStaging(run);
+        foreach (var onDisk in _handler.File.Forget(run))
+        {
+            _handler.Deferred.AddFile(onDisk);
+        }
+
         ZeroPages += run.Count;
         return run.Count;
     }

@@ -12,7 +12,8 @@ public sealed class TrimWindow : PageWork
     private readonly StagingMemory _staging;
     private readonly SwapFile _file;
 
-    internal TrimWindow(StagingMemory staging, SwapFile file, PageRange range, long[] staged, bool[] onDisk)
+    internal TrimWindow(StagingMemory staging, SwapFile file, PageRange range, long[] staged, bool[] onDisk, DeferredFrees frees)
+        : base(frees)
     {
         _staging = staging;
         _file = file;

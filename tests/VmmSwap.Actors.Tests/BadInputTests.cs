@@ -230,6 +230,8 @@ public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output
     [Theory]
     [InlineData("vmm-swap.swap-chunk-size = 1000", "swap-chunk-size")]
     [InlineData("vmm-swap.trim-chunk-pages = 0", "trim-chunk-pages")]
+    [InlineData("vmm-swap.swap-in-step-size = 0", "swap-in-step-size")]
+    [InlineData("vmm-swap.swap-in-step-size = 4100", "swap-in-step-size")]
     public void Invalid_hocon_options_are_refused_naming_the_key(string hocon, string key)
     {
         var error = Assert.Throws<ArgumentException>(() => VmmSwapOptions.FromConfig(ConfigurationFactory.ParseString(hocon)));

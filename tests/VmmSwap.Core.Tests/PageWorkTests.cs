@@ -38,7 +38,12 @@ public sealed class PageWorkTests
         Assert.Equal(60, metrics.SwapPages);
         Assert.Equal(0, metrics.StagingPages);
         Assert.Equal(2, metrics.CopiedFromStagingPages);
-        Assert.Equal(0, FileOps.Status(swap.Handler.Staging.MemFd).AllocatedBytes);
+
+        // The run's staging memory is freed by the next work of the job, off the handler's thread.
+        Assert.True(StagingBytes(swap) > 0, "staging was freed on the handler's thread");
+        var flush = swap.Locked(h => h.PlanSwapOutFlush());
+        flush.Execute();
+        Assert.Equal(0, StagingBytes(swap));
         for (var p = 0; p < 64; p++)
         {
             Assert.Equal(p is 10 or 11 ? new byte[Page] : RandomPage(p), swap.Read(p));
@@ -107,7 +112,18 @@ public sealed class PageWorkTests
         Assert.Equal(15 + 13, trimmed);
         Assert.Equal(15, trim.ZeroPages);
         Assert.Equal(13, trim.CleanPages);
+
+        // The dropped pages' memory and the zero pages' blocks go with one last window.
+        var staged = StagingBytes(swap);
+        var onDisk = FileOps.Status(swap.Handler.File.Fd).AllocatedBytes;
+        var last = swap.Locked(_ => trim.Plan(32))!;
+        Assert.True(last.Range.IsEmpty, $"the last window examines nothing, got {last.Range}");
+        last.Execute();
+        Assert.Equal(0, swap.Locked(_ => trim.Complete(last)));
         Assert.Null(swap.Locked(_ => trim.Plan(32)));
+        Assert.Equal(Page, StagingBytes(swap));
+        Assert.True(StagingBytes(swap) < staged, "the last window freed no staging memory");
+        Assert.True(FileOps.Status(swap.Handler.File.Fd).AllocatedBytes < onDisk, "the last window punched no zero page's blocks");
         var metrics = swap.Metrics();
         Assert.Equal(1, metrics.StagingPages);
         Assert.Equal(13, metrics.SwapPages);
@@ -117,6 +133,8 @@ public sealed class PageWorkTests
             Assert.Equal(expected, swap.Read(p));
         }
     }
+
+    private static long StagingBytes(SwapHarness swap) => FileOps.Status(swap.Handler.Staging.MemFd).AllocatedBytes;
 
     private static byte[] RandomPage(long seed)
     {

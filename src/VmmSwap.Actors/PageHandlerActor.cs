@@ -25,6 +25,10 @@ internal sealed class PageHandlerActor : ReceiveActor
     private SwapInContext? _swapIn;
     private TrimContext? _trim;
     private PageWork? _inFlight;
+
+    // The job whose swap-in chunk waits for the window being read, and the read error it gets instead.
+    private IActorRef? _readWaiter;
+    private string? _readError;
     private Userfaultfd? _mainUffd;
     private bool _flushScheduled;
     private int _batchesOutstanding;
@@ -48,6 +52,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(Handle);
+        Receive<ContinueSwapIn>(m => SwapInSteps(m.Job, m.Pages));
         Receive<WorkDone>(Handle);
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
@@ -301,7 +306,7 @@ internal sealed class PageHandlerActor : ReceiveActor
                     break;
                 case JobKind.SwapIn:
                     _swapIn ??= handler.StartSwapIn();
-                    SwapInStep(_swapIn);
+                    SwapInSteps(Sender, 0);
                     break;
                 case JobKind.Trim:
                     _trim ??= handler.StartTrim();
@@ -331,6 +336,12 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(WorkDone m)
     {
+        // A swap-in read can outlive its job (it runs one window ahead): then nobody needs it.
+        if (!ReferenceEquals(m.Work, _inFlight))
+        {
+            return;
+        }
+
         _inFlight = null;
         var kind = m.Work switch
         {
@@ -338,6 +349,12 @@ internal sealed class PageHandlerActor : ReceiveActor
             SwapInRead => JobKind.SwapIn,
             _ => JobKind.SwapOut,
         };
+        if (m.Work is SwapInRead read)
+        {
+            Loaded(read, m.Error);
+            return;
+        }
+
         if (m.Work is SwapFileFlush)
         {
             // The pages are on disk either way; a failure to drop the cache loses nothing.
@@ -363,7 +380,6 @@ internal sealed class PageHandlerActor : ReceiveActor
             {
                 SwapOutWrite write => _handler!.CompleteSwapOut(write),
                 TrimWindow window => _trim!.Complete(window),
-                SwapInRead read => Loaded(read),
                 _ => throw new InvalidOperationException($"unexpected page work {m.Work.GetType().Name}"),
             };
             m.Job.Tell(new ChunkDone(kind, pages, false, null));
@@ -374,47 +390,75 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    // The window is in the buffer: its first step is copied at once, saving the job a round trip.
-    private long Loaded(SwapInRead read)
+    // A swap-in chunk is a run of steps, each a message of its own so that fault batches (first in
+    // the mailbox) are served between them: staged pages, or the pages of the windows read, up to
+    // the chunk size. A page worker reads one window ahead; a chunk with nothing to copy waits for
+    // that read. The job is done once staging and the file are empty.
+    private void SwapInSteps(IActorRef job, long pages)
     {
-        _swapIn!.Loaded(read);
-        try
-        {
-            return _swapIn.CopyStep(_mainUffd!, _options.SwapInStepBytes);
-        }
-        catch (UffdRetryException)
-        {
-            return 0;
-        }
-    }
-
-    // A step copies staged pages or pages of the window read last; with nothing left to copy the
-    // next window is read on a page worker, and the job is done once the file is empty too.
-    private void SwapInStep(SwapInContext swapIn)
-    {
+        var swapIn = _swapIn!;
         long copied;
         try
         {
+            if (_readError is { } readError)
+            {
+                _readError = null;
+                throw new IOException(readError);
+            }
+
             copied = swapIn.CopyStep(_mainUffd!, _options.SwapInStepBytes);
+            if (!swapIn.ReadPending && swapIn.PlanRead(_options.SwapChunkBytes) is { } read)
+            {
+                _inFlight = read;
+                _pool.Tell(new ExecuteWork(read, job));
+            }
         }
         catch (UffdRetryException)
         {
             // A remove event is pending: it is read before the job's next request.
-            Sender.Tell(new ChunkDone(JobKind.SwapIn, 0, false, null));
+            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, null));
+            return;
+        }
+        catch (Exception error)
+        {
+            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, error.Message));
             return;
         }
 
-        if (copied > 0)
+        pages += copied;
+        if (copied > 0 && PageSize.PagesToBytes(pages) < _options.SwapChunkBytes)
         {
-            Sender.Tell(new ChunkDone(JobKind.SwapIn, copied, false, null));
+            Self.Tell(new ContinueSwapIn(job, pages));
         }
-        else if (swapIn.PlanRead(_options.SwapChunkBytes) is { } read)
+        else if (pages > 0)
         {
-            Dispatch(read);
+            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, null));
+        }
+        else if (swapIn.ReadPending)
+        {
+            _readWaiter = job;
         }
         else
         {
-            Sender.Tell(new ChunkDone(JobKind.SwapIn, 0, true, null));
+            job.Tell(new ChunkDone(JobKind.SwapIn, 0, true, null));
+        }
+    }
+
+    private void Loaded(SwapInRead read, string? error)
+    {
+        if (error is null)
+        {
+            _swapIn!.Loaded(read);
+        }
+        else
+        {
+            _readError = error;
+        }
+
+        if (_readWaiter is { } job)
+        {
+            _readWaiter = null;
+            SwapInSteps(job, 0);
         }
     }
 
@@ -434,6 +478,17 @@ internal sealed class PageHandlerActor : ReceiveActor
         switch (kind)
         {
             case JobKind.SwapIn:
+                // A read one window ahead may still be filling a buffer.
+                if (_inFlight is { } read && !read.WaitUntilDone(TimeSpan.FromSeconds(30)))
+                {
+                    _log.Error("a swap-in read is still running after 30 s; its buffer is kept");
+                    _swapIn = null;
+                    break;
+                }
+
+                _inFlight = null;
+                _readWaiter = null;
+                _readError = null;
                 _swapIn?.Dispose();
                 _swapIn = null;
                 break;

@@ -28,6 +28,9 @@ internal sealed record BatchDone(string? Error);
 /// <summary>Run the next chunk of a job.</summary>
 internal sealed record RunChunk(JobKind Kind);
 
+/// <summary>Copy the next swap-in step for <paramref name="Job"/>, <paramref name="Pages"/> pages into its chunk.</summary>
+internal sealed record ContinueSwapIn(IActorRef Job, long Pages);
+
 /// <summary>The result of a chunk: pages done, whether the job has nothing left, or the error that stopped it.</summary>
 internal sealed record ChunkDone(JobKind Kind, long Pages, bool Finished, string? Error);
 

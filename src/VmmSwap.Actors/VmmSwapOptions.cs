@@ -18,8 +18,8 @@ public sealed record VmmSwapOptions
     /// <summary>Bytes copied into the guest per swap-in step on the fault thread: a fault waits at most one step.</summary>
     public ulong SwapInStepBytes { get; init; } = 256 * 1024;
 
-    /// <summary>Pages compared per trim chunk.</summary>
-    public long TrimChunkPages { get; init; } = 1024;
+    /// <summary>Pages examined per trim chunk (on a page worker; the fault thread applies the result).</summary>
+    public long TrimChunkPages { get; init; } = 256;
 
     /// <summary>Test seam: jobs wait for <see cref="ResumeJobs"/> before their first chunk, so a test can observe a job's state.</summary>
     internal bool StartJobsPaused { get; init; }
@@ -41,7 +41,7 @@ public sealed record VmmSwapOptions
             MoveToStagingPoolSize = section.GetInt("move-to-staging-pool-size", 0),
             SwapChunkBytes = (ulong)section.GetLong("swap-chunk-size", 2 * 1024 * 1024),
             SwapInStepBytes = (ulong)section.GetLong("swap-in-step-size", 256 * 1024),
-            TrimChunkPages = section.GetLong("trim-chunk-pages", 1024),
+            TrimChunkPages = section.GetLong("trim-chunk-pages", 256),
         }.Validated();
     }
 

@@ -93,24 +93,32 @@ public sealed class PresentList
     }
 
     /// <summary>The first present page at or after <paramref name="from"/>, or -1.</summary>
-    public long NextSet(long from)
+    public long NextSet(long from) => NextSet(from, Length);
+
+    /// <summary>
+    /// The first present page in [<paramref name="from"/>, <paramref name="limit"/>), or -1. The
+    /// scan stops at the limit: callers walking a window must not pay for the rest of the list.
+    /// </summary>
+    public long NextSet(long from, long limit)
     {
-        if (from >= Length)
+        limit = Math.Min(limit, Length);
+        if (from >= limit)
         {
             return -1;
         }
 
         var w = from >> 6;
+        var lastWord = (limit - 1) >> 6;
         var word = _words[w] & (ulong.MaxValue << (int)(from & 63));
         while (true)
         {
             if (word != 0)
             {
                 var index = (w << 6) + BitOperations.TrailingZeroCount(word);
-                return index < Length ? index : -1;
+                return index < limit ? index : -1;
             }
 
-            if (++w >= _words.Length)
+            if (++w > lastWord)
             {
                 return -1;
             }
@@ -143,11 +151,11 @@ public sealed class PresentList
     public long CountIn(PageRange range)
     {
         long count = 0;
-        for (var i = NextSet(range.Start); i >= 0 && i < range.End;)
+        for (var i = NextSet(range.Start, range.End); i >= 0;)
         {
             var end = NextClear(i, range.End);
             count += end - i;
-            i = NextSet(end);
+            i = NextSet(end, range.End);
         }
 
         return count;

@@ -156,7 +156,7 @@ public sealed unsafe class StagingMemory : IDisposable
     /// <summary>The first run of present pages, at most <paramref name="maxPages"/> long, at or after <paramref name="from"/> and before <paramref name="limit"/>.</summary>
     public PageRange? FirstDataRange(long maxPages, long from = 0, long limit = long.MaxValue)
     {
-        var first = from == 0 ? _present.FirstDataRange(maxPages)?.Start ?? -1 : _present.NextSet(from);
+        var first = from == 0 ? _present.FirstDataRange(maxPages)?.Start ?? -1 : _present.NextSet(from, limit);
         if (first < 0 || first >= limit)
         {
             return null;

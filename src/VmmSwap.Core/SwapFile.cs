@@ -163,11 +163,11 @@ public sealed unsafe class SwapFile : IDisposable
     {
         CheckRange(range);
         var runs = new List<PageRange>();
-        for (var i = _onDisk.NextSet(range.Start); i >= 0 && i < range.End;)
+        for (var i = _onDisk.NextSet(range.Start, range.End); i >= 0;)
         {
             var end = _onDisk.NextClear(i, range.End);
             runs.Add(new PageRange(i, end));
-            i = _onDisk.NextSet(end);
+            i = _onDisk.NextSet(end, range.End);
         }
 
         _present.ClearRange(range);
@@ -209,7 +209,7 @@ public sealed unsafe class SwapFile : IDisposable
     /// <summary>The first run of present pages at or after <paramref name="from"/>, clipped to end before <paramref name="limit"/>; null when none.</summary>
     public PageRange? NextDataRange(long from, long limit)
     {
-        var first = _present.NextSet(from);
+        var first = _present.NextSet(from, limit);
         if (first < 0 || first >= limit)
         {
             return null;

@@ -5,11 +5,11 @@ namespace VmmSwap.Core;
 /// <summary>
 /// A swap-in in progress: brings pages back into the guest step by step, staging first, then the
 /// swap file. The file is read a window at a time with one pread into a bounce buffer
-/// (<see cref="SwapInRead"/>, which may run on another thread), then each present run of the
-/// window is copied in with UFFDIO_COPY, a bounded step at a time, so a fault waits at most one
-/// step and a window fragmented by trim costs one sequential read rather than a fault per page
-/// of the file mapping. A window's page cache is dropped once its pages are in the guest.
-/// Dispose frees the buffer.
+/// (<see cref="SwapInRead"/>, which may run on another thread, one window ahead of the copies),
+/// then each present run of the window is copied in with UFFDIO_COPY, a bounded step at a time,
+/// so a fault waits at most one step and a window fragmented by trim costs one sequential read
+/// rather than a fault per page of the file mapping. A window's page cache is dropped once its
+/// pages are in the guest. Dispose frees the buffers; no read may be running then.
 /// </summary>
 /// <remarks>
 /// crosvm copies straight from the file mapping and keeps read-ahead ahead of it by mlocking up
@@ -19,14 +19,22 @@ namespace VmmSwap.Core;
 public sealed class SwapInContext : IDisposable
 {
     private readonly PageHandler _handler;
-    private MemoryMapping? _buffer;
+
+    // Two buffers: the window being copied and the next one being read.
+    private readonly MemoryMapping?[] _buffers = new MemoryMapping?[2];
     private int _stagingRegion;
     private SwapInRead? _loaded;
     private PageHandlerRegion? _loadedOwner;
     private long _loadedNext;
+    private SwapInRead? _next;
+    private bool _nextLoaded;
+    private long _readCursor;
     private PageRange? _lastWindow;
 
     internal SwapInContext(PageHandler handler) => _handler = handler;
+
+    /// <summary>Whether a planned read has not been handed back with <see cref="Loaded"/> yet.</summary>
+    public bool ReadPending => _next is not null && !_nextLoaded;
 
     /// <summary>
     /// Brings the next pages in, on this thread: a step of <see cref="CopyStep"/>, reading the next
@@ -58,10 +66,10 @@ public sealed class SwapInContext : IDisposable
     /// <summary>
     /// Copies up to <paramref name="maxBytes"/> of pages into the guest through
     /// <paramref name="uffd"/>: staged runs first (never crossing a region), then present runs of
-    /// the loaded window. Returns the pages copied; 0 when staging is empty and the loaded window
-    /// (if any) has nothing left: plan the next read. Pages faulted in or removed since the window
-    /// was read are skipped. Throws <see cref="UffdRetryException"/> while a remove event is
-    /// pending and nothing was copied.
+    /// the loaded window, moving on to the next window once it is loaded. Returns the pages
+    /// copied; 0 when staging is empty and no loaded window has anything left: wait for a pending
+    /// read, or plan one. Pages faulted in or removed since a window was read are skipped. Throws
+    /// <see cref="UffdRetryException"/> while a remove event is pending and nothing was copied.
     /// </summary>
     public long CopyStep(Userfaultfd uffd, ulong maxBytes)
     {
@@ -77,18 +85,28 @@ public sealed class SwapInContext : IDisposable
             }
         }
 
-        return _loaded is null ? 0 : FromLoaded(uffd, maxPages);
+        while (true)
+        {
+            var copied = _loaded is null ? 0 : FromLoaded(uffd, maxPages);
+            if (copied > 0 || _next is null || !_nextLoaded)
+            {
+                return copied;
+            }
+
+            Switch();
+        }
     }
 
     /// <summary>
-    /// Plans the read of the next window of <paramref name="maxBytes"/> of the swap file, from its
-    /// first present slot and never crossing a region; null when no page is left in the file.
-    /// Execute it (on any thread), then hand it to <see cref="Loaded"/>.
+    /// Plans the read of the next window of <paramref name="maxBytes"/> of the swap file, from the
+    /// first present slot after the windows already planned, never crossing a region; null when a
+    /// read is already planned and not yet copied from, or no page is left to read. Execute it (on
+    /// any thread), then hand it to <see cref="Loaded"/>.
     /// </summary>
     public SwapInRead? PlanRead(ulong maxBytes)
     {
         var maxPages = PageHandler.MaxPages(maxBytes);
-        if (_handler.File.FirstDataRange(1) is not { } first)
+        if (_next is not null || _handler.File.NextDataRange(_readCursor, long.MaxValue) is not { } first)
         {
             return null;
         }
@@ -96,19 +114,28 @@ public sealed class SwapInContext : IDisposable
         var owner = _handler.FindRegionOfFilePage(first.Start)
             ?? throw new InvalidOperationException($"swap file page {first.Start} belongs to no region");
         var window = new PageRange(first.Start, Math.Min(first.Start + maxPages, owner.FilePages.End));
-        var read = new SwapInRead(_handler.File, window, Buffer(window.Count), _lastWindow, _handler.Deferred.Take());
+        var slot = _loaded is not null && _loaded.Buffer == 0 ? 1 : 0;
+        _next = new SwapInRead(_handler.File, window, slot, Buffer(slot, window.Count), _lastWindow, _handler.Deferred.Take());
+        _nextLoaded = false;
         _lastWindow = window;
-        _loaded = null;
-        return read;
+        _readCursor = window.End;
+        return _next;
     }
 
-    /// <summary>Takes an executed read as the window <see cref="CopyStep"/> copies from.</summary>
+    /// <summary>Takes an executed read back; <see cref="CopyStep"/> copies from it once the window before it is done.</summary>
     public void Loaded(SwapInRead read)
     {
         ArgumentNullException.ThrowIfNull(read);
-        _loaded = read;
-        _loadedOwner = _handler.FindRegionOfFilePage(read.Window.Start);
-        _loadedNext = read.Window.Start;
+        if (!ReferenceEquals(read, _next))
+        {
+            throw new InvalidOperationException($"the read of {read.Window} was not the one planned");
+        }
+
+        _nextLoaded = true;
+        if (_loaded is null)
+        {
+            Switch();
+        }
     }
 
     /// <inheritdoc />
@@ -126,7 +153,19 @@ public sealed class SwapInContext : IDisposable
             }
         }
 
-        _buffer?.Dispose();
+        foreach (var buffer in _buffers)
+        {
+            buffer?.Dispose();
+        }
+    }
+
+    private void Switch()
+    {
+        _loaded = _next;
+        _loadedOwner = _handler.FindRegionOfFilePage(_loaded!.Window.Start);
+        _loadedNext = _loaded.Window.Start;
+        _next = null;
+        _nextLoaded = false;
     }
 
     // Runs of staged pages in one region, up to maxPages in all; their staging memory is freed in
@@ -175,7 +214,7 @@ public sealed class SwapInContext : IDisposable
         var file = _handler.File;
         var window = _loaded!.Window;
         var owner = _loadedOwner!;
-        var buffer = _buffer!.Address;
+        var buffer = _buffers[_loaded.Buffer]!.Address;
         long done = 0;
         try
         {
@@ -203,17 +242,17 @@ public sealed class SwapInContext : IDisposable
         return done;
     }
 
-    private nint Buffer(long pages)
+    private nint Buffer(int slot, long pages)
     {
         var bytes = PageSize.PagesToBytes(pages);
-        if (_buffer is null || _buffer.Length < bytes)
+        if (_buffers[slot] is not { } buffer || buffer.Length < bytes)
         {
-            _buffer?.Dispose();
-            _buffer = null;
-            _buffer = MemoryMapping.MapAnonymous(bytes);
+            _buffers[slot]?.Dispose();
+            _buffers[slot] = null;
+            _buffers[slot] = buffer = MemoryMapping.MapAnonymous(bytes);
         }
 
-        return _buffer.Address;
+        return buffer.Address;
     }
 
     // Pages copied: all of the run, or those done before the kernel deferred the rest. A refusal

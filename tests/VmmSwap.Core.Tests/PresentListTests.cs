@@ -322,6 +322,24 @@ public sealed class PresentListTests
     }
 
     [Fact]
+    public void NextSet_with_a_limit_finds_only_pages_before_it()
+    {
+        var list = new PresentList(1000);
+        list.MarkAsPresent(5);
+        list.MarkAsPresent(130);
+        list.MarkAsPresent(999);
+
+        Assert.Equal(5, list.NextSet(0, 6));
+        Assert.Equal(-1, list.NextSet(0, 5));
+        Assert.Equal(-1, list.NextSet(6, 130));
+        Assert.Equal(130, list.NextSet(6, 131));
+        Assert.Equal(-1, list.NextSet(131, 999));
+        Assert.Equal(999, list.NextSet(131, long.MaxValue));
+        Assert.Equal(-1, list.NextSet(50, 50));
+        Assert.Equal(-1, list.NextSet(2000, 3000));
+    }
+
+    [Fact]
     public void NextSet_NextClear_and_CountIn_cross_word_boundaries()
     {
         var list = new PresentList(256);

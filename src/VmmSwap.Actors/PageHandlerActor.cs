@@ -18,6 +18,9 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly VmmSwapOptions _options;
     private readonly IActorRef _supervisor;
     private readonly IActorRef _pool;
+
+    // One worker, not the pool: replies to one asker keep their order.
+    private readonly IActorRef _statusWorker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<(Userfaultfd Uffd, ulong Address)> _deferred = [];
     private readonly List<Userfaultfd> _registered = [];
@@ -36,12 +39,13 @@ internal sealed class PageHandlerActor : ReceiveActor
     private string? _stagingError;
     private Stopwatch _stagingClock = new();
 
-    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool)
+    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef statusWorker)
     {
         _guest = guest;
         _options = options;
         _supervisor = supervisor;
         _pool = pool;
+        _statusWorker = statusWorker;
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
         Receive<FlushStaging>(_ =>
@@ -59,8 +63,8 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<ReportStatus>(Handle);
     }
 
-    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool) =>
-        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool))
+    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef statusWorker) =>
+        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, statusWorker))
             .WithDispatcher(VmmSwapConfig.FaultPumpDispatcher)
             .WithMailbox(VmmSwapConfig.PageHandlerMailbox);
 
@@ -532,22 +536,15 @@ internal sealed class PageHandlerActor : ReceiveActor
         _mainUffd = null;
     }
 
+    // The counters are read here; the resident count (a walk of the guest memfds) is left to a page worker.
     private void Handle(ReportStatus m)
     {
-        var metrics = SwapMetrics.Empty;
-        if (_handler is not null && m.State != SwapState.Ready)
+        if (_handler is null || m.State == SwapState.Ready)
         {
-            try
-            {
-                metrics = _handler.Metrics();
-            }
-            catch (Exception e)
-            {
-                _log.Warning("metrics unavailable: {0}", e.Message);
-            }
+            m.ReplyTo.Tell(m.ReplyWith(SwapMetrics.Empty));
+            return;
         }
 
-        var status = new SwapStatus(m.State, metrics, m.Transition, m.Error);
-        m.ReplyTo.Tell(m.Command is null ? status : new CommandReply(m.Command, m.Outcome, m.Reason, status));
+        _statusWorker.Tell(new CompleteStatus(m, _handler.Counters(), _guest.Regions));
     }
 }

@@ -41,7 +41,22 @@ internal sealed record EndJob(JobKind Kind);
 internal sealed record FinishDisable(IReadOnlyList<Userfaultfd> Uffds);
 
 /// <summary>Build the status with current metrics and send it (or a reply carrying it) to <paramref name="ReplyTo"/>.</summary>
-internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, string? Error, string? Command, CommandOutcome Outcome, string? Reason);
+internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, string? Error, string? Command, CommandOutcome Outcome, string? Reason)
+{
+    /// <summary>The status with <paramref name="metrics"/>, or the command reply carrying it.</summary>
+    internal object ReplyWith(SwapMetrics metrics)
+    {
+        var status = new SwapStatus(State, metrics, Transition, Error);
+        return Command is null ? status : new CommandReply(Command, Outcome, Reason, status);
+    }
+}
+
+/// <summary>
+/// Count the resident pages of <paramref name="Regions"/> into <paramref name="Counters"/> and
+/// answer <paramref name="Request"/> (sent to the pool: the count walks the guest memfds, which
+/// would hold faults up on the fault thread).
+/// </summary>
+internal sealed record CompleteStatus(ReportStatus Request, SwapMetrics Counters, IReadOnlyList<GuestRegion> Regions);
 
 /// <summary>Execute one move-to-staging batch (sent to the pool).</summary>
 internal sealed record ExecuteBatch(MoveToStagingBatch Batch);

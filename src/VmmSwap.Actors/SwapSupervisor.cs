@@ -72,7 +72,8 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
                 .WithDispatcher(VmmSwapConfig.MoveToStagingDispatcher)
                 .WithRouter(new RoundRobinPool(_options.ResolvedPoolSize)),
             "page-workers");
-        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, pool), "page-handler");
+        var statusWorker = Context.ActorOf(Akka.Actor.Props.Create<PageWorker>().WithDispatcher(VmmSwapConfig.MoveToStagingDispatcher), "status-worker");
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, pool, statusWorker), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
     }

@@ -39,6 +39,22 @@ public sealed class GuestRegion : IDisposable
     /// <summary>Pages in the region.</summary>
     public long PageCount => PageSize.BytesToPages(Size);
 
+    /// <summary>
+    /// Pages of the region resident in RAM, from the memfd's data ranges (SEEK_DATA / SEEK_HOLE):
+    /// a syscall pair per run, so it costs more the more fragmented the region is. Safe on any
+    /// thread; under concurrent faults it is a snapshot.
+    /// </summary>
+    public long ResidentPages()
+    {
+        long pages = 0;
+        foreach (var (start, end) in FileOps.DataRanges(MemFd, MemFdOffset, MemFdOffset + (long)Size))
+        {
+            pages += PageSize.BytesToPages((ulong)(end - start));
+        }
+
+        return pages;
+    }
+
     /// <summary>Creates a fresh, sparse memfd of <paramref name="size"/> bytes and maps it shared.</summary>
     public static GuestRegion Create(string name, ulong size)
     {

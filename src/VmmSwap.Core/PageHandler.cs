@@ -241,24 +241,17 @@ public sealed class PageHandler : IDisposable
     public TrimContext StartTrim() => new(this);
 
     /// <summary>Guest pages resident in RAM, counted from the guest memfds' data ranges.</summary>
-    public long ResidentPages()
-    {
-        long pages = 0;
-        foreach (var region in _regions)
-        {
-            var guest = region.Guest;
-            foreach (var (start, end) in FileOps.DataRanges(guest.MemFd, guest.MemFdOffset, guest.MemFdOffset + (long)guest.Size))
-            {
-                pages += PageSize.BytesToPages((ulong)(end - start));
-            }
-        }
-
-        return pages;
-    }
+    public long ResidentPages() => _regions.Sum(r => r.Guest.ResidentPages());
 
     /// <summary>The current page counts.</summary>
-    public SwapMetrics Metrics() => new(
-        ResidentPages(),
+    public SwapMetrics Metrics() => Counters() with { ResidentPages = ResidentPages() };
+
+    /// <summary>
+    /// The page counts the handler keeps itself, at no cost; resident pages (asked of the kernel,
+    /// see <see cref="GuestRegion.ResidentPages"/>) are left 0 for the caller to fill in.
+    /// </summary>
+    public SwapMetrics Counters() => new(
+        0,
         _regions.Sum(r => r.CopiedFromFilePages),
         _regions.Sum(r => r.CopiedFromStagingPages),
         _regions.Sum(r => r.ZeroedPages),

@@ -395,6 +395,42 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         Assert.Empty(guest.Mismatches());
     }
 
+    [Fact]
+    public async Task Replies_to_one_asker_come_in_the_order_it_asked()
+    {
+        using var guest = new GuestFixture(64, 64);
+        guest.Fill(seed: 17);
+        var swap = SwapController.Start(Sys, guest.Memory, Options(paused: true), name: "reply-order");
+        await swap.EnableAsync().WaitAsync(Deadline);
+        var probe = CreateTestProbe();
+
+        // Statuses count resident pages on a worker; commands in between must not overtake them.
+        for (var i = 0; i < 20; i++)
+        {
+            probe.Send(swap.Supervisor, Status.Instance);
+            probe.Send(swap.Supervisor, Trim.Instance);
+        }
+
+        probe.Send(swap.Supervisor, Status.Instance);
+        Assert.Equal(SwapState.Pending, probe.ExpectMsg<SwapStatus>(Deadline).State);
+        Assert.Equal(CommandOutcome.Accepted, probe.ExpectMsg<CommandReply>(Deadline).Outcome);
+        for (var i = 1; i < 20; i++)
+        {
+            Assert.Equal(SwapState.TrimInProgress, probe.ExpectMsg<SwapStatus>(Deadline).State);
+            Assert.Equal(CommandOutcome.Ignored, probe.ExpectMsg<CommandReply>(Deadline).Outcome);
+        }
+
+        var last = probe.ExpectMsg<SwapStatus>(Deadline);
+        Assert.Equal(SwapState.TrimInProgress, last.State);
+        Assert.Equal(guest.WrittenPages, last.Metrics.StagingPages);
+        swap.Supervisor.Tell(ResumeJobs.Instance);
+        await swap.WaitForStateAsync(SwapState.Pending, Deadline);
+        await swap.DisableAsync().WaitAsync(Deadline);
+        swap.Supervisor.Tell(ResumeJobs.Instance);
+        await swap.WaitForStateAsync(SwapState.Ready, Deadline);
+        Assert.Empty(guest.Mismatches());
+    }
+
     private static async Task DisableAsync(SwapController swap)
     {
         await swap.DisableAsync().WaitAsync(Deadline);

@@ -26,8 +26,14 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly List<Userfaultfd> _registered = [];
     private PageHandler? _handler;
     private SwapInContext? _swapIn;
+    private IActorRef? _swapInJob;
     private TrimContext? _trim;
+    private IActorRef? _trimJob;
     private PageWork? _inFlight;
+
+    // Swap-in contexts of ended jobs whose read one window ahead was still running: their buffers
+    // are freed once the read answers.
+    private readonly List<(PageWork Read, SwapInContext Context)> _retired = [];
 
     // The job whose swap-in chunk waits for the window being read, and the read error it gets instead.
     private IActorRef? _readWaiter;
@@ -75,10 +81,18 @@ internal sealed class PageHandlerActor : ReceiveActor
     /// </summary>
     protected override void PostStop()
     {
-        // A pool worker may still be reading staging for a job chunk: let it finish before the memory goes.
-        if (_inFlight is { } work && !work.WaitUntilDone(TimeSpan.FromSeconds(30)))
+        // A page worker may still be reading staging or a buffer: cancel its work or let it finish
+        // before the memory goes; if it will not finish, leak the memory rather than crash under it.
+        var unfinished = new List<PageWork>(_retired.Select(r => r.Read));
+        if (_inFlight is { } work)
         {
-            _log.Error("a page worker is still running after 30 s; closing page state anyway");
+            unfinished.Add(work);
+        }
+
+        var safe = unfinished.All(w => w.CancelOrWait(TimeSpan.FromSeconds(30)));
+        if (!safe)
+        {
+            _log.Error("a page worker is still running after 30 s; its memory is left mapped");
         }
 
         if (_handler is not null && _mainUffd is not null)
@@ -94,8 +108,16 @@ internal sealed class PageHandlerActor : ReceiveActor
             }
         }
 
-        _swapIn?.Dispose();
-        _handler?.Dispose();
+        if (safe)
+        {
+            _swapIn?.Dispose();
+            foreach (var (_, context) in _retired)
+            {
+                context.Dispose();
+            }
+
+            _handler?.Dispose();
+        }
     }
 
     // Runs on the pump thread, which reads no events meanwhile: read them here when the kernel defers a copy.
@@ -230,6 +252,9 @@ internal sealed class PageHandlerActor : ReceiveActor
         _stagingError = null;
         try
         {
+            // Normally done when the last job ended; a free landing after re-staging would wipe pages.
+            _handler?.FlushDeferredFrees();
+
             if (_handler is null)
             {
                 _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
@@ -309,12 +334,24 @@ internal sealed class PageHandlerActor : ReceiveActor
                     Dispatch(handler.PlanSwapOutFlush());
                     break;
                 case JobKind.SwapIn:
-                    _swapIn ??= handler.StartSwapIn();
+                    // A context belongs to one job: a job that died without EndJob leaves nothing behind.
+                    if (!Sender.Equals(_swapInJob))
+                    {
+                        RetireSwapIn();
+                        _swapIn = handler.StartSwapIn();
+                        _swapInJob = Sender;
+                    }
+
                     SwapInSteps(Sender, 0);
                     break;
                 case JobKind.Trim:
-                    _trim ??= handler.StartTrim();
-                    if (_trim.Plan(_options.TrimChunkPages) is { } window)
+                    if (!Sender.Equals(_trimJob))
+                    {
+                        _trim = handler.StartTrim();
+                        _trimJob = Sender;
+                    }
+
+                    if (_trim!.Plan(_options.TrimChunkPages) is { } window)
                     {
                         Dispatch(window);
                     }
@@ -341,6 +378,14 @@ internal sealed class PageHandlerActor : ReceiveActor
     private void Handle(WorkDone m)
     {
         // A swap-in read can outlive its job (it runs one window ahead): then nobody needs it.
+        var retired = _retired.FindIndex(r => ReferenceEquals(r.Read, m.Work));
+        if (retired >= 0)
+        {
+            _retired[retired].Context.Dispose();
+            _retired.RemoveAt(retired);
+            return;
+        }
+
         if (!ReferenceEquals(m.Work, _inFlight))
         {
             return;
@@ -482,24 +527,35 @@ internal sealed class PageHandlerActor : ReceiveActor
         switch (kind)
         {
             case JobKind.SwapIn:
-                // A read one window ahead may still be filling a buffer.
-                if (_inFlight is { } read && !read.WaitUntilDone(TimeSpan.FromSeconds(30)))
-                {
-                    _log.Error("a swap-in read is still running after 30 s; its buffer is kept");
-                    _swapIn = null;
-                    break;
-                }
-
-                _inFlight = null;
-                _readWaiter = null;
-                _readError = null;
-                _swapIn?.Dispose();
-                _swapIn = null;
+                RetireSwapIn();
                 break;
             case JobKind.Trim:
                 _trim = null;
+                _trimJob = null;
                 break;
         }
+    }
+
+    // Drops the swap-in context; a read still running keeps its buffer until it answers.
+    private void RetireSwapIn()
+    {
+        if (_swapIn is not null)
+        {
+            if (_inFlight is SwapInRead read)
+            {
+                _retired.Add((read, _swapIn));
+                _inFlight = null;
+            }
+            else
+            {
+                _swapIn.Dispose();
+            }
+        }
+
+        _swapIn = null;
+        _swapInJob = null;
+        _readWaiter = null;
+        _readError = null;
     }
 
     private void Handle(FinishDisable m)
@@ -522,7 +578,18 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         _registered.Clear();
         EndJob(JobKind.SwapIn);
-        _trim = null;
+        EndJob(JobKind.Trim);
+
+        // The page state is about to be closed: no read of an aborted swap-in may still use it.
+        foreach (var (read, context) in _retired)
+        {
+            if (read.CancelOrWait(TimeSpan.FromSeconds(30)))
+            {
+                context.Dispose();
+            }
+        }
+
+        _retired.Clear();
 
         // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
         // swap file (freeing its blocks) can take a while; a page worker does it.
@@ -537,14 +604,10 @@ internal sealed class PageHandlerActor : ReceiveActor
     }
 
     // The counters are read here; the resident count (a walk of the guest memfds) is left to a page worker.
+    // Every reply goes through the one status worker, so replies to one asker keep their order.
     private void Handle(ReportStatus m)
     {
-        if (_handler is null || m.State == SwapState.Ready)
-        {
-            m.ReplyTo.Tell(m.ReplyWith(SwapMetrics.Empty));
-            return;
-        }
-
-        _statusWorker.Tell(new CompleteStatus(m, _handler.Counters(), _guest.Regions));
+        var enabled = _handler is not null && m.State != SwapState.Ready;
+        _statusWorker.Tell(new CompleteStatus(m, enabled ? _handler!.Counters() : SwapMetrics.Empty, enabled ? _guest.Regions : []));
     }
 }

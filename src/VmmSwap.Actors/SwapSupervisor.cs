@@ -67,12 +67,8 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     /// <inheritdoc />
     protected override void PreStart()
     {
-        var pool = Context.ActorOf(
-            Akka.Actor.Props.Create<PageWorker>()
-                .WithDispatcher(VmmSwapConfig.MoveToStagingDispatcher)
-                .WithRouter(new RoundRobinPool(_options.ResolvedPoolSize)),
-            "page-workers");
-        var statusWorker = Context.ActorOf(Akka.Actor.Props.Create<PageWorker>().WithDispatcher(VmmSwapConfig.MoveToStagingDispatcher), "status-worker");
+        var pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
+        var statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
         _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, pool, statusWorker), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
@@ -245,6 +241,8 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         {
             if (m.ActorRef.Equals(_job))
             {
+                // It never sent EndJob: the PageHandler must still drop the job's context and frees.
+                _pageHandler.Tell(new EndJob(_jobKind));
                 Self.Tell(new JobCompleted(_jobKind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), "the job stopped unexpectedly", false));
             }
         });

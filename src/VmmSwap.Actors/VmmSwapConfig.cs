@@ -11,8 +11,8 @@ public static class VmmSwapConfig
     /// <summary>Priority mailbox of the PageHandler actor.</summary>
     public const string PageHandlerMailbox = "vmm-swap.page-handler-mailbox";
 
-    /// <summary>Dispatcher of the move-to-staging pool.</summary>
-    public const string MoveToStagingDispatcher = "vmm-swap.move-to-staging-dispatcher";
+    /// <summary>Dispatcher of the page workers.</summary>
+    public const string PageWorkerDispatcher = "vmm-swap.page-worker-dispatcher";
 
     private static readonly Lazy<Config> Embedded = new(Load);
 
@@ -24,7 +24,7 @@ public static class VmmSwapConfig
     {
         ArgumentNullException.ThrowIfNull(options);
         return ConfigurationFactory.ParseString(
-            $"vmm-swap.move-to-staging-dispatcher.dedicated-thread-pool.thread-count = {options.ResolvedPoolSize}")
+            $"vmm-swap.page-worker-dispatcher.dedicated-thread-pool.thread-count = {options.ResolvedPageWorkerCount}")
             .WithFallback(Default);
     }
 

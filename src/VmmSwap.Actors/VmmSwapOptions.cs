@@ -9,8 +9,8 @@ public sealed record VmmSwapOptions
     /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
     public string? SwapDirectory { get; init; }
 
-    /// <summary>Routees copying guest pages into staging on Enable; 0 means one per core.</summary>
-    public int MoveToStagingPoolSize { get; init; }
+    /// <summary>Page workers (move to staging, swap-out writes, trim comparisons, swap-in reads); 0 means one per core.</summary>
+    public int PageWorkerCount { get; init; }
 
     /// <summary>Bytes per swap-out write and per swap-in read (both run on a page worker, not in a fault's way).</summary>
     public ulong SwapChunkBytes { get; init; } = 2 * 1024 * 1024;
@@ -27,8 +27,14 @@ public sealed record VmmSwapOptions
     /// <summary>The swap directory to use.</summary>
     public string ResolvedSwapDirectory => string.IsNullOrEmpty(SwapDirectory) ? Path.GetTempPath() : SwapDirectory;
 
-    /// <summary>The pool size to use.</summary>
-    public int ResolvedPoolSize => MoveToStagingPoolSize > 0 ? MoveToStagingPoolSize : Environment.ProcessorCount;
+    /// <summary>
+    /// Nice value of the page workers' threads (0-19): above the default so background page work
+    /// yields the CPU to vCPUs and to the fault thread.
+    /// </summary>
+    public int PageWorkerNice { get; init; } = 10;
+
+    /// <summary>The number of page workers to use.</summary>
+    public int ResolvedPageWorkerCount => PageWorkerCount > 0 ? PageWorkerCount : Environment.ProcessorCount;
 
     /// <summary>Reads the options from <paramref name="config"/> (falling back to the built-in defaults).</summary>
     public static VmmSwapOptions FromConfig(Config config)
@@ -38,7 +44,8 @@ public sealed record VmmSwapOptions
         return new VmmSwapOptions
         {
             SwapDirectory = section.GetString("swap-dir", string.Empty),
-            MoveToStagingPoolSize = section.GetInt("move-to-staging-pool-size", 0),
+            PageWorkerCount = section.GetInt("page-workers", 0),
+            PageWorkerNice = section.GetInt("page-worker-nice", 10),
             SwapChunkBytes = (ulong)section.GetLong("swap-chunk-size", 2 * 1024 * 1024),
             SwapInStepBytes = (ulong)section.GetLong("swap-in-step-size", 256 * 1024),
             TrimChunkPages = section.GetLong("trim-chunk-pages", 256),
@@ -63,9 +70,14 @@ public sealed record VmmSwapOptions
             throw new ArgumentException($"vmm-swap.trim-chunk-pages must be positive, got {TrimChunkPages}");
         }
 
-        if (MoveToStagingPoolSize < 0)
+        if (PageWorkerNice is < 0 or > 19)
         {
-            throw new ArgumentException($"vmm-swap.move-to-staging-pool-size must be 0 (one per core) or positive, got {MoveToStagingPoolSize}");
+            throw new ArgumentException($"vmm-swap.page-worker-nice must be 0-19 (a raise needs no privilege), got {PageWorkerNice}");
+        }
+
+        if (PageWorkerCount < 0)
+        {
+            throw new ArgumentException($"vmm-swap.page-workers must be 0 (one per core) or positive, got {PageWorkerCount}");
         }
 
         return this;

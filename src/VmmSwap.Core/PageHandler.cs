@@ -26,6 +26,9 @@ public sealed class PageHandler : IDisposable
     /// <summary>The swap file.</summary>
     public SwapFile File { get; }
 
+    /// <summary>The swap-in under way, whose loaded windows serve faults on their pages.</summary>
+    internal SwapInContext? ActiveSwapIn { get; set; }
+
     /// <summary>What job work dropped from the page state but has not freed yet; the next work of the job carries it.</summary>
     internal DeferredFrees Deferred { get; }
 
@@ -90,7 +93,9 @@ public sealed class PageHandler : IDisposable
         }
         else if (File.IsPresent(fileIndex))
         {
-            uffd.Copy(pageAddress, File.AddressOf(fileIndex), (ulong)PageSize.Bytes, wake: true);
+            // A page a swap-in has already read comes from its buffer, not from the disk again.
+            var source = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? File.AddressOf(fileIndex);
+            uffd.Copy(pageAddress, source, (ulong)PageSize.Bytes, wake: true);
 
             // The bytes stay on disk so trim can spot the page unchanged on the next cycle.
             File.ClearRange(one);
@@ -234,8 +239,8 @@ public sealed class PageHandler : IDisposable
         return written;
     }
 
-    /// <summary>Starts a swap-in; dispose the context when done or aborted to free its read buffer.</summary>
-    public SwapInContext StartSwapIn() => new(this);
+    /// <summary>Starts a swap-in; dispose the context when done or aborted to free its read buffers.</summary>
+    public SwapInContext StartSwapIn() => ActiveSwapIn = new SwapInContext(this);
 
     /// <summary>Starts a trim of staging.</summary>
     public TrimContext StartTrim() => new(this);

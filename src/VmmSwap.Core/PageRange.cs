@@ -11,6 +11,9 @@ public readonly record struct PageRange(long Start, long End)
     /// <summary>True when the range holds no page.</summary>
     public bool IsEmpty => End <= Start;
 
+    /// <summary>Whether page <paramref name="index"/> lies in the range.</summary>
+    public bool Contains(long index) => Start <= index && index < End;
+
     /// <summary>The range shifted by <paramref name="pages"/>.</summary>
     public PageRange Offset(long pages) => new(Start + pages, End + pages);
 

@@ -138,9 +138,32 @@ public sealed class SwapInContext : IDisposable
         }
     }
 
+    /// <summary>
+    /// The buffer address holding swap-file slot <paramref name="index"/> when a loaded window
+    /// covers it; null otherwise. Valid for a page still present in the file: nothing writes the
+    /// file during a swap-in, so the bytes read are its bytes.
+    /// </summary>
+    internal nint? BufferedAddressOf(long index)
+    {
+        foreach (var read in (ReadOnlySpan<SwapInRead?>)[_loaded, _nextLoaded ? _next : null])
+        {
+            if (read is not null && read.Window.Contains(index))
+            {
+                return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(index - read.Window.Start);
+            }
+        }
+
+        return null;
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        if (ReferenceEquals(_handler.ActiveSwapIn, this))
+        {
+            _handler.ActiveSwapIn = null;
+        }
+
         if (_lastWindow is { } last)
         {
             try

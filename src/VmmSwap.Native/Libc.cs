@@ -49,6 +49,7 @@ internal static unsafe partial class Libc
 
     internal const int POSIX_FADV_DONTNEED = 4;
     internal const uint SYNC_FILE_RANGE_WRITE = 2;
+    internal const int PRIO_PROCESS = 0;
 
     internal const int FALLOC_FL_KEEP_SIZE = 1;
     internal const int FALLOC_FL_PUNCH_HOLE = 2;
@@ -122,6 +123,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "fallocate64", SetLastError = true)]
     internal static partial int Fallocate(int fd, int mode, long offset, long length);
+
+    [LibraryImport(Lib, EntryPoint = "gettid")]
+    internal static partial int GetTid();
+
+    [LibraryImport(Lib, EntryPoint = "setpriority", SetLastError = true)]
+    internal static partial int SetPriority(int which, uint who, int prio);
 
     [LibraryImport(Lib, EntryPoint = "eventfd", SetLastError = true)]
     internal static partial int EventFd(uint initval, int flags);

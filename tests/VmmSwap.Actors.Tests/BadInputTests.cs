@@ -204,11 +204,11 @@ public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output
     }
 
     [Fact]
-    public void A_negative_pool_size_is_refused_naming_the_option()
+    public void A_negative_page_worker_count_is_refused_naming_the_option()
     {
-        var error = Assert.Throws<ArgumentException>(new VmmSwapOptions { MoveToStagingPoolSize = -1 }.Validated);
+        var error = Assert.Throws<ArgumentException>(new VmmSwapOptions { PageWorkerCount = -1 }.Validated);
 
-        Assert.Contains("move-to-staging-pool-size", error.Message, StringComparison.Ordinal);
+        Assert.Contains("page-workers", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -231,6 +231,8 @@ public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output
     [InlineData("vmm-swap.swap-chunk-size = 1000", "swap-chunk-size")]
     [InlineData("vmm-swap.trim-chunk-pages = 0", "trim-chunk-pages")]
     [InlineData("vmm-swap.swap-in-step-size = 0", "swap-in-step-size")]
+    [InlineData("vmm-swap.page-worker-nice = 20", "page-worker-nice")]
+    [InlineData("vmm-swap.page-worker-nice = -1", "page-worker-nice")]
     [InlineData("vmm-swap.swap-in-step-size = 4100", "swap-in-step-size")]
     public void Invalid_hocon_options_are_refused_naming_the_key(string hocon, string key)
     {

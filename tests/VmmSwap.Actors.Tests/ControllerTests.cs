@@ -431,6 +431,37 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         Assert.Empty(guest.Mismatches());
     }
 
+    [Fact]
+    public async Task Page_workers_run_at_the_configured_nice_value()
+    {
+        using var guest = new GuestFixture(32);
+        guest.Fill(seed: 23);
+        var swap = SwapController.Start(Sys, guest.Memory, Options() with { PageWorkerNice = 17 }, name: "nice-workers");
+
+        // Enable runs the move to staging on the pool, and every status on the status worker.
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.StatusAsync();
+
+        var niced = Directory.GetDirectories("/proc/self/task").Count(t => Nice(t) == 17);
+        Assert.True(niced >= 1, "no thread runs at nice 17 after the page workers worked");
+        await DisableAsync(swap);
+        Assert.Empty(guest.Mismatches());
+    }
+
+    // Field 19 of /proc/self/task/<tid>/stat; the command name (field 2) may hold spaces.
+    private static int Nice(string task)
+    {
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(task, "stat"));
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0; // the thread exited meanwhile
+        }
+    }
+
     private static async Task DisableAsync(SwapController swap)
     {
         await swap.DisableAsync().WaitAsync(Deadline);

@@ -12,5 +12,5 @@ public abstract class SwapTestKit(ITestOutputHelper output)
 {
     internal static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
-    internal static VmmSwapOptions Options(bool paused = false) => new() { StartJobsPaused = paused, MoveToStagingPoolSize = 2 };
+    internal static VmmSwapOptions Options(bool paused = false) => new() { StartJobsPaused = paused, PageWorkerCount = 2 };
 }

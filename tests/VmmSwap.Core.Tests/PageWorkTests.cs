@@ -134,6 +134,46 @@ public sealed class PageWorkTests
         }
     }
 
+    [Fact]
+    public void A_fault_during_swap_in_on_a_page_already_read_is_served_from_the_read_buffer()
+    {
+        using var swap = new SwapHarness(64);
+        for (var p = 0; p < 64; p++)
+        {
+            swap.Write(p, RandomPage(p));
+        }
+
+        swap.Enable();
+        Assert.Equal(64, swap.SwapOutAll());
+        using var swapIn = swap.Locked(h => h.StartSwapIn());
+        var read = swap.Locked(_ => swapIn.PlanRead((ulong)(32 * Page)))!;
+        Assert.Equal(new PageRange(0, 32), read.Window);
+        read.Execute();
+        swap.Locked(_ =>
+        {
+            swapIn.Loaded(read);
+            return 0;
+        });
+
+        // The window's blocks leave the disk: a fault served from the file would read zeros.
+        FileOps.PunchHole(swap.Handler.File.Fd, 0, 32L * Page);
+        Assert.Equal(RandomPage(5), swap.Read(5));
+        Assert.Equal(RandomPage(40), swap.Read(40));
+        Assert.Equal(2, swap.Metrics().CopiedFromFilePages);
+
+        long brought = 0;
+        for (long n; (n = swap.Locked(_ => swapIn.SwapIn(swap.Uffd, (ulong)(32 * Page)))) > 0;)
+        {
+            brought += n;
+        }
+
+        Assert.Equal(62, brought);
+        for (var p = 0; p < 64; p++)
+        {
+            Assert.Equal(RandomPage(p), swap.Read(p));
+        }
+    }
+
     private static long StagingBytes(SwapHarness swap) => FileOps.Status(swap.Handler.Staging.MemFd).AllocatedBytes;
 
     private static byte[] RandomPage(long seed)

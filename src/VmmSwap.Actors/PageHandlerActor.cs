@@ -327,11 +327,11 @@ internal sealed class PageHandlerActor : ReceiveActor
             switch (m.Kind)
             {
                 case JobKind.SwapOut when handler.PlanSwapOut(_options.SwapChunkBytes) is { } write:
-                    Dispatch(write);
+                    Dispatch(write, Sender);
                     break;
                 case JobKind.SwapOut:
                     // Staging is empty: the swap-out is complete once the written pages leave RAM.
-                    Dispatch(handler.PlanSwapOutFlush());
+                    Dispatch(handler.PlanSwapOutFlush(), Sender);
                     break;
                 case JobKind.SwapIn:
                     // A context belongs to one job: a job that died without EndJob leaves nothing behind.
@@ -353,7 +353,7 @@ internal sealed class PageHandlerActor : ReceiveActor
 
                     if (_trim!.Plan(_options.TrimChunkPages) is { } window)
                     {
-                        Dispatch(window);
+                        Dispatch(window, Sender);
                     }
                     else
                     {
@@ -369,10 +369,11 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    private void Dispatch(PageWork work)
+    // One piece of work is in flight at a time; its answer goes to the job it serves.
+    private void Dispatch(PageWork work, IActorRef job)
     {
         _inFlight = work;
-        _pool.Tell(new ExecuteWork(work, Sender));
+        _pool.Tell(new ExecuteWork(work, job));
     }
 
     private void Handle(WorkDone m)
@@ -392,29 +393,23 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
 
         _inFlight = null;
-        var kind = m.Work switch
+        switch (m.Work)
         {
-            TrimWindow => JobKind.Trim,
-            SwapInRead => JobKind.SwapIn,
-            _ => JobKind.SwapOut,
-        };
-        if (m.Work is SwapInRead read)
-        {
-            Loaded(read, m.Error);
-            return;
+            case SwapInRead read:
+                Loaded(read, m.Error);
+                return;
+            case SwapFileFlush:
+                // The pages are on disk either way; a failure to drop the cache loses nothing.
+                if (m.Error is not null)
+                {
+                    _log.Warning("swap file written but its page cache was not dropped: {0}", m.Error);
+                }
+
+                m.Job.Tell(new ChunkDone(JobKind.SwapOut, 0, true, null));
+                return;
         }
 
-        if (m.Work is SwapFileFlush)
-        {
-            // The pages are on disk either way; a failure to drop the cache loses nothing.
-            if (m.Error is not null)
-            {
-                _log.Warning("swap file written but its page cache was not dropped: {0}", m.Error);
-            }
-
-            m.Job.Tell(new ChunkDone(kind, 0, true, null));
-            return;
-        }
+        var kind = m.Work is TrimWindow ? JobKind.Trim : JobKind.SwapOut;
 
         if (m.Error is not null)
         {
@@ -456,10 +451,9 @@ internal sealed class PageHandlerActor : ReceiveActor
             }
 
             copied = swapIn.CopyStep(_mainUffd!, _options.SwapInStepBytes);
-            if (!swapIn.ReadPending && swapIn.PlanRead(_options.SwapChunkBytes) is { } read)
+            if (swapIn.PlanRead(_options.SwapChunkBytes) is { } read)
             {
-                _inFlight = read;
-                _pool.Tell(new ExecuteWork(read, job));
+                Dispatch(read, job);
             }
         }
         catch (UffdRetryException)
@@ -603,8 +597,8 @@ internal sealed class PageHandlerActor : ReceiveActor
         _mainUffd = null;
     }
 
-    // The counters are read here; the resident count (a walk of the guest memfds) is left to a page worker.
-    // Every reply goes through the one status worker, so replies to one asker keep their order.
+    // The counters are read here; the resident count (a walk of the guest memfds) is left to the
+    // status worker, which every reply goes through, so replies to one asker keep their order.
     private void Handle(ReportStatus m)
     {
         var enabled = _handler is not null && m.State != SwapState.Ready;

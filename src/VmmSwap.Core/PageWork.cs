@@ -5,7 +5,7 @@ namespace VmmSwap.Core;
 /// faults are served while it runs: it touches only memory and files, never the page state, and
 /// the handler completes it when it is done. It first gives back what earlier work of the same
 /// job left to free (<see cref="DeferredFrees"/>). Whoever disposes the memory it reads must first
-/// wait for it with <see cref="WaitUntilDone"/>.
+/// cancel it or wait for it with <see cref="CancelOrWait"/>.
 /// </summary>
 public abstract class PageWork
 {
@@ -39,9 +39,6 @@ public abstract class PageWork
             _done.Set();
         }
     }
-
-    /// <summary>Whether the work has run (or failed), waiting at most <paramref name="timeout"/>.</summary>
-    public bool WaitUntilDone(TimeSpan timeout) => _done.Wait(timeout);
 
     /// <summary>
     /// Makes sure the work will not touch memory any more: cancels it if it has not started

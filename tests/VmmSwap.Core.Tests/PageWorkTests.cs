@@ -66,9 +66,32 @@ public sealed class PageWorkTests
         swap.Handler.File.Fd.Dispose();
 
         Assert.Throws<ObjectDisposedException>(write.Execute);
-        Assert.True(write.WaitUntilDone(TimeSpan.Zero), "a failed write must still count as done, or a stopping handler would wait for it");
+        Assert.True(write.CancelOrWait(TimeSpan.Zero), "a failed write must still count as done, or a stopping handler would wait for it");
         Assert.Equal(16, swap.Metrics().StagingPages);
         Assert.Equal(0, swap.Metrics().SwapPages);
+        for (var p = 0; p < 16; p++)
+        {
+            Assert.Equal(RandomPage(p), swap.Read(p));
+        }
+    }
+
+    [Fact]
+    public void Work_cancelled_before_it_starts_never_runs()
+    {
+        using var swap = new SwapHarness(16);
+        for (var p = 0; p < 16; p++)
+        {
+            swap.Write(p, RandomPage(p));
+        }
+
+        swap.Enable();
+        var write = swap.Locked(h => h.PlanSwapOut((ulong)(16 * Page)))!;
+
+        Assert.True(write.CancelOrWait(TimeSpan.Zero));
+        write.Execute();
+
+        Assert.Equal(0, FileOps.Status(swap.Handler.File.Fd).AllocatedBytes);
+        Assert.Equal(16, swap.Metrics().StagingPages);
         for (var p = 0; p < 16; p++)
         {
             Assert.Equal(RandomPage(p), swap.Read(p));

@@ -84,12 +84,17 @@ internal sealed class PageHandlerActor : ReceiveActor
         // A page worker may still be reading staging or a buffer: cancel its work or let it finish
         // before the memory goes; if it will not finish, leak the memory rather than crash under it.
         var unfinished = new List<PageWork>(_retired.Select(r => r.Read));
-        if (_inFlight is { } work)
+        if (_inFlight is { } inFlight)
         {
-            unfinished.Add(work);
+            unfinished.Add(inFlight);
         }
 
-        var safe = unfinished.All(w => w.CancelOrWait(TimeSpan.FromSeconds(30)));
+        var safe = true;
+        foreach (var work in unfinished)
+        {
+            safe &= work.CancelOrWait(TimeSpan.FromSeconds(30));
+        }
+
         if (!safe)
         {
             _log.Error("a page worker is still running after 30 s; its memory is left mapped");

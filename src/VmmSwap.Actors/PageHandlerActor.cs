@@ -25,19 +25,12 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly List<(Userfaultfd Uffd, ulong Address)> _deferred = [];
     private readonly List<Userfaultfd> _registered = [];
     private PageHandler? _handler;
-    private SwapInContext? _swapIn;
-    private IActorRef? _swapInJob;
+    private readonly SwapInDriver _swapIns;
     private TrimContext? _trim;
     private IActorRef? _trimJob;
+
+    // The swap-out or trim work a job chunk waits for (swap-in reads are the driver's).
     private PageWork? _inFlight;
-
-    // Swap-in contexts of ended jobs whose read one window ahead was still running: their buffers
-    // are freed once the read answers.
-    private readonly List<(PageWork Read, SwapInContext Context)> _retired = [];
-
-    // The job whose swap-in chunk waits for the window being read, and the read error it gets instead.
-    private IActorRef? _readWaiter;
-    private string? _readError;
     private Userfaultfd? _mainUffd;
     private bool _flushScheduled;
     private int _batchesOutstanding;
@@ -52,6 +45,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _supervisor = supervisor;
         _pool = pool;
         _statusWorker = statusWorker;
+        _swapIns = new SwapInDriver(options, pool, Self);
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
         Receive<FlushStaging>(_ =>
@@ -62,7 +56,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(Handle);
-        Receive<ContinueSwapIn>(m => SwapInSteps(m.Job, m.Pages));
+        Receive<ContinueSwapIn>(m => _swapIns.Steps(_mainUffd!, m.Job, m.Pages));
         Receive<WorkDone>(Handle);
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
@@ -83,7 +77,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         // A page worker may still be reading staging or a buffer: cancel its work or let it finish
         // before the memory goes; if it will not finish, leak the memory rather than crash under it.
-        var unfinished = new List<PageWork>(_retired.Select(r => r.Read));
+        var unfinished = new List<PageWork>(_swapIns.Unfinished);
         if (_inFlight is { } inFlight)
         {
             unfinished.Add(inFlight);
@@ -115,12 +109,7 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         if (safe)
         {
-            _swapIn?.Dispose();
-            foreach (var (_, context) in _retired)
-            {
-                context.Dispose();
-            }
-
+            _swapIns.Close(TimeSpan.Zero);
             _handler?.Dispose();
         }
     }
@@ -322,8 +311,8 @@ internal sealed class PageHandlerActor : ReceiveActor
     }
 
     // Swap-out writes, trim windows and swap-in reads run on the page workers, so faults are
-    // served meanwhile; swap-in's copies into the guest stay here, in bounded steps: they would
-    // race with faults on the same pages.
+    // served meanwhile; swap-in's copies into the guest stay on this thread, in bounded steps
+    // (SwapInDriver): they would race with faults on the same pages.
     private void Handle(RunChunk m)
     {
         try
@@ -339,17 +328,10 @@ internal sealed class PageHandlerActor : ReceiveActor
                     Dispatch(handler.PlanSwapOutFlush(), Sender);
                     break;
                 case JobKind.SwapIn:
-                    // A context belongs to one job: a job that died without EndJob leaves nothing behind.
-                    if (!Sender.Equals(_swapInJob))
-                    {
-                        RetireSwapIn();
-                        _swapIn = handler.StartSwapIn();
-                        _swapInJob = Sender;
-                    }
-
-                    SwapInSteps(Sender, 0);
+                    _swapIns.RunChunk(handler, _mainUffd!, Sender);
                     break;
                 case JobKind.Trim:
+                    // A context belongs to one job: a job that died without EndJob leaves nothing behind.
                     if (!Sender.Equals(_trimJob))
                     {
                         _trim = handler.StartTrim();
@@ -383,15 +365,13 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(WorkDone m)
     {
-        // A swap-in read can outlive its job (it runs one window ahead): then nobody needs it.
-        var retired = _retired.FindIndex(r => ReferenceEquals(r.Read, m.Work));
-        if (retired >= 0)
+        if (m.Work is SwapInRead read)
         {
-            _retired[retired].Context.Dispose();
-            _retired.RemoveAt(retired);
+            _swapIns.ReadDone(read, m.Error, _mainUffd!);
             return;
         }
 
+        // Work of a job that died meanwhile: EndJob has dropped it.
         if (!ReferenceEquals(m.Work, _inFlight))
         {
             return;
@@ -400,9 +380,6 @@ internal sealed class PageHandlerActor : ReceiveActor
         _inFlight = null;
         switch (m.Work)
         {
-            case SwapInRead read:
-                Loaded(read, m.Error);
-                return;
             case SwapFileFlush:
                 // The pages are on disk either way; a failure to drop the cache loses nothing.
                 if (m.Error is not null)
@@ -439,81 +416,22 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    // A swap-in chunk is a run of steps, each a message of its own so that fault batches (first in
-    // the mailbox) are served between them: staged pages, or the pages of the windows read, up to
-    // the chunk size. A page worker reads one window ahead; a chunk with nothing to copy waits for
-    // that read. The job is done once staging and the file are empty.
-    private void SwapInSteps(IActorRef job, long pages)
-    {
-        var swapIn = _swapIn!;
-        long copied;
-        try
-        {
-            if (_readError is { } readError)
-            {
-                _readError = null;
-                throw new IOException(readError);
-            }
-
-            copied = swapIn.CopyStep(_mainUffd!, _options.SwapInStepBytes);
-            if (swapIn.PlanRead(_options.SwapChunkBytes) is { } read)
-            {
-                Dispatch(read, job);
-            }
-        }
-        catch (UffdRetryException)
-        {
-            // A remove event is pending: it is read before the job's next request.
-            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, null));
-            return;
-        }
-        catch (Exception error)
-        {
-            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, error.Message));
-            return;
-        }
-
-        pages += copied;
-        if (copied > 0 && PageSize.PagesToBytes(pages) < _options.SwapChunkBytes)
-        {
-            Self.Tell(new ContinueSwapIn(job, pages));
-        }
-        else if (pages > 0)
-        {
-            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, null));
-        }
-        else if (swapIn.ReadPending)
-        {
-            _readWaiter = job;
-        }
-        else
-        {
-            job.Tell(new ChunkDone(JobKind.SwapIn, 0, true, null));
-        }
-    }
-
-    private void Loaded(SwapInRead read, string? error)
-    {
-        if (error is null)
-        {
-            _swapIn!.Loaded(read);
-        }
-        else
-        {
-            _readError = error;
-        }
-
-        if (_readWaiter is { } job)
-        {
-            _readWaiter = null;
-            SwapInSteps(job, 0);
-        }
-    }
-
     // Finished or aborted: what the job's work left to free goes now, before anything can be
     // staged or written again.
     private void EndJob(JobKind kind)
     {
+        // A finished or aborted job has no work in flight; one that died may, and it must not
+        // complete later against a new job's state.
+        if (_inFlight is { } orphan)
+        {
+            if (!orphan.CancelOrWait(TimeSpan.FromSeconds(30)))
+            {
+                _log.Error("{0}: a page worker is still running the work of a job that died", kind);
+            }
+
+            _inFlight = null;
+        }
+
         try
         {
             _handler?.FlushDeferredFrees();
@@ -526,35 +444,13 @@ internal sealed class PageHandlerActor : ReceiveActor
         switch (kind)
         {
             case JobKind.SwapIn:
-                RetireSwapIn();
+                _swapIns.Retire();
                 break;
             case JobKind.Trim:
                 _trim = null;
                 _trimJob = null;
                 break;
         }
-    }
-
-    // Drops the swap-in context; a read still running keeps its buffer until it answers.
-    private void RetireSwapIn()
-    {
-        if (_swapIn is not null)
-        {
-            if (_inFlight is SwapInRead read)
-            {
-                _retired.Add((read, _swapIn));
-                _inFlight = null;
-            }
-            else
-            {
-                _swapIn.Dispose();
-            }
-        }
-
-        _swapIn = null;
-        _swapInJob = null;
-        _readWaiter = null;
-        _readError = null;
     }
 
     private void Handle(FinishDisable m)
@@ -576,19 +472,10 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
 
         _registered.Clear();
-        EndJob(JobKind.SwapIn);
         EndJob(JobKind.Trim);
 
         // The page state is about to be closed: no read of an aborted swap-in may still use it.
-        foreach (var (read, context) in _retired)
-        {
-            if (read.CancelOrWait(TimeSpan.FromSeconds(30)))
-            {
-                context.Dispose();
-            }
-        }
-
-        _retired.Clear();
+        _swapIns.Close(TimeSpan.FromSeconds(30));
 
         // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
         // swap file (freeing its blocks) can take a while; a page worker does it.

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;
@@ -43,5 +44,42 @@ public sealed class LifeCycleTests(ITestOutputHelper output) : SwapTestKit(outpu
 
         var exit = await swap.ExitAsync();
         Assert.Equal(CommandOutcome.Accepted, exit.Outcome);
+    }
+
+    [Fact]
+    public async Task A_swap_out_job_that_dies_leaves_vmm_swap_failed_and_every_page_intact_through_the_next_cycle()
+    {
+        using var guest = new GuestFixture(4096);
+        guest.Fill(seed: 31);
+        var options = Options(paused: true) with { SwapChunkBytes = (ulong)Core.PageSize.PagesToBytes(4) };
+        var swap = SwapController.Start(Sys, guest.Memory, options, name: "dying-job");
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+
+        // Let some chunks complete (their staging frees are deferred to the job's next work), then kill the job.
+        swap.Supervisor.Tell(ResumeJobs.Instance);
+        var until = DateTime.UtcNow + Deadline;
+        while ((await swap.StatusAsync()).StateTransition.Pages == 0)
+        {
+            Assert.True(DateTime.UtcNow < until, "the swap-out made no progress");
+        }
+
+        Sys.ActorSelection(swap.Supervisor.Path / "swapout-*").Tell(Kill.Instance);
+        var failed = await swap.WaitForStateAsync(SwapState.Failed, Deadline);
+        Assert.Equal(SwapState.Failed, failed.State);
+        Assert.Contains("stopped unexpectedly", failed.Error, StringComparison.Ordinal);
+
+        // Pages written out come back from the file; Enable stages them again at the same slots,
+        // where a free left over from the dead job would wipe them.
+        Assert.Empty(guest.Mismatches());
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        swap.Supervisor.Tell(ResumeJobs.Instance);
+        Assert.Equal(SwapState.Active, (await swap.WaitForStateAsync(SwapState.Active, Deadline)).State);
+        Assert.Empty(guest.Mismatches());
+        await swap.DisableAsync().WaitAsync(Deadline);
+        swap.Supervisor.Tell(ResumeJobs.Instance);
+        Assert.Equal(SwapState.Ready, (await swap.WaitForStateAsync(SwapState.Ready, Deadline)).State);
+        Assert.Empty(guest.Mismatches());
     }
 }

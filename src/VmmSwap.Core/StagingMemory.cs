@@ -83,14 +83,8 @@ public sealed unsafe class StagingMemory : IDisposable
     /// <summary>Drops the pages of <paramref name="range"/> and frees their memory.</summary>
     public void ClearRange(PageRange range)
     {
-        CheckRange(range);
-        if (range.IsEmpty)
-        {
-            return;
-        }
-
-        _present.ClearRange(range);
-        Free(range);
+        Forget(range);
+        FreeMemory(range);
     }
 
     /// <summary>Drops the pages of <paramref name="range"/> from the present set; their memory is freed later with <see cref="FreeMemory"/>.</summary>

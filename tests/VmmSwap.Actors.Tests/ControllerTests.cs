@@ -442,24 +442,10 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.StatusAsync();
 
-        var niced = Directory.GetDirectories("/proc/self/task").Count(t => Nice(t) == 17);
+        var niced = VmmSwap.Testing.ThreadStat.NiceOfAll().Count(n => n == 17);
         Assert.True(niced >= 1, "no thread runs at nice 17 after the page workers worked");
         await DisableAsync(swap);
         Assert.Empty(guest.Mismatches());
-    }
-
-    // Field 19 of /proc/self/task/<tid>/stat; the command name (field 2) may hold spaces.
-    private static int Nice(string task)
-    {
-        try
-        {
-            var stat = File.ReadAllText(Path.Combine(task, "stat"));
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0; // the thread exited meanwhile
-        }
     }
 
     private static async Task DisableAsync(SwapController swap)

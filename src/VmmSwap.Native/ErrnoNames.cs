@@ -20,6 +20,7 @@ internal static class ErrnoNames
         Libc.EISDIR => "EISDIR",
         Libc.EINVAL => "EINVAL",
         Libc.ENOSPC => "ENOSPC",
+        16 => "EBUSY",
         Libc.ENOSYS => "ENOSYS",
         Libc.EOPNOTSUPP => "EOPNOTSUPP",
         _ => $"errno {errno}",

@@ -118,6 +118,19 @@ public static unsafe class FileOps
     }
 
     /// <summary>
+    /// Writes the file's dirty pages to disk (fdatasync). A failure (EIO, or ENOSPC found at
+    /// writeback) means bytes written earlier may never reach the disk.
+    /// </summary>
+    public static void DataSync(SafeFd fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Libc.Fdatasync(fd.Value) < 0)
+        {
+            throw NativeCallException.FromLastError("fdatasync", $"fd {fd.Value}");
+        }
+    }
+
+    /// <summary>
     /// Writes the file's dirty pages to disk (fdatasync) and drops its clean pages from the page
     /// cache (POSIX_FADV_DONTNEED), giving their RAM back now rather than at the next reclaim.
     /// </summary>

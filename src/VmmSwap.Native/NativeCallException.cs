@@ -23,6 +23,9 @@ public class NativeCallException : IOException
     /// <summary>The symbolic errno name, e.g. <c>EEXIST</c>.</summary>
     public string ErrnoName => ErrnoNames.Of(Errno);
 
+    /// <summary>Whether the file system was full: ENOSPC, or EDQUOT (122) for a quota.</summary>
+    public bool IsDiskFull => Errno is Libc.ENOSPC or 122;
+
     /// <summary>Throws a <see cref="NativeCallException"/> for the last P/Invoke error of <paramref name="call"/>.</summary>
     internal static NativeCallException FromLastError(string call, string? detail = null) =>
         new(call, Marshal.GetLastPInvokeError(), detail);

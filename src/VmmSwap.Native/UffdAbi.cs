@@ -10,6 +10,9 @@ internal static class UffdAbi
     internal const ulong FeatureEventRemove = 1UL << 3;
     internal const ulong FeatureMissingShmem = 1UL << 5;
 
+    // The kernel's internal UFFD_FEATURE_INITIALIZED, set once UFFDIO_API is done; fdinfo shows it.
+    internal const ulong FeatureInitialized = 1UL << 31;
+
     internal const ulong RegisterModeMissing = 1UL << 0;
     internal const ulong CopyModeDontWake = 1UL << 0;
     internal const ulong ZeroPageModeDontWake = 1UL << 0;

@@ -9,6 +9,7 @@ namespace VmmSwap.Native;
 public sealed unsafe class Userfaultfd : IDisposable
 {
     private const string DevicePath = "/dev/userfaultfd";
+    private const ulong ProbeAddress = 0x7FFF_FFFF_E000;
     private const ulong RequiredFeatures = UffdAbi.FeatureEventRemove | UffdAbi.FeatureMissingShmem;
 
     // Bits of uffdio_register.ioctls: the ioctl numbers a registered range accepts.
@@ -67,10 +68,9 @@ public sealed unsafe class Userfaultfd : IDisposable
         if (Libc.Ioctl(Fd.Value, UffdAbi.IocRegister, &args) < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            // ENOMEM here means the mm behind the userfaultfd is gone (its process exited or exec'd).
             if (errno == Libc.ENOMEM)
             {
-                throw new UffdTargetGoneException("ioctl(UFFDIO_REGISTER)", errno);
+                throw NoMapping("ioctl(UFFDIO_REGISTER)", address, length);
             }
 
             throw new NativeCallException(
@@ -95,8 +95,85 @@ public sealed unsafe class Userfaultfd : IDisposable
         var range = new UffdAbi.Range { Start = (ulong)address, Len = length };
         if (Libc.Ioctl(Fd.Value, UffdAbi.IocUnregister, &range) < 0)
         {
-            throw ClassifyError("ioctl(UFFDIO_UNREGISTER)", Marshal.GetLastPInvokeError(), (ulong)address);
+            var errno = Marshal.GetLastPInvokeError();
+            throw errno == Libc.ENOMEM
+                ? NoMapping("ioctl(UFFDIO_UNREGISTER)", address, length)
+                : ClassifyError("ioctl(UFFDIO_UNREGISTER)", errno, (ulong)address);
         }
+    }
+
+    /// <summary>
+    /// Checks that this descriptor can serve guest memory: open, a userfaultfd, handshaken
+    /// (UFFDIO_API done) with EVENT_REMOVE and MISSING_SHMEM. Read from /proc/self/fdinfo, which
+    /// shows the features the handshake granted. Throws <see cref="InvalidUserfaultfdException"/>
+    /// naming what is wrong.
+    /// </summary>
+    public void Validate()
+    {
+        if (Fd.IsClosed || Fd.IsInvalid)
+        {
+            throw new InvalidUserfaultfdException(-1, "it is closed");
+        }
+
+        var fd = Fd.Value;
+        string? target;
+        try
+        {
+            target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        }
+        catch (IOException e)
+        {
+            throw new InvalidUserfaultfdException(fd, $"it cannot be inspected ({e.Message})");
+        }
+
+        if (target != "anon_inode:[userfaultfd]")
+        {
+            throw new InvalidUserfaultfdException(fd, $"it is {target ?? "not open"}, not a userfaultfd");
+        }
+
+        var features = FdInfoFeatures(File.ReadAllLines($"/proc/self/fdinfo/{fd}"))
+            ?? throw new InvalidUserfaultfdException(fd, "its /proc/self/fdinfo has no API line");
+        if ((features & UffdAbi.FeatureInitialized) == 0)
+        {
+            throw new InvalidUserfaultfdException(fd, "its owner never completed the UFFDIO_API handshake");
+        }
+
+        if ((features & RequiredFeatures) != RequiredFeatures)
+        {
+            throw new InvalidUserfaultfdException(fd, $"its handshake enabled features 0x{features & ~UffdAbi.FeatureInitialized:X}; EVENT_REMOVE (0x{UffdAbi.FeatureEventRemove:X}) and MISSING_SHMEM (0x{UffdAbi.FeatureMissingShmem:X}) are needed");
+        }
+    }
+
+    // "API:\t<api>:<features>:<ioctls>" in hex.
+    internal static ulong? FdInfoFeatures(IEnumerable<string> fdinfo)
+    {
+        foreach (var line in fdinfo)
+        {
+            if (line.StartsWith("API:", StringComparison.Ordinal))
+            {
+                var fields = line[4..].Trim().Split(':');
+                return fields.Length == 3 && ulong.TryParse(fields[1], System.Globalization.NumberStyles.HexNumber, null, out var features) ? features : null;
+            }
+        }
+
+        return null;
+    }
+
+    // ENOMEM from REGISTER / UNREGISTER: no mapping at the range in the mm behind the
+    // userfaultfd, either because its process exited (the mm is gone) or because it maps the
+    // memory elsewhere. ZEROPAGE tells them apart: it fails with ESRCH when the mm is gone and
+    // with ENOENT where nothing is registered. It is aimed at the last page below the 47-bit
+    // user address limit, which no process maps (stacks and mmap start well below it), so it
+    // can never fill a page that matters.
+    private NativeCallException NoMapping(string call, nint address, ulong length)
+    {
+        var args = new UffdAbi.ZeroPageArgs
+        {
+            Range = new UffdAbi.Range { Start = ProbeAddress, Len = (ulong)SystemPageSizes.PageSize },
+            Mode = UffdAbi.ZeroPageModeDontWake,
+        };
+        var gone = Libc.Ioctl(Fd.Value, UffdAbi.IocZeroPage, &args) < 0 && Marshal.GetLastPInvokeError() == Libc.ESRCH;
+        return gone ? new UffdTargetGoneException(call, Libc.ENOMEM) : new UffdNotMappedException(call, address, length);
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ public sealed class DeadProcessTests(ITestOutputHelper output) : SwapTestKit(out
     {
         using var guest = new GuestFixture(64);
         guest.Fill(seed: 60, stride: 2);
-        using var child = ForeignUserfaultfd.Create();
+        using var child = ForeignUserfaultfd.Create(guest.Mappings);
         var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "dead-child");
         Assert.Equal(CommandOutcome.Accepted, (await swap.ProcessForkedAsync(child.Uffd)).Outcome);
 

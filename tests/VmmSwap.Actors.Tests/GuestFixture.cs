@@ -21,6 +21,14 @@ internal sealed class GuestFixture : IDisposable
 
     internal long WrittenPages => Expected.Count(e => e is not null);
 
+    /// <summary>Every region as a forked child maps it: memfd, offset, address, size.</summary>
+    internal IEnumerable<(int MemFd, long Offset, nint Address, ulong Size)> Mappings =>
+        Memory.Regions.Select(r => (r.MemFd.Value, r.MemFdOffset, r.HostAddress, r.Size));
+
+    /// <summary>The sha256 (hex) page <paramref name="page"/> must have, as another process reads it.</summary>
+    internal string ExpectedHash(long page) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Expected[page] ?? new byte[PageSize.Bytes]));
+
     /// <summary>Writes every <paramref name="stride"/>-th page: a third zero pages, the rest random.</summary>
     internal void Fill(int seed, int stride = 1)
     {

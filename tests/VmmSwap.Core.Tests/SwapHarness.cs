@@ -60,7 +60,10 @@ internal sealed class SwapHarness : IDisposable
         }
     }
 
-    /// <summary>Swaps out up to <paramref name="maxChunks"/> chunks (all when null); returns the pages written.</summary>
+    /// <summary>
+    /// Swaps out up to <paramref name="maxChunks"/> chunks (all when null, then the final flush, as
+    /// the swap-out job does); returns the pages written.
+    /// </summary>
     internal long SwapOutAll(int? maxChunks = null, ulong chunk = Chunk)
     {
         lock (_gate)
@@ -70,6 +73,11 @@ internal sealed class SwapHarness : IDisposable
             for (var i = 0; (maxChunks is null || i < maxChunks) && (pages = Handler.SwapOut(chunk)) > 0; i++)
             {
                 total += pages;
+            }
+
+            if (maxChunks is null)
+            {
+                Handler.PlanSwapOutFlush().Execute();
             }
 
             return total;

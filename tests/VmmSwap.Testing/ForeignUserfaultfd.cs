@@ -8,22 +8,55 @@ namespace VmmSwap.Testing;
 /// <summary>
 /// A userfaultfd that belongs to another process (a stand-in for a VMM's forked child): a python3
 /// child creates and handshakes it, and this process takes a copy with pidfd_getfd (root, Linux 5.6+).
+/// Given guest mappings, the child maps the same memfd ranges at the same addresses, as a forked
+/// child shares them, and reads, writes or registers them on command.
 /// </summary>
 public sealed partial class ForeignUserfaultfd : IDisposable
 {
     private const long SysPidfdOpen = 434;
     private const long SysPidfdGetfd = 438;
 
+    // argv: parent pid, api features, then memfd:offset:address:size per mapping. Commands on
+    // stdin, one per line: "read ADDR" (prints the page's sha256), "write ADDR BYTE", "register"
+    // (its own mappings, missing mode), "exit". Each answers one line.
     private const string ChildScript = """
-        import ctypes, fcntl, os, struct, sys, time
+        import ctypes, fcntl, hashlib, os, struct, sys
         libc = ctypes.CDLL(None, use_errno=True)
-        fd = libc.syscall(323 if os.uname().machine == 'x86_64' else 282, os.O_CLOEXEC | os.O_NONBLOCK)
-        if fd < 0:
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        ppid, features = int(sys.argv[1]), int(sys.argv[2])
+        maps = []
+        for spec in sys.argv[3:]:
+            memfd, offset, addr, size = (int(x) for x in spec.split(':'))
+            fd = os.open('/proc/%d/fd/%d' % (ppid, memfd), os.O_RDWR)
+            got = libc.mmap(addr, size, 3, 0x01 | 0x100000, fd, offset)
+            if got != addr:
+                sys.exit('mmap at 0x%x gave 0x%x, errno %d' % (addr, got or 0, ctypes.get_errno()))
+            os.close(fd)
+            maps.append((addr, size))
+        ufd = libc.syscall(323 if os.uname().machine == 'x86_64' else 282, os.O_CLOEXEC | os.O_NONBLOCK)
+        if ufd < 0:
             sys.exit('userfaultfd: errno %d' % ctypes.get_errno())
-        fcntl.ioctl(fd, 0xC018AA3F, bytearray(struct.pack('QQQ', 0xAA, 0, 0)))
-        print(fd, flush=True)
-        time.sleep(120)
+        if features >= 0:
+            fcntl.ioctl(ufd, 0xC018AA3F, bytearray(struct.pack('QQQ', 0xAA, features, 0)))
+        print(ufd, flush=True)
+        for line in sys.stdin:
+            words = line.split()
+            if not words or words[0] == 'exit':
+                break
+            if words[0] == 'read':
+                print(hashlib.sha256(ctypes.string_at(int(words[1]), 4096)).hexdigest(), flush=True)
+            elif words[0] == 'write':
+                ctypes.memset(int(words[1]), int(words[2]), 4096)
+                print('ok', flush=True)
+            elif words[0] == 'register':
+                for addr, size in maps:
+                    fcntl.ioctl(ufd, 0xC020AA00, bytearray(struct.pack('QQQQ', addr, size, 1, 0)))
+                print('ok', flush=True)
         """;
+
+    // UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_MISSING_SHMEM, as the runtime's own userfaultfd.
+    private const int RuntimeFeatures = 0x28;
 
     private readonly Process _child;
 
@@ -36,10 +69,23 @@ public sealed partial class ForeignUserfaultfd : IDisposable
     /// <summary>Our copy of the child's userfaultfd.</summary>
     public Userfaultfd Uffd { get; }
 
-    /// <summary>Starts the child and takes its userfaultfd.</summary>
-    public static ForeignUserfaultfd Create()
+    /// <summary>The child's process id.</summary>
+    public int Pid => _child.Id;
+
+    /// <summary>Starts a child that maps nothing, handshaken with no features, and takes its userfaultfd.</summary>
+    public static ForeignUserfaultfd Create() => Create([], features: 0);
+
+    /// <summary>
+    /// Starts a child that maps each of <paramref name="mappings"/> (a memfd of this process, its
+    /// offset, the address, the size) at the same address, and takes its userfaultfd, handshaken
+    /// with <paramref name="features"/> (the runtime's by default; -1 skips UFFDIO_API).
+    /// </summary>
+    public static ForeignUserfaultfd Create(IEnumerable<(int MemFd, long Offset, nint Address, ulong Size)> mappings, int features = RuntimeFeatures)
     {
-        var start = new ProcessStartInfo("python3", ["-c", ChildScript]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        ArgumentNullException.ThrowIfNull(mappings);
+        var args = new List<string> { "-c", ChildScript, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), features.ToString(CultureInfo.InvariantCulture) };
+        args.AddRange(mappings.Select(m => FormattableString.Invariant($"{m.MemFd}:{m.Offset}:{(long)m.Address}:{m.Size}")));
+        var start = new ProcessStartInfo("python3", args) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         Process child;
         try
         {
@@ -69,6 +115,24 @@ public sealed partial class ForeignUserfaultfd : IDisposable
         return new ForeignUserfaultfd(child, Userfaultfd.Adopt(new SafeFd(fd)));
     }
 
+    /// <summary>The sha256 (hex) of the page at <paramref name="address"/> as the child reads it (it may fault).</summary>
+    public string ReadPage(nint address) => Command(FormattableString.Invariant($"read {(long)address}"));
+
+    /// <summary>Fills the page at <paramref name="address"/> with <paramref name="value"/> from the child.</summary>
+    public void WritePage(nint address, byte value) => Expect("ok", Command(FormattableString.Invariant($"write {(long)address} {value}")));
+
+    /// <summary>The child registers its own mappings with its userfaultfd (missing mode).</summary>
+    public void RegisterOwnMappings() => Expect("ok", Command("register"));
+
+    /// <summary>Sends a command and returns the child's answer, or throws with its stderr if it died.</summary>
+    public string Command(string command)
+    {
+        _child.StandardInput.WriteLine(command);
+        _child.StandardInput.Flush();
+        return _child.StandardOutput.ReadLine()
+            ?? throw new InvalidOperationException($"the python3 child died on '{command}': {_child.StandardError.ReadToEnd()}");
+    }
+
     /// <summary>Kills the child and waits until it is gone: its address space no longer exists.</summary>
     public void KillOwner()
     {
@@ -86,6 +150,14 @@ public sealed partial class ForeignUserfaultfd : IDisposable
 
         _child.Dispose();
         Uffd.Dispose();
+    }
+
+    private static void Expect(string expected, string answer)
+    {
+        if (answer != expected)
+        {
+            throw new InvalidOperationException($"the python3 child answered '{answer}', not '{expected}'");
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]

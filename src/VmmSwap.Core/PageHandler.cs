@@ -12,6 +12,11 @@ public sealed class PageHandler : IDisposable
 {
     private readonly PageHandlerRegion[] _regions;
 
+    // Staging runs written to the file since the last successful sync: their memory is kept
+    // until a sync succeeds (see DurableFrees).
+    private readonly List<PageRange> _notDurable = [];
+    private long _notDurablePages;
+
     private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file)
     {
         _regions = regions;
@@ -26,7 +31,11 @@ public sealed class PageHandler : IDisposable
     /// <summary>The swap file.</summary>
     public SwapFile File { get; }
 
-    /// <summary>The swap-in under way, whose loaded windows serve faults on their pages.</summary>
+    /// <summary>
+    /// The swap-in under way, whose loaded windows serve faults on their pages. Its buffers hold
+    /// the file's bytes as read, so anything that starts other page work (staging, a write, a trim,
+    /// another swap-in) drops it first, even if its job never said it was over.
+    /// </summary>
     internal SwapInContext? ActiveSwapIn { get; set; }
 
     /// <summary>What job work dropped from the page state but has not freed yet; the next work of the job carries it.</summary>
@@ -87,19 +96,29 @@ public sealed class PageHandler : IDisposable
 
         if (Staging.IsPresent(fileIndex))
         {
-            uffd.Copy(pageAddress, Staging.AddressOf(fileIndex), (ulong)PageSize.Bytes, wake: true);
+            if (CopyOrWake(uffd, region, pageAddress, Staging.AddressOf(fileIndex)))
+            {
+                region.CopiedFromStagingPages++;
+            }
+
             Staging.Release(fileIndex);
-            region.CopiedFromStagingPages++;
         }
         else if (File.IsPresent(fileIndex))
         {
             // A page a swap-in has already read comes from its buffer, not from the disk again.
-            var source = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? File.AddressOf(fileIndex);
-            uffd.Copy(pageAddress, source, (ulong)PageSize.Bytes, wake: true);
+            var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex);
+            if (CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex)))
+            {
+                region.CopiedFromFilePages++;
+            }
+
+            if (buffered is null)
+            {
+                File.ReleaseMapped(fileIndex);
+            }
 
             // The bytes stay on disk so trim can spot the page unchanged on the next cycle.
             File.ClearRange(one);
-            region.CopiedFromFilePages++;
         }
         else
         {
@@ -116,6 +135,16 @@ public sealed class PageHandler : IDisposable
             }
         }
     }
+
+    /// <summary>Frees what served faults left behind: released staging pages and swap-file pages read through its mapping.</summary>
+    public void FlushServed()
+    {
+        Staging.FlushReleased();
+        File.UnmapReads();
+    }
+
+    /// <summary>What <see cref="FlushServed"/> would free.</summary>
+    public int ServedPendingFlush => Staging.ReleasedPages + File.MappedReads;
 
     /// <summary>
     /// Forgets the pages of [<paramref name="start"/>, <paramref name="end"/>) after the guest freed
@@ -175,6 +204,11 @@ public sealed class PageHandler : IDisposable
             throw new InvalidGuestAddressException((ulong)baseAddress, "it is not the base address of a guest region");
         }
 
+        ActiveSwapIn = null;
+
+        // Re-staging must not meet staging memory a swap-out still holds or a free still pending.
+        EndSwapOut();
+        FlushDeferredFrees();
         var plan = new MoveToStagingPlanner(region, Staging).Plan();
         region.ResetCounters();
         return plan;
@@ -203,11 +237,55 @@ public sealed class PageHandler : IDisposable
     /// null when staging is empty. Execute it on any thread, then pass it to
     /// <see cref="CompleteSwapOut"/>; plan nothing else that writes staging meanwhile.
     /// </summary>
-    public SwapOutWrite? PlanSwapOut(ulong maxBytes) =>
-        Staging.FirstDataRange(MaxPages(maxBytes)) is { } run ? new SwapOutWrite(File, run, Staging.AddressOf(run.Start), Deferred.Take()) : null;
+    public SwapOutWrite? PlanSwapOut(ulong maxBytes)
+    {
+        ActiveSwapIn = null;
+        if (Staging.FirstDataRange(MaxPages(maxBytes)) is not { } run)
+        {
+            return null;
+        }
 
-    /// <summary>Plans the flush that ends a swap-out, carrying the staging frees still deferred.</summary>
-    public SwapFileFlush PlanSwapOutFlush() => new(File, Deferred.Take());
+        var durable = _notDurablePages >= DurableBatchPages ? TakeNotDurable() : [];
+        return new SwapOutWrite(File, run, Staging.AddressOf(run.Start), Deferred.Take(), new DurableFrees(Staging, File, durable));
+    }
+
+    /// <summary>Plans the flush that ends a swap-out, carrying the staging frees still deferred and every written run not yet synced.</summary>
+    public SwapFileFlush PlanSwapOutFlush() => new(File, Deferred.Take(), new DurableFrees(Staging, File, TakeNotDurable()));
+
+    /// <summary>
+    /// Stages again the pages of <paramref name="frees"/> that are still present in the file: their
+    /// sync failed, so the file may not hold them, but their staging memory was never freed. They
+    /// leave the file (and its on-disk set, so trim never takes unsynced bytes for a clean copy);
+    /// the memory of the rest of the runs (pages faulted back or removed since) is freed with the
+    /// job's next work. Returns the pages staged again.
+    /// </summary>
+    public long RestoreNotDurable(DurableFrees frees)
+    {
+        ArgumentNullException.ThrowIfNull(frees);
+        long restored = 0;
+        foreach (var range in frees.Ranges)
+        {
+            restored += Restore(range);
+        }
+
+        return restored;
+    }
+
+    /// <summary>
+    /// A swap-out is over (finished, aborted or dead): stages again what it wrote but never synced,
+    /// so nothing depends on unsynced bytes once other work may change staging. Returns the pages
+    /// staged again.
+    /// </summary>
+    public long EndSwapOut()
+    {
+        long restored = 0;
+        foreach (var range in TakeNotDurable())
+        {
+            restored += Restore(range);
+        }
+
+        return restored;
+    }
 
     /// <summary>
     /// Frees, on this thread, what job work dropped and has not freed yet. A job's end calls it
@@ -233,17 +311,28 @@ public sealed class PageHandler : IDisposable
         }
 
         // Over the whole run: a page freed while the write read it may have been faulted back in
-        // as a zero page. The memory goes with the next work of the job, off this thread.
+        // as a zero page. The memory goes off this thread once the file is synced.
         Staging.Forget(run);
-        Deferred.AddStaging(run);
+        _notDurable.Add(run);
+        _notDurablePages += run.Count;
         return written;
     }
 
     /// <summary>Starts a swap-in; dispose the context when done or aborted to free its read buffers.</summary>
-    public SwapInContext StartSwapIn() => ActiveSwapIn = new SwapInContext(this);
+    public SwapInContext StartSwapIn()
+    {
+        // Pages written but never synced come back from their staging copies, not from the file.
+        EndSwapOut();
+        return ActiveSwapIn = new SwapInContext(this);
+    }
 
     /// <summary>Starts a trim of staging.</summary>
-    public TrimContext StartTrim() => new(this);
+    public TrimContext StartTrim()
+    {
+        ActiveSwapIn = null;
+        EndSwapOut();
+        return new(this);
+    }
 
     /// <summary>Guest pages resident in RAM, counted from the guest memfds' data ranges.</summary>
     public long ResidentPages() => _regions.Sum(r => r.Guest.ResidentPages());
@@ -271,6 +360,28 @@ public sealed class PageHandler : IDisposable
         File.Dispose();
     }
 
+    // True when the page was copied in; false when it was already there. A page can only be there
+    // while this handler still holds a copy if another process put it there (a process forked or
+    // attached while enabled, or one whose mapping is not registered): what is in memory is the
+    // newest, so the copy held here is dropped. EEXIST does not wake the waiter.
+    internal static bool CopyOrWake(Userfaultfd uffd, PageHandlerRegion region, nint pageAddress, nint source)
+    {
+        try
+        {
+            uffd.Copy(pageAddress, source, (ulong)PageSize.Bytes, wake: true);
+            return true;
+        }
+        catch (UffdPageExistsException)
+        {
+            uffd.Wake(pageAddress, (ulong)PageSize.Bytes);
+            region.RedundantPages++;
+            return false;
+        }
+    }
+
+    /// <summary>Staging pages written but not yet synced after which the next write syncs first: 64 MiB bounds what a swap-out holds twice.</summary>
+    internal const long DurableBatchPages = 16384;
+
     internal static long MaxPages(ulong maxBytes)
     {
         var pages = PageSize.BytesToPages(maxBytes);
@@ -295,6 +406,35 @@ public sealed class PageHandler : IDisposable
         }
 
         return null;
+    }
+
+    private List<PageRange> TakeNotDurable()
+    {
+        var taken = new List<PageRange>(_notDurable);
+        _notDurable.Clear();
+        _notDurablePages = 0;
+        return taken;
+    }
+
+    private long Restore(PageRange range)
+    {
+        long restored = 0;
+        var from = range.Start;
+        while (File.NextDataRange(from, range.End) is { } present)
+        {
+            Deferred.AddStaging(new PageRange(from, present.Start));
+            Staging.Restore(present);
+            foreach (var onDisk in File.Forget(present))
+            {
+                Deferred.AddFile(onDisk);
+            }
+
+            restored += present.Count;
+            from = present.End;
+        }
+
+        Deferred.AddStaging(new PageRange(from, range.End));
+        return restored;
     }
 
     private long FirstUncovered(PageRange pages)

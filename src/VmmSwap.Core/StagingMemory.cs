@@ -87,6 +87,16 @@ public sealed unsafe class StagingMemory : IDisposable
         FreeMemory(range);
     }
 
+    /// <summary>
+    /// Marks the pages of <paramref name="range"/> present again after <see cref="Forget"/>: their
+    /// memory was never freed, so it still holds their bytes (a swap-out whose sync failed).
+    /// </summary>
+    internal void Restore(PageRange range)
+    {
+        CheckRange(range);
+        _present.MarkRangeAsPresent(range);
+    }
+
     /// <summary>Drops the pages of <paramref name="range"/> from the present set; their memory is freed later with <see cref="FreeMemory"/>.</summary>
     internal void Forget(PageRange range)
     {

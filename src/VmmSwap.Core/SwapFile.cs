@@ -15,6 +15,9 @@ public sealed unsafe class SwapFile : IDisposable
     private readonly PresentList _present;
     private readonly PresentList _onDisk;
 
+    // Slots read through the mapping since the last UnmapRead; see ReleaseMapped.
+    private readonly List<long> _mappedReads = [];
+
     /// <summary>Creates a swap file for <paramref name="pages"/> pages in <paramref name="directory"/>.</summary>
     public SwapFile(string directory, long pages)
     {
@@ -139,6 +142,61 @@ public sealed unsafe class SwapFile : IDisposable
     /// <summary>The mapped address of slot <paramref name="index"/>, for UFFDIO_COPY.</summary>
     public nint AddressOf(long index) => _mapping.Address + (nint)PageSize.PagesToBytes(index);
 
+    /// <summary>
+    /// Records that slot <paramref name="index"/> was read through the mapping (a fault copied it
+    /// from there). A mapped page-cache page survives POSIX_FADV_DONTNEED, so the host would
+    /// never get it back; <see cref="UnmapReads"/> drops the mapping's entries later, in runs,
+    /// so the fault path pays no madvise per page.
+    /// </summary>
+    public void ReleaseMapped(long index)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        _mappedReads.Add(index);
+    }
+
+    /// <summary>Slots read through the mapping and not yet unmapped.</summary>
+    public int MappedReads => _mappedReads.Count;
+
+    /// <summary>Drops the mapping's page-table entries of every slot recorded with <see cref="ReleaseMapped"/>, a madvise per run.</summary>
+    public void UnmapReads()
+    {
+        if (_mappedReads.Count == 0)
+        {
+            return;
+        }
+
+        _mappedReads.Sort();
+        var start = _mappedReads[0];
+        var end = start + 1;
+        foreach (var index in _mappedReads.Skip(1))
+        {
+            if (index > end)
+            {
+                UnmapRange(new PageRange(start, end));
+                start = index;
+            }
+
+            end = Math.Max(end, index + 1);
+        }
+
+        UnmapRange(new PageRange(start, end));
+        _mappedReads.Clear();
+    }
+
+    /// <summary>
+    /// Drops the mapping's page-table entries of <paramref name="range"/> (MADV_DONTNEED): the bytes
+    /// stay in the file and its page cache, but the cache pages are no longer mapped, so dropping
+    /// the cache frees them. Safe on any thread; a later read through the mapping maps them again.
+    /// </summary>
+    public void UnmapRange(PageRange range)
+    {
+        CheckRange(range);
+        if (!range.IsEmpty)
+        {
+            _mapping.Advise(PageSize.PagesToBytes(range.Start), PageSize.PagesToBytes(range.Count), MemoryAdvice.DontNeed);
+        }
+    }
+
     /// <summary>Takes the pages of <paramref name="range"/> out of the present set but keeps their bytes on disk for trim.</summary>
     public void ClearRange(PageRange range)
     {
@@ -199,6 +257,9 @@ public sealed unsafe class SwapFile : IDisposable
 
     /// <summary>Flushes the file and drops it from the page cache: after a swap-out the host gets that RAM back at once.</summary>
     public void ReleasePageCache() => FileOps.DropPageCache(_fd);
+
+    /// <summary>Writes the file's dirty pages to disk; throws if any write since the last sync failed at writeback.</summary>
+    public void Sync() => FileOps.DataSync(_fd);
 
     /// <summary>Whether slot <paramref name="index"/> is present.</summary>
     public bool IsPresent(long index) => _present.Get(index);

@@ -156,13 +156,22 @@ public sealed class SwapInContext : IDisposable
         return null;
     }
 
-    /// <inheritdoc />
-    public void Dispose()
+    /// <summary>
+    /// Stops serving faults from this swap-in's buffers: its job is over, and the file may be
+    /// written again while a read still fills a buffer. The buffers stay until <see cref="Dispose"/>.
+    /// </summary>
+    public void StopServing()
     {
         if (ReferenceEquals(_handler.ActiveSwapIn, this))
         {
             _handler.ActiveSwapIn = null;
         }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        StopServing();
 
         if (_lastWindow is { } last)
         {
@@ -278,19 +287,35 @@ public sealed class SwapInContext : IDisposable
         return buffer.Address;
     }
 
-    // Pages copied: all of the run, or those done before the kernel deferred the rest. A refusal
+    // Pages done: all of the run, or those done before the kernel deferred the rest. A refusal
     // with nothing of this step done yet is thrown, so the caller retries after reading events.
+    // A page already in the guest (another process's userfaultfd put it there, or a process whose
+    // mapping is not registered wrote it) is newer than the copy here: it counts as done.
     private static long CopyIn(Userfaultfd uffd, PageHandlerRegion region, PageRange run, nint source, long doneBefore)
     {
-        try
+        long done = 0;
+        while (done < run.Count)
         {
-            // No wake: a thread faulting on one of these pages is woken when its fault is read.
-            uffd.Copy(region.AddressOfFilePage(run.Start), source, PageSize.PagesToBytes(run.Count), wake: false);
-            return run.Count;
+            var destination = region.AddressOfFilePage(run.Start + done);
+            try
+            {
+                // No wake: a thread faulting on one of these pages is woken when its fault is read.
+                uffd.Copy(destination, source + (nint)PageSize.PagesToBytes(done), PageSize.PagesToBytes(run.Count - done), wake: false);
+                return run.Count;
+            }
+            catch (UffdPageExistsException e)
+            {
+                var existing = e.Address;
+                done += PageSize.BytesToPages(existing - (ulong)destination) + 1;
+                uffd.Wake((nint)existing, (ulong)PageSize.Bytes);
+                region.RedundantPages++;
+            }
+            catch (UffdRetryException e) when (e.BytesDone > 0 || doneBefore + done > 0)
+            {
+                return done + PageSize.BytesToPages(e.BytesDone);
+            }
         }
-        catch (UffdRetryException e) when (e.BytesDone > 0 || doneBefore > 0)
-        {
-            return PageSize.BytesToPages(e.BytesDone);
-        }
+
+        return done;
     }
 }

@@ -15,17 +15,29 @@ public sealed class SwapOutWrite : PageWork
     private readonly SwapFile _file;
     private readonly nint _source;
 
-    internal SwapOutWrite(SwapFile file, PageRange range, nint source, DeferredFrees frees)
+    internal SwapOutWrite(SwapFile file, PageRange range, nint source, DeferredFrees frees, DurableFrees durable)
         : base(frees)
     {
         _file = file;
         Range = range;
         _source = source;
+        Durable = durable;
     }
+
+    /// <summary>
+    /// Staging runs of earlier writes, freed once a sync before this write succeeds (every
+    /// <see cref="PageHandler.DurableBatchPages"/> pages, so a swap-out holds only a bounded amount
+    /// of staging it has already written); when the sync fails, they are staged again.
+    /// </summary>
+    public DurableFrees Durable { get; }
 
     /// <summary>The swap-file slots (and staging pages) written.</summary>
     public PageRange Range { get; }
 
     /// <inheritdoc />
-    protected override void Run() => _file.WritePages(Range, _source);
+    protected override void Run()
+    {
+        Durable.SyncThenFree(always: false);
+        _file.WritePages(Range, _source);
+    }
 }

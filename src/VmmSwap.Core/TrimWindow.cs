@@ -35,6 +35,23 @@ public sealed class TrimWindow : PageWork
     /// <inheritdoc />
     protected override void Run()
     {
+        try
+        {
+            Compare();
+        }
+        finally
+        {
+            // The comparisons read the file through its mapping; mapped cache pages would survive
+            // the page-cache drop at the end of the next swap-out.
+            if (OnDisk.Contains(true))
+            {
+                _file.UnmapRange(Range);
+            }
+        }
+    }
+
+    private void Compare()
+    {
         for (var k = 0; k < Staged.Length; k++)
         {
             var page = new PageRange(Staged[k], Staged[k] + 1);

@@ -83,7 +83,7 @@ internal sealed class ChunkJob : ReceiveActor
         _pageHandler.Tell(new RunChunk(_kind));
     }
 
-    private void Complete(string? error, bool aborted)
+    private void Complete(SwapFailure? error, bool aborted)
     {
         _pageHandler.Tell(new EndJob(_kind));
         _supervisor.Tell(new JobCompleted(_kind, _pages, _clock.Elapsed, error, aborted));

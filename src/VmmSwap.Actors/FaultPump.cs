@@ -21,7 +21,12 @@ internal sealed class FaultPump : ReceiveActor
     public FaultPump(IActorRef pageHandler)
     {
         _pageHandler = pageHandler;
-        Receive<WatchUffd>(m => _tokens[m.Uffd] = Executor.Watch(m.Uffd.Fd, () => Drain(m.Uffd)));
+        Receive<WatchUffd>(m =>
+        {
+            // Drain runs outside message processing, where Self is not available.
+            var self = Self;
+            _tokens[m.Uffd] = Executor.Watch(m.Uffd.Fd, () => Drain(m.Uffd, self));
+        });
         Receive<UnwatchUffd>(m =>
         {
             Unwatch(m.Uffd);
@@ -29,8 +34,10 @@ internal sealed class FaultPump : ReceiveActor
         });
         Receive<DrainFailed>(m =>
         {
-            _log.Error(m.Error, "reading userfaultfd events failed; no longer watching it");
+            // Dropped like the userfaultfd of a process that is gone; the supervisor closes it.
+            _log.Error(m.Error, "reading userfaultfd {0} events failed; dropping it", m.Uffd.Fd.Value);
             Unwatch(m.Uffd);
+            Context.Parent.Tell(new UffdGone(m.Uffd));
         });
     }
 
@@ -58,7 +65,7 @@ internal sealed class FaultPump : ReceiveActor
 
     // Runs on the pump thread outside message processing: reads until EAGAIN (edge semantics),
     // then one message per batch, in the order read.
-    private void Drain(Userfaultfd uffd)
+    private void Drain(Userfaultfd uffd, IActorRef self)
     {
         try
         {
@@ -80,7 +87,7 @@ internal sealed class FaultPump : ReceiveActor
         }
         catch (Exception e)
         {
-            Self.Tell(new DrainFailed(uffd, e));
+            self.Tell(new DrainFailed(uffd, e));
         }
     }
 }

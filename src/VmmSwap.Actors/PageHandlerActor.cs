@@ -23,6 +23,10 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly IActorRef _statusWorker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<(Userfaultfd Uffd, ulong Address)> _deferred = [];
+
+    // Faults that failed: their threads wait until Disable has brought every page back (then
+    // they are woken) or the next Enable retries them. See docs/RELIABILITY.md.
+    private readonly List<(Userfaultfd Uffd, ulong Address)> _failed = [];
     private readonly List<Userfaultfd> _registered = [];
     private PageHandler? _handler;
     private readonly SwapInDriver _swapIns;
@@ -35,7 +39,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     private bool _flushScheduled;
     private int _batchesOutstanding;
     private long _stagedPages;
-    private string? _stagingError;
+    private SwapFailure? _stagingError;
     private Stopwatch _stagingClock = new();
 
     public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef statusWorker)
@@ -48,11 +52,12 @@ internal sealed class PageHandlerActor : ReceiveActor
         _swapIns = new SwapInDriver(options, pool, Self);
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
-        Receive<FlushStaging>(_ =>
+        Receive<FlushServed>(_ =>
         {
             _flushScheduled = false;
-            _handler?.Staging.FlushReleased();
+            _handler?.FlushServed();
         });
+        Receive<AttachUffd>(Handle);
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(Handle);
@@ -141,13 +146,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             }
         }
 
-        foreach (var uffd in _registered)
-        {
-            foreach (var region in _guest.Regions)
-            {
-                uffd.Unregister(region.HostAddress, region.Size);
-            }
-        }
+        UnregisterAll();
     }
 
     private void Handle(UffdEventBatch batch)
@@ -182,11 +181,11 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         RetryDeferred();
 
-        // Freeing the staging copies of served pages waits until no fault is queued ahead of it.
-        if (!_flushScheduled && _handler?.Staging.ReleasedPages > 0)
+        // Freeing what served pages left waits until no fault is queued ahead of it.
+        if (!_flushScheduled && _handler?.ServedPendingFlush > 0)
         {
             _flushScheduled = true;
-            Self.Tell(FlushStaging.Instance);
+            Self.Tell(FlushServed.Instance);
         }
     }
 
@@ -194,7 +193,9 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         if (_handler is null)
         {
-            _log.Error("page fault at 0x{0:X} while vmm-swap is disabled", address);
+            // Read around Disable's unregister, or from a process that registered guest memory
+            // itself while disabled: every page is in the guest, so the kernel resolves it.
+            WakeUnserved(uffd, address, "vmm-swap is disabled");
             return;
         }
 
@@ -213,9 +214,45 @@ internal sealed class PageHandlerActor : ReceiveActor
             _registered.Remove(uffd);
             _supervisor.Tell(new UffdGone(uffd));
         }
+        catch (InvalidGuestAddressException)
+        {
+            WakeUnserved(uffd, address, "it is outside every guest region");
+        }
         catch (Exception error)
         {
-            _log.Error(error, "failed to serve page fault at 0x{0:X}", address);
+            // Serving it again now would fail again: the thread waits, and the host is told.
+            _failed.Add((uffd, address));
+            _supervisor.Tell(new FaultFailed(SwapFailure.From(error, $"page fault at 0x{address:X} could not be served")));
+        }
+    }
+
+    // A fault the runtime will not serve must still end: its range is unregistered from that
+    // userfaultfd (the whole guest region, so its neighbours do not fault one by one) and the
+    // thread woken, so the kernel resolves the fault as if no userfaultfd were there.
+    private void WakeUnserved(Userfaultfd uffd, ulong address, string why)
+    {
+        var page = (nint)PageSize.PageBase(address);
+        var region = _guest.Regions.FirstOrDefault(r => address >= (ulong)r.HostAddress && address < r.EndAddress);
+        _log.Info("page fault at 0x{0:X} not served ({1}): woken for the kernel to resolve", address, why);
+        try
+        {
+            if (_handler is null || region is null)
+            {
+                uffd.Unregister(region?.HostAddress ?? page, region?.Size ?? (ulong)PageSize.Bytes);
+            }
+        }
+        catch (NativeCallException e)
+        {
+            _log.Info("unregistering 0x{0:X} before the wake: {1}", address, e.Message);
+        }
+
+        try
+        {
+            uffd.Wake(page, (ulong)PageSize.Bytes);
+        }
+        catch (NativeCallException e)
+        {
+            _log.Warning("waking the fault at 0x{0:X} failed: {1}", address, e.Message);
         }
     }
 
@@ -249,19 +286,15 @@ internal sealed class PageHandlerActor : ReceiveActor
             // Normally done when the last job ended; a free landing after re-staging would wipe pages.
             _handler?.FlushDeferredFrees();
 
-            if (_handler is null)
+            if (_handler is null && !Open(m.Uffds))
             {
-                _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
-                _mainUffd = m.Uffds[0];
-                foreach (var uffd in m.Uffds)
-                {
-                    Register(uffd);
-                }
+                CompleteStagingIfDone();
+                return;
             }
 
             foreach (var region in _guest.Regions)
             {
-                var plan = _handler.MoveToStaging(region.HostAddress);
+                var plan = _handler!.MoveToStaging(region.HostAddress);
                 _stagedPages += plan.Pages;
                 foreach (var batch in plan.Batches)
                 {
@@ -269,36 +302,162 @@ internal sealed class PageHandlerActor : ReceiveActor
                     _pool.Tell(new ExecuteBatch(batch));
                 }
             }
+
+            RetryFailed();
         }
         catch (Exception error)
         {
-            _stagingError = $"enable failed: {error.Message}";
+            _stagingError = SwapFailure.From(error, "enable failed");
         }
 
         CompleteStagingIfDone();
     }
 
-    private void Register(Userfaultfd uffd)
+    // Creates the page state and registers every region with every userfaultfd, before anything
+    // is staged. A userfaultfd whose process is gone is dropped (it touches nothing any more); one
+    // that cannot be registered fails the Enable, naming it, and is dropped: its process would
+    // otherwise read holes where staged pages are. Nothing stays registered then.
+    private bool Open(IReadOnlyList<Userfaultfd> uffds)
     {
+        _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
+        _mainUffd = uffds[0];
+        foreach (var uffd in uffds)
+        {
+            try
+            {
+                RegisterAll(uffd);
+                _registered.Add(uffd);
+            }
+            catch (UffdTargetGoneException)
+            {
+                _log.Info("the process behind userfaultfd {0} has exited; dropping it", uffd.Fd.Value);
+                _supervisor.Tell(new UffdGone(uffd));
+            }
+            catch (NativeCallException error)
+            {
+                var which = ReferenceEquals(uffd, _mainUffd) ? "the runtime's own userfaultfd" : $"the userfaultfd of a forked process (fd {uffd.Fd.Value}, now dropped)";
+                _stagingError = SwapFailure.From(error, $"enable failed: registering guest memory with {which} failed");
+                if (!ReferenceEquals(uffd, _mainUffd))
+                {
+                    _supervisor.Tell(new UffdGone(uffd));
+                }
+
+                UnregisterAll();
+                _handler.Dispose();
+                _handler = null;
+                _mainUffd = null;
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Handle(AttachUffd m)
+    {
+        string? error = null;
+        try
+        {
+            RegisterAll(m.Uffd);
+            if (_handler is null)
+            {
+                // Only a check that its process maps every region here; Enable registers it.
+                UnregisterRegions(m.Uffd);
+            }
+            else
+            {
+                _registered.Add(m.Uffd);
+            }
+        }
+        catch (NativeCallException e)
+        {
+            error = $"its guest memory cannot be registered: {e.Message}";
+        }
+
+        _supervisor.Tell(new UffdAttached(m.Uffd, m.ReplyTo, error));
+    }
+
+    // Every region or none: a failure part-way undoes the regions done.
+    private void RegisterAll(Userfaultfd uffd)
+    {
+        var done = new List<GuestRegion>();
         try
         {
             foreach (var region in _guest.Regions)
             {
                 uffd.Register(region.HostAddress, region.Size);
+                done.Add(region);
+            }
+        }
+        catch
+        {
+            foreach (var region in done)
+            {
+                try
+                {
+                    uffd.Unregister(region.HostAddress, region.Size);
+                }
+                catch (NativeCallException)
+                {
+                    // Its process is gone or the range went with it: nothing stays registered.
+                }
             }
 
-            _registered.Add(uffd);
+            throw;
         }
-        catch (UffdTargetGoneException)
+    }
+
+    private static void UnregisterRegions(Userfaultfd uffd, IReadOnlyList<GuestRegion> regions)
+    {
+        foreach (var region in regions)
         {
-            _supervisor.Tell(new UffdGone(uffd));
+            uffd.Unregister(region.HostAddress, region.Size);
+        }
+    }
+
+    private void UnregisterRegions(Userfaultfd uffd) => UnregisterRegions(uffd, _guest.Regions);
+
+    // Unregisters every registered userfaultfd; a process that has exited is expected (its
+    // ranges went with it) and its userfaultfd is dropped. Returns the first real failure.
+    private string? UnregisterAll()
+    {
+        string? error = null;
+        foreach (var uffd in _registered)
+        {
+            try
+            {
+                UnregisterRegions(uffd);
+            }
+            catch (UffdTargetGoneException)
+            {
+                _log.Info("the process behind userfaultfd {0} has exited; dropping it", uffd.Fd.Value);
+                _supervisor.Tell(new UffdGone(uffd));
+            }
+            catch (Exception e)
+            {
+                error ??= $"unregister failed: {e.Message}";
+            }
+        }
+
+        _registered.Clear();
+        return error;
+    }
+
+    // Retries faults that failed: the page state changed since (an Enable).
+    private void RetryFailed()
+    {
+        var retry = _failed.ToArray();
+        _failed.Clear();
+        foreach (var (uffd, address) in retry)
+        {
+            ServeFault(uffd, address);
         }
     }
 
     private void Handle(BatchDone m)
     {
         _batchesOutstanding--;
-        _stagingError ??= m.Error is null ? null : $"move to staging failed: {m.Error}";
+        _stagingError ??= m.Error is null ? null : SwapFailure.From(m.Error, "move to staging failed");
         CompleteStagingIfDone();
     }
 
@@ -352,7 +511,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
         catch (Exception error)
         {
-            Sender.Tell(new ChunkDone(m.Kind, 0, false, error.Message));
+            Sender.Tell(new ChunkDone(m.Kind, 0, false, SwapFailure.From(error, $"{m.Kind} chunk failed")));
         }
     }
 
@@ -378,25 +537,22 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
 
         _inFlight = null;
-        switch (m.Work)
-        {
-            case SwapFileFlush:
-                // The pages are on disk either way; a failure to drop the cache loses nothing.
-                if (m.Error is not null)
-                {
-                    _log.Warning("swap file written but its page cache was not dropped: {0}", m.Error);
-                }
-
-                m.Job.Tell(new ChunkDone(JobKind.SwapOut, 0, true, null));
-                return;
-        }
-
         var kind = m.Work is TrimWindow ? JobKind.Trim : JobKind.SwapOut;
-
         if (m.Error is not null)
         {
-            // A failed write leaves its pages in staging; a failed trim window drops nothing.
-            m.Job.Tell(new ChunkDone(kind, 0, false, m.Error));
+            // A failed write leaves its pages in staging, and a failed sync stages again what it
+            // would have freed; a failed trim window drops nothing.
+            var restored = RestoreUnsynced(m.Work);
+            if (m.Work is SwapFileFlush { Durable.Synced: true })
+            {
+                // Synced: the pages are on disk; a failure to drop the cache loses nothing.
+                _log.Warning("swap file synced but its page cache was not dropped: {0}", m.Error.Message);
+                m.Job.Tell(new ChunkDone(JobKind.SwapOut, 0, true, null));
+                return;
+            }
+
+            var context = restored > 0 ? $"{kind} failed ({restored} written pages were not synced and are staged again)" : $"{kind} failed";
+            m.Job.Tell(new ChunkDone(kind, 0, false, SwapFailure.From(m.Error, context)));
             return;
         }
 
@@ -404,17 +560,26 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             var pages = m.Work switch
             {
+                SwapFileFlush => 0,
                 SwapOutWrite write => _handler!.CompleteSwapOut(write),
                 TrimWindow window => _trim!.Complete(window),
                 _ => throw new InvalidOperationException($"unexpected page work {m.Work.GetType().Name}"),
             };
-            m.Job.Tell(new ChunkDone(kind, pages, false, null));
+            m.Job.Tell(new ChunkDone(kind, pages, m.Work is SwapFileFlush, null));
         }
         catch (Exception error)
         {
-            m.Job.Tell(new ChunkDone(kind, 0, false, error.Message));
+            m.Job.Tell(new ChunkDone(kind, 0, false, SwapFailure.From(error, $"{kind} failed")));
         }
     }
+
+    // Staging copies that work would have freed after a sync it did not get to do successfully.
+    private long RestoreUnsynced(PageWork work) => work switch
+    {
+        SwapOutWrite { Durable.Synced: false } write when _handler is not null => _handler.RestoreNotDurable(write.Durable),
+        SwapFileFlush { Durable.Synced: false } flush when _handler is not null => _handler.RestoreNotDurable(flush.Durable),
+        _ => 0,
+    };
 
     // Finished or aborted: what the job's work left to free goes now, before anything can be
     // staged or written again.
@@ -429,11 +594,14 @@ internal sealed class PageHandlerActor : ReceiveActor
                 _log.Error("{0}: a page worker is still running the work of a job that died", kind);
             }
 
+            RestoreUnsynced(orphan);
             _inFlight = null;
         }
 
         try
         {
+            // Written but never synced: staged again, so nothing rests on unsynced bytes.
+            _handler?.EndSwapOut();
             _handler?.FlushDeferredFrees();
         }
         catch (Exception e)
@@ -455,24 +623,16 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(FinishDisable m)
     {
-        string? error = null;
-        foreach (var uffd in _registered)
+        var error = UnregisterAll();
+        EndJob(JobKind.Trim);
+
+        // Every page is in the guest: a thread whose fault failed gets it now.
+        foreach (var (uffd, address) in _failed)
         {
-            try
-            {
-                foreach (var region in _guest.Regions)
-                {
-                    uffd.Unregister(region.HostAddress, region.Size);
-                }
-            }
-            catch (Exception e)
-            {
-                error ??= $"unregister failed: {e.Message}";
-            }
+            WakeUnserved(uffd, address, "its fault failed earlier; every page is back in the guest");
         }
 
-        _registered.Clear();
-        EndJob(JobKind.Trim);
+        _failed.Clear();
 
         // The page state is about to be closed: no read of an aborted swap-in may still use it.
         _swapIns.Close(TimeSpan.FromSeconds(30));

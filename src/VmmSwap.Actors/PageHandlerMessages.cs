@@ -13,17 +13,24 @@ internal sealed record RetryDeferredFaults
     internal static RetryDeferredFaults Instance { get; } = new();
 }
 
-/// <summary>Free staging pages released by faults; sent after fault batches at background priority.</summary>
-internal sealed record FlushStaging
+/// <summary>Free what served faults left (released staging pages, swap-file pages read through its mapping); sent after fault batches at background priority.</summary>
+internal sealed record FlushServed
 {
-    internal static FlushStaging Instance { get; } = new();
+    internal static FlushServed Instance { get; } = new();
 }
+
+/// <summary>
+/// Take <paramref name="Uffd"/> (already validated) into the page state: registered with every
+/// guest region at once while enabled, or checked by registering and unregistering them while
+/// disabled. Answered with <see cref="UffdAttached"/> to the supervisor.
+/// </summary>
+internal sealed record AttachUffd(Userfaultfd Uffd, IActorRef ReplyTo);
 
 /// <summary>Create the page state if needed, register every region with <paramref name="Uffds"/>, move resident pages to staging.</summary>
 internal sealed record StartEnable(IReadOnlyList<Userfaultfd> Uffds);
 
 /// <summary>One move-to-staging batch has run, or failed with <paramref name="Error"/>.</summary>
-internal sealed record BatchDone(string? Error);
+internal sealed record BatchDone(Exception? Error);
 
 /// <summary>Run the next chunk of a job.</summary>
 internal sealed record RunChunk(JobKind Kind);
@@ -32,7 +39,7 @@ internal sealed record RunChunk(JobKind Kind);
 internal sealed record ContinueSwapIn(IActorRef Job, long Pages);
 
 /// <summary>The result of a chunk: pages done, whether the job has nothing left, or the error that stopped it.</summary>
-internal sealed record ChunkDone(JobKind Kind, long Pages, bool Finished, string? Error);
+internal sealed record ChunkDone(JobKind Kind, long Pages, bool Finished, SwapFailure? Error);
 
 /// <summary>A job is over (finished or aborted): drop its context.</summary>
 internal sealed record EndJob(JobKind Kind);
@@ -65,7 +72,7 @@ internal sealed record ExecuteBatch(MoveToStagingBatch Batch);
 internal sealed record ExecuteWork(PageWork Work, IActorRef Job);
 
 /// <summary>A job chunk's work has run, or failed with <paramref name="Error"/>; the PageHandler completes it.</summary>
-internal sealed record WorkDone(PageWork Work, IActorRef Job, string? Error);
+internal sealed record WorkDone(PageWork Work, IActorRef Job, Exception? Error);
 
 /// <summary>Close page state after a disable, freeing the swap file's blocks (sent to the pool; not answered).</summary>
 internal sealed record DisposePageState(PageHandler Handler);

@@ -65,7 +65,7 @@ internal sealed class PageWorker : ReceiveActor
         return base.AroundReceive(receive, message);
     }
 
-    private static string? Run(Action work)
+    private static Exception? Run(Action work)
     {
         try
         {
@@ -74,7 +74,7 @@ internal sealed class PageWorker : ReceiveActor
         }
         catch (Exception e)
         {
-            return e.Message;
+            return e;
         }
     }
 }

@@ -11,13 +11,19 @@ namespace VmmSwap.Actors;
 /// </summary>
 public sealed class SwapController
 {
+    // A reply sent just before the supervisor stopped (Exit's) may reach the asker after the
+    // termination is seen; it gets this long to arrive.
+    private static readonly TimeSpan ReplyGrace = TimeSpan.FromSeconds(2);
+
     private readonly TimeSpan _timeout;
+    private readonly Task<bool> _stopped;
 
     /// <summary>Wraps an existing supervisor.</summary>
     public SwapController(IActorRef supervisor, TimeSpan? timeout = null)
     {
         Supervisor = supervisor ?? throw new ArgumentNullException(nameof(supervisor));
         _timeout = timeout ?? TimeSpan.FromMinutes(5);
+        _stopped = Supervisor.WatchAsync();
     }
 
     /// <summary>The supervisor this controller drives.</summary>
@@ -65,7 +71,7 @@ public sealed class SwapController
 
     /// <summary>The current status.</summary>
     public Task<SwapStatus> StatusAsync(CancellationToken cancellationToken = default) =>
-        Supervisor.Ask<SwapStatus>(Status.Instance, _timeout, cancellationToken);
+        AskAsync<SwapStatus>(Status.Instance, nameof(Status), _timeout, cancellationToken);
 
     /// <summary>
     /// Completes with the status once <paramref name="state"/> is reached, or once vmm-swap fails
@@ -76,7 +82,7 @@ public sealed class SwapController
     {
         try
         {
-            return await Supervisor.Ask<SwapStatus>(new AwaitState(state), deadline, cancellationToken).ConfigureAwait(false);
+            return await AskAsync<SwapStatus>(new AwaitState(state), nameof(AwaitState), deadline, cancellationToken).ConfigureAwait(false);
         }
         catch (AskTimeoutException)
         {
@@ -87,7 +93,25 @@ public sealed class SwapController
 
     private async Task<CommandReply> SendAsync(SwapCommand command, CancellationToken cancellationToken)
     {
-        var reply = await Supervisor.Ask<CommandReply>(command, _timeout, cancellationToken).ConfigureAwait(false);
+        var reply = await AskAsync<CommandReply>(command, command.Name, _timeout, cancellationToken).ConfigureAwait(false);
         return reply.Outcome == CommandOutcome.Failed ? throw new SwapCommandException(reply) : reply;
+    }
+
+    // An Ask to a stopped actor would wait out its whole timeout: a stopped runtime is said at once.
+    private async Task<T> AskAsync<T>(object message, string name, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_stopped.IsCompleted)
+        {
+            throw new SwapRuntimeStoppedException(name);
+        }
+
+        var ask = Supervisor.Ask<T>(message, timeout, cancellationToken);
+        if (await Task.WhenAny(ask, _stopped).ConfigureAwait(false) != ask
+            && await Task.WhenAny(ask, Task.Delay(ReplyGrace, cancellationToken)).ConfigureAwait(false) != ask)
+        {
+            throw new SwapRuntimeStoppedException(name);
+        }
+
+        return await ask.ConfigureAwait(false);
     }
 }

@@ -21,7 +21,7 @@ internal sealed class SwapInDriver
 
     // The job whose chunk waits for the window being read, and the read error it gets instead.
     private IActorRef? _waiter;
-    private string? _readError;
+    private Exception? _readError;
 
     internal SwapInDriver(VmmSwapOptions options, IActorRef pool, IActorRef self)
     {
@@ -63,7 +63,8 @@ internal sealed class SwapInDriver
             if (_readError is { } readError)
             {
                 _readError = null;
-                throw new IOException(readError);
+                job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, SwapFailure.From(readError, "swap-in read failed")));
+                return;
             }
 
             copied = context.CopyStep(uffd, _options.SwapInStepBytes);
@@ -81,7 +82,7 @@ internal sealed class SwapInDriver
         }
         catch (Exception error)
         {
-            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, error.Message));
+            job.Tell(new ChunkDone(JobKind.SwapIn, pages, false, SwapFailure.From(error, "swap-in failed")));
             return;
         }
 
@@ -105,7 +106,7 @@ internal sealed class SwapInDriver
     }
 
     /// <summary>A read answered: hands its window to the context (a waiting chunk goes on), or frees a retired context's buffers.</summary>
-    internal void ReadDone(SwapInRead read, string? error, Userfaultfd uffd)
+    internal void ReadDone(SwapInRead read, Exception? error, Userfaultfd uffd)
     {
         var retired = _retired.FindIndex(r => ReferenceEquals(r.Read, read));
         if (retired >= 0)
@@ -142,6 +143,8 @@ internal sealed class SwapInDriver
     {
         if (_context is not null)
         {
+            // Over: its buffers must never serve a fault again, even while a read still fills one.
+            _context.StopServing();
             if (_reading is not null)
             {
                 _retired.Add((_reading, _context));

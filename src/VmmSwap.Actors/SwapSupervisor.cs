@@ -95,12 +95,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<Trim>(Ignore);
         Receive<SwapOut>(Ignore);
         Receive<Disable>(Ignore);
-        Receive<ProcessForked>(m =>
-        {
-            _uffds.Add(m.Uffd);
-            _pump.Tell(new WatchUffd(m.Uffd));
-            Reply(m, CommandOutcome.Accepted, null);
-        });
+        Receive<ProcessForked>(Attach);
         Receive<Exit>(_ => Stop(Sender));
         Common();
     }
@@ -157,14 +152,34 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Enabled();
     }
 
-    private void Failed() => Active();
+    // Like Active, but a job may still be stopping after the failure that ended it: commands
+    // that start something wait for it.
+    private void Failed()
+    {
+        Receive<JobCompleted>(m =>
+        {
+            if (_job is not null && m.Kind == _jobKind)
+            {
+                Context.Unwatch(_job);
+                _job = null;
+                _log.Info("{0} stopped after the failure ({1} pages)", m.Kind, m.Pages);
+            }
+        });
+        Receive<Enable>(_ => AbortThen(BeginEnable));
+        Receive<Trim>(Ignore);
+        Receive<SwapOut>(Ignore);
+        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
+        Receive<Exit>(m => AbortThen(() => StartExit(m)));
+        Enabled();
+    }
 
-    // Transient: the move to staging runs; commands wait, a second Enable is refused.
+    // Transient: the move to staging runs; commands wait, a second Enable is refused. Status
+    // waits too: the runtime is not Pending until every page is staged, and a host that resumed
+    // its guest on an early "Pending" would race the move.
     private void Enabling()
     {
         Receive<Enable>(m => Reply(m, CommandOutcome.Failed, "Enable is already in progress"));
         Receive<StagingCompleted>(StagingCompleted);
-        Receive<Status>(m => _pageHandler.Tell(new ReportStatus(Sender, SwapState.Pending, _transition, _error, null, CommandOutcome.Accepted, null)));
         Receive<JobProgress>(_ => { });
         Receive<UffdGone>(UffdGone);
         ReceiveAny(_ => Stash.Stash());
@@ -212,10 +227,12 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
     private void Enabled()
     {
-        Receive<ProcessForked>(m =>
+        Receive<ProcessForked>(Attach);
+        Receive<FaultFailed>(m =>
         {
-            m.Uffd.Dispose();
-            Reply(m, CommandOutcome.Failed, "a child process was forked while vmm-swap is enabled; its memory cannot be registered until swap is disabled (disable, then report the fork)");
+            // The pages stay where they are; the host decides (Disable brings them back).
+            _job?.Tell(AbortJob.Instance);
+            Fail(m.Failure);
         });
         Receive<JobProgress>(m =>
         {
@@ -237,13 +254,28 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         });
         Receive<ResumeJobs>(m => _job?.Forward(m));
         Receive<UffdGone>(UffdGone);
+        Receive<UffdAttached>(m =>
+        {
+            if (m.Error is null)
+            {
+                _uffds.Add(m.Uffd);
+                _pump.Tell(new WatchUffd(m.Uffd));
+                Reply(m.ReplyTo, nameof(ProcessForked), CommandOutcome.Accepted, null);
+            }
+            else
+            {
+                m.Uffd.Dispose();
+                Reply(m.ReplyTo, nameof(ProcessForked), CommandOutcome.Failed, m.Error);
+            }
+        });
+        Receive<FaultFailed>(m => _log.Warning("a fault failed while disabled: {0}", m.Failure.Message));
         Receive<Terminated>(m =>
         {
             if (m.ActorRef.Equals(_job))
             {
                 // It never sent EndJob: the PageHandler must still drop the job's context and frees.
                 _pageHandler.Tell(new EndJob(_jobKind));
-                Self.Tell(new JobCompleted(_jobKind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), "the job stopped unexpectedly", false));
+                Self.Tell(new JobCompleted(_jobKind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), new SwapFailure(SwapFailureKind.Internal, $"the {_jobKind} job stopped unexpectedly"), false));
             }
         });
         Receive<JobCompleted>(m => _log.Warning("{0} job completed while in state {1}; ignored", m.Kind, _state));
@@ -271,13 +303,13 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         {
             // Pages already staged stay where they are; Disable brings them back.
             Fail(m.Error);
-            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error);
+            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error.Message);
         }
         else
         {
-            _log.Error("{0}", m.Error);
+            _log.Error("{0}", m.Error.Message);
             Become(Ready);
-            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error);
+            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error.Message);
         }
 
         Stash.UnstashAll();
@@ -347,7 +379,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
         if (m.Error is not null)
         {
-            Fail($"{m.Kind} failed: {m.Error}");
+            Fail(m.Error);
             return;
         }
 
@@ -362,16 +394,17 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Enter(next, next == SwapState.Pending ? Pending : Active);
     }
 
-    private void Fail(string error)
+    private void Fail(SwapFailure failure)
     {
-        _error = error;
+        _error = failure.Message;
         _transition = StateTransition.Empty;
-        _log.Error("vmm-swap failed: {0}", error);
+        _log.Error("vmm-swap failed ({0}): {1}", failure.Kind, failure.Message);
         Enter(SwapState.Failed, Failed);
+        Context.System.EventStream.Publish(new VmmSwapFailed(Self, failure));
         if (_exitReplyTo is { } exitReplyTo)
         {
             _exitReplyTo = null;
-            Reply(exitReplyTo, nameof(Exit), CommandOutcome.Failed, error);
+            Reply(exitReplyTo, nameof(Exit), CommandOutcome.Failed, failure.Message);
         }
     }
 
@@ -411,6 +444,24 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _log.Info("vmm-swap stopping");
         replyTo.Tell(new CommandReply(nameof(Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _error)));
         Context.Stop(Self);
+    }
+
+    // Checked here (open, a handshaken userfaultfd with the features needed); the PageHandler,
+    // which owns registration, then checks its process maps the guest and answers UffdAttached.
+    private void Attach(ProcessForked m)
+    {
+        try
+        {
+            m.Uffd.Validate();
+        }
+        catch (InvalidUserfaultfdException e)
+        {
+            m.Uffd.Dispose();
+            Reply(m, CommandOutcome.Failed, e.Message);
+            return;
+        }
+
+        _pageHandler.Tell(new AttachUffd(m.Uffd, CurrentSender));
     }
 
     private void UffdGone(UffdGone m)

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using VmmSwap.Native;
 
 namespace VmmSwap.Actors;
@@ -53,7 +54,13 @@ public sealed record Status : SwapCommand
 /// <param name="State">The state to wait for.</param>
 public sealed record AwaitState(SwapState State);
 
-/// <summary>A child process that may touch guest memory was forked; its userfaultfd must be watched. Only valid while disabled.</summary>
+/// <summary>
+/// A child process that may touch guest memory was forked (or attached): its userfaultfd is
+/// checked (open, a userfaultfd, handshaken with the features needed, its process mapping every
+/// guest region at the host's addresses), then watched. While swap is enabled the guest regions
+/// are registered with it at once, before the reply: hand it over before the child touches guest
+/// memory. A refused descriptor is closed and the reply says why.
+/// </summary>
 /// <param name="Uffd">The child's userfaultfd (handshaken), handed over to the runtime.</param>
 public sealed record ProcessForked(Userfaultfd Uffd) : SwapCommand;
 
@@ -85,16 +92,22 @@ public enum CommandOutcome
 public sealed record CommandReply(string Command, CommandOutcome Outcome, string? Reason, SwapStatus Status);
 
 /// <summary>The move to staging finished (all batches answered); <paramref name="Enabled"/> tells whether page state exists.</summary>
-internal sealed record StagingCompleted(long Pages, TimeSpan Elapsed, string? Error, bool Enabled);
+internal sealed record StagingCompleted(long Pages, TimeSpan Elapsed, SwapFailure? Error, bool Enabled);
 
 /// <summary>A chunk of a job finished: progress for the state transition.</summary>
 internal sealed record JobProgress(JobKind Kind, long Pages, TimeSpan Elapsed);
 
 /// <summary>A job ended: done, aborted, or failed with <paramref name="Error"/>. Replaces crosvm's background-job eventfd.</summary>
-internal sealed record JobCompleted(JobKind Kind, long Pages, TimeSpan Elapsed, string? Error, bool Aborted);
+internal sealed record JobCompleted(JobKind Kind, long Pages, TimeSpan Elapsed, SwapFailure? Error, bool Aborted);
 
 /// <summary>Every region is unregistered and the page state dropped: swap is disabled.</summary>
 internal sealed record SwapDisabled(string? Error);
 
-/// <summary>A userfaultfd's process has exited; it was dropped.</summary>
+/// <summary>A userfaultfd's process has exited, or it could not be registered; it was dropped.</summary>
 internal sealed record UffdGone(Userfaultfd Uffd);
+
+/// <summary>The PageHandler took a handed-over userfaultfd (<paramref name="Error"/> null), or refused it: answer <paramref name="ReplyTo"/>.</summary>
+internal sealed record UffdAttached(Userfaultfd Uffd, IActorRef ReplyTo, string? Error);
+
+/// <summary>A fault could not be served; its waiter is parked until the page state allows (see docs/RELIABILITY.md).</summary>
+internal sealed record FaultFailed(SwapFailure Failure);

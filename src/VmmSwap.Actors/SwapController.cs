@@ -32,13 +32,15 @@ public sealed class SwapController
     /// <summary>
     /// Starts a supervisor for <paramref name="guest"/> in <paramref name="system"/>. The main
     /// userfaultfd is opened here, so a host without userfaultfd access gets
-    /// <see cref="UserfaultfdUnavailableException"/> naming the fix before any actor starts.
+    /// <see cref="UserfaultfdUnavailableException"/> naming the fix before any actor starts; a swap
+    /// directory that cannot hold the swap file gets <see cref="SwapDirectoryUnusableException"/>.
     /// </summary>
     public static SwapController Start(ActorSystem system, GuestMemory guest, VmmSwapOptions? options = null, string name = "vmm-swap")
     {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(guest);
         options = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
+        SwapDirectoryProbe.Check(options.ResolvedSwapDirectory);
         var uffd = Userfaultfd.Create();
         try
         {

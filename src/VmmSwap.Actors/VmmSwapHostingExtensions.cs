@@ -13,7 +13,8 @@ public static class VmmSwapHostingExtensions
     /// Akka's logging to Microsoft.Extensions.Logging (and so to Serilog where the host registered
     /// it), and starts a <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the
     /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON unless
-    /// <paramref name="options"/> overrides them in code.
+    /// <paramref name="options"/> overrides them in code. A swap directory that cannot hold the swap
+    /// file stops the start with <see cref="SwapDirectoryUnusableException"/>, before the supervisor exists.
     /// </summary>
     public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, GuestMemory guest, VmmSwapOptions? options = null)
     {
@@ -29,6 +30,7 @@ public static class VmmSwapHostingExtensions
             .WithActors((system, registry) =>
             {
                 var resolved = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
+                SwapDirectoryProbe.Check(resolved.ResolvedSwapDirectory);
                 var uffd = Userfaultfd.Create();
                 registry.Register<SwapSupervisor>(system.ActorOf(SwapSupervisor.Props(guest, uffd, resolved), "vmm-swap"));
             });

@@ -1,4 +1,5 @@
 using System.Globalization;
+using VmmSwap.Core;
 using VmmSwap.Native;
 
 namespace VmmSwap.Cli;
@@ -129,18 +130,19 @@ public static class InputValidation
     {
         try
         {
-            // The very call the runtime makes for its swap file: anything that stops it here
-            // (missing directory, no permission, no O_TMPFILE on that file system) would stop Enable.
-            using var probe = TmpFile.Create(directory);
-            return (OpenFiles.DirectoryOf(probe) ?? Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)), null);
+            // The check the runtime makes where it starts: every kind of call its swap file makes.
+            SwapDirectoryProbe.Check(directory);
+            using var named = TmpFile.Create(directory);
+            return (OpenFiles.DirectoryOf(named) ?? Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)), null);
+        }
+        catch (SwapDirectoryUnusableException e)
+        {
+            return (null, $"--swap-dir '{directory}' cannot hold the swap file: {e.Cause}; {e.Fix}");
         }
         catch (NativeCallException e)
         {
-            // For a file system without O_TMPFILE the message already says what to choose instead.
-            var fix = e.ErrnoName is "EOPNOTSUPP" or "EISDIR" or "EINVAL"
-                ? string.Empty
-                : "; pass --swap-dir with an existing, writable directory on a file system with O_TMPFILE (ext4, xfs, btrfs, tmpfs)";
-            return (null, $"--swap-dir '{directory}' cannot hold the swap file: {e.Message}{fix}");
+            // The directory changed between the check and the naming file.
+            return (null, $"--swap-dir '{directory}' cannot hold the swap file: {e.Message}");
         }
     }
 }

@@ -14,7 +14,10 @@ public sealed class GuestMemory : IDisposable
     private readonly GuestRegion[] _regions;
     private readonly long[] _firstPage;
 
-    /// <summary>Wraps <paramref name="regions"/>; they must not overlap.</summary>
+    /// <summary>
+    /// Wraps <paramref name="regions"/>; they must not overlap in host addresses, nor map the same
+    /// memfd bytes (<see cref="AliasedGuestRegionsException"/>, naming both regions).
+    /// </summary>
     public GuestMemory(IEnumerable<GuestRegion> regions)
     {
         ArgumentNullException.ThrowIfNull(regions);

@@ -162,7 +162,9 @@ public static unsafe class FileOps
             stat.st_size,
             stat.st_blocks * 512,
             (int)((uint)stat.st_mode & 0xFFF),
-            (long)stat.st_nlink);
+            (long)stat.st_nlink,
+            stat.st_dev,
+            stat.st_ino);
     }
 
     /// <summary>

@@ -9,8 +9,14 @@ internal sealed class GuestFixture : IDisposable
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     internal GuestFixture(params long[] regionPages)
+        : this(GuestMemory.Create([.. regionPages.Select(PageSize.PagesToBytes)]))
     {
-        Memory = GuestMemory.Create([.. regionPages.Select(PageSize.PagesToBytes)]);
+    }
+
+    /// <summary>A fixture over guest memory the test built (e.g. of adopted regions); disposing it disposes <paramref name="memory"/>.</summary>
+    internal GuestFixture(GuestMemory memory)
+    {
+        Memory = memory;
         Expected = new byte[Memory.PageCount][];
     }
 

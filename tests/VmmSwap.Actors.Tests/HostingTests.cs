@@ -8,6 +8,8 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
+using VmmSwap.Core;
+using VmmSwap.Testing;
 
 namespace VmmSwap.Actors.Tests;
 
@@ -42,19 +44,35 @@ public sealed class HostingTests
     }
 
     [Fact]
-    public async Task Options_come_from_the_hosts_hocon_when_not_given_in_code()
+    public async Task A_swap_dir_from_the_hosts_hocon_that_cannot_hold_the_swap_file_stops_the_start()
     {
         using var guest = new GuestFixture(16);
         guest.Fill(seed: 52);
-        await using var host = await TestHost.StartAsync(guest, new InMemorySink(), "unused", s => s.AddAkka("vmm-swap-hocon", akka => akka
+        var sink = new InMemorySink();
+
+        var error = await Assert.ThrowsAsync<SwapDirectoryUnusableException>(() => TestHost.StartAsync(guest, sink, "unused", s => s.AddAkka("vmm-swap-hocon", akka => akka
             .AddHocon("vmm-swap.swap-dir = \"/nonexistent/hocon-swap-dir\"", HoconAddMode.Prepend)
-            .WithVmmSwap(guest.Memory)));
-        var swap = new SwapController(host.Services.GetRequiredService<ActorRegistry>().Get<SwapSupervisor>(), Deadline);
+            .WithVmmSwap(guest.Memory))));
 
-        var error = await Assert.ThrowsAsync<SwapCommandException>(() => swap.EnableAsync().WaitAsync(Deadline));
+        // The directory is the HOCON's: options come from there when not given in code.
+        Assert.Equal("/nonexistent/hocon-swap-dir", error.Directory);
+        Assert.Equal("ENOENT", error.ErrnoName);
+        Assert.Contains("'/nonexistent/hocon-swap-dir'", error.Message, StringComparison.Ordinal);
+        Assert.Empty(guest.Mismatches());
+    }
 
-        Assert.Contains("/nonexistent/hocon-swap-dir", error.Message, StringComparison.Ordinal);
-        Assert.Equal(SwapState.Ready, (await swap.StatusAsync().WaitAsync(Deadline)).State);
+    [Fact]
+    public async Task A_ramfs_swap_dir_stops_the_start_naming_hole_punching()
+    {
+        using var ramfs = TestMount.Create("ramfs");
+        using var guest = new GuestFixture(16);
+        guest.Fill(seed: 53);
+
+        var error = await Assert.ThrowsAsync<SwapDirectoryUnusableException>(() => TestHost.StartAsync(guest, new InMemorySink(), "unused", s => s.AddVmmSwap(guest.Memory, SwapTestKit.Options() with { SwapDirectory = ramfs.Directory }, "vmm-swap-ramfs")));
+
+        Assert.Equal(SwapDirectoryProbeStep.PunchHole, error.Step);
+        Assert.Equal("EOPNOTSUPP", error.ErrnoName);
+        Assert.Contains(ramfs.Directory, error.Message, StringComparison.Ordinal);
         Assert.Empty(guest.Mismatches());
     }
 
@@ -170,9 +188,18 @@ public sealed class HostingTests
             var host = new TestHost(services.BuildServiceProvider(), lifetime, serilog);
             Assert.NotEmpty(host._hosted);
             using var cancel = new CancellationTokenSource(Deadline);
-            foreach (var service in host._hosted)
+            try
             {
-                await service.StartAsync(cancel.Token);
+                foreach (var service in host._hosted)
+                {
+                    await service.StartAsync(cancel.Token);
+                }
+            }
+            catch
+            {
+                // As a host whose start failed: what did start is stopped and the services disposed.
+                await host.DisposeAsync();
+                throw;
             }
 
             return host;

@@ -1,3 +1,5 @@
+using VmmSwap.Testing;
+
 namespace VmmSwap.Cli.Tests;
 
 /// <summary>Input the demo cannot run with is refused with exit code 2 and one line naming the problem and the fix.</summary>
@@ -16,7 +18,7 @@ public sealed class BadInputTests
     [InlineData("--guest-mib 100000000", "--guest-mib 100000000 needs about 200000000 MiB of RAM")]
     [InlineData("--guest-mib 1 --regions 300", "--regions 300 is more than the 256 pages")]
     [InlineData("--guest-mib 1 --vcpus 100", "--vcpus 100 is more than the 25 pages of the hot working set")]
-    [InlineData("--swap-dir /nonexistent/dir", "directory '/nonexistent/dir' does not exist")]
+    [InlineData("--swap-dir /nonexistent/dir", "--swap-dir '/nonexistent/dir' cannot hold the swap file: creating an O_TMPFILE file in it, open(O_TMPFILE) failed with ENOENT")]
     [InlineData("--guest-mib lots", "Cannot parse argument 'lots' for option '--guest-mib'")]
     [InlineData("--no-such-option", "Unrecognized command or argument '--no-such-option'")]
     public async Task Is_refused_with_exit_code_2_and_one_line_naming_the_problem(string args, string problem)
@@ -35,7 +37,7 @@ public sealed class BadInputTests
     [InlineData("--zero-percent 150", "pass e.g. --zero-percent 20")]
     [InlineData("--zero-percent 50 --repeated-percent 40 --text-percent 30", "lower them so they sum to 100 or less")]
     [InlineData("--guest-mib 100000000", "pass a smaller --guest-mib")]
-    [InlineData("--swap-dir /nonexistent/dir", "pass --swap-dir with an existing, writable directory")]
+    [InlineData("--swap-dir /nonexistent/dir", "create the directory or choose an existing one")]
     public async Task The_refusal_says_what_to_pass_instead(string args, string fix)
     {
         var run = await CliRun.StartAsync($"demo {args}");
@@ -55,8 +57,25 @@ public sealed class BadInputTests
         Assert.Equal(string.Empty, run.Stdout);
         var line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("--swap-dir '/proc' cannot hold the swap file", line, StringComparison.Ordinal);
-        Assert.Contains("EOPNOTSUPP", line, StringComparison.Ordinal);
-        Assert.Contains("does not support O_TMPFILE; choose a swap directory on ext4, xfs, btrfs or tmpfs", line, StringComparison.Ordinal);
+        Assert.Contains("open(O_TMPFILE) failed with EOPNOTSUPP", line, StringComparison.Ordinal);
+        Assert.EndsWith("use a directory on ext4, xfs, btrfs or tmpfs", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ramfs", "punching a hole in the file, fallocate(PUNCH_HOLE) failed with EOPNOTSUPP")]
+    [InlineData("hugetlbfs", "writing to that file, pwrite failed with EINVAL")]
+    public async Task A_swap_dir_that_takes_O_TMPFILE_but_not_the_rest_of_the_swap_file_is_refused(string type, string cause)
+    {
+        // Both accept O_TMPFILE: the demo's old check passed them, and the run failed at Enable or Trim.
+        using var mount = TestMount.Create(type);
+
+        var run = await CliRun.StartAsync($"demo --swap-dir {mount.Directory} --guest-mib 16");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal(string.Empty, run.Stdout);
+        var line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"vmm-swap demo: --swap-dir '{mount.Directory}' cannot hold the swap file: {cause} (", line, StringComparison.Ordinal);
+        Assert.EndsWith("use a directory on ext4, xfs, btrfs or tmpfs", line, StringComparison.Ordinal);
     }
 
     [Fact]

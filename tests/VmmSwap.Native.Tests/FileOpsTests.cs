@@ -48,6 +48,23 @@ public sealed class FileOpsTests
     }
 
     [Fact]
+    public void A_memfds_device_and_inode_are_the_ones_its_mapping_shows_in_proc_maps()
+    {
+        using var fd = MemFd.Create("identity", 4 * Page);
+        using var other = MemFd.Create("other", 4 * Page);
+        using var mapping = MemoryMapping.MapShared(fd, 0, (ulong)(4 * Page), writable: false);
+        var status = FileOps.Status(fd);
+
+        // /proc/self/maps: "start-end perms offset major:minor inode path", major and minor in hex.
+        var line = File.ReadLines("/proc/self/maps").Single(l => l.StartsWith($"{mapping.Address:x}-", StringComparison.Ordinal));
+        var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var device = fields[3].Split(':').Select(h => Convert.ToUInt64(h, 16)).ToArray();
+        Assert.Equal($"{device[0]}:{device[1]}", status.DeviceNumber);
+        Assert.Equal(ulong.Parse(fields[4], System.Globalization.CultureInfo.InvariantCulture), status.Inode);
+        Assert.NotEqual(status.Inode, FileOps.Status(other).Inode);
+    }
+
+    [Fact]
     public void Punching_a_hole_frees_the_blocks_and_reads_back_zero()
     {
         using var fd = TmpFile.Create(Path.GetTempPath());

@@ -110,6 +110,32 @@ public sealed class ForkedProcessTests(ITestOutputHelper output) : SwapTestKit(o
     }
 
     [Fact]
+    public async Task A_child_that_died_is_dropped_without_an_error_when_the_runtime_stops_while_enabled()
+    {
+        using var guest = new GuestFixture(64);
+        guest.Fill(seed: 75, stride: 2);
+        var errors = CreateTestProbe();
+        Sys.EventStream.Subscribe(errors.Ref, typeof(Error));
+        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "fork-dies-stop");
+        using var child = ForeignUserfaultfd.Create(guest.Mappings);
+        await swap.ProcessForkedAsync(child.Uffd).WaitAsync(Deadline);
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Active, Deadline);
+
+        // Stopped without Exit (as a host shutdown does): the stop path swaps every page in and
+        // unregisters; the dead child's userfaultfd is expected to be gone, not an error.
+        child.KillOwner();
+        var probe = CreateTestProbe();
+        probe.Watch(swap.Supervisor);
+        Sys.Stop(swap.Supervisor);
+        await probe.ExpectTerminatedAsync(swap.Supervisor, Deadline);
+
+        Assert.Empty(guest.Mismatches());
+        await errors.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public async Task A_userfaultfd_that_enable_cannot_register_fails_the_enable_naming_it_and_is_dropped()
     {
         using var guest = new GuestFixture(32);

@@ -5,13 +5,18 @@ namespace VmmSwap.Core.Tests;
 
 /// <summary>
 /// Random interleavings of guest writes and reads, balloon removes, enable, trim, swap-out,
-/// swap-in and disable on a real userfaultfd; every page must always read back what the
-/// reference model says. Seeded: set VMMSWAP_PROPERTY_SEED to replay a failing seed.
+/// swap-in (finished or abandoned by a job that died), disable (with a guest read racing it) and
+/// a second process's userfaultfd reading and writing through its own mapping, on real
+/// userfaultfds; every page must always read back what the reference model says. Seeded:
+/// VMMSWAP_PROPERTY_SEED replays one seed, VMMSWAP_PROPERTY_SEEDS=first-last runs a range,
+/// VMMSWAP_PROPERTY_STEPS sets the steps per seed (2000).
 /// </summary>
 public sealed class DataIntegrityPropertyTests
 {
-    private const int StepsPerSeed = 2000;
     private static readonly int Page = PageSize.Bytes;
+
+    private static int StepsPerSeed =>
+        int.TryParse(Environment.GetEnvironmentVariable("VMMSWAP_PROPERTY_STEPS"), CultureInfo.InvariantCulture, out var steps) && steps > 0 ? steps : 2000;
 
     public static TheoryData<int> Seeds()
     {
@@ -19,6 +24,14 @@ public sealed class DataIntegrityPropertyTests
         if (fixedSeed is not null)
         {
             return [int.Parse(fixedSeed, CultureInfo.InvariantCulture)];
+        }
+
+        if (Environment.GetEnvironmentVariable("VMMSWAP_PROPERTY_SEEDS") is { } range)
+        {
+            var bounds = range.Split('-');
+            var first = int.Parse(bounds[0], CultureInfo.InvariantCulture);
+            var last = int.Parse(bounds[^1], CultureInfo.InvariantCulture);
+            return [.. Enumerable.Range(first, last - first + 1)];
         }
 
         return [1, 2, 3, Environment.TickCount & 0x7FFFFFFF];
@@ -49,21 +62,29 @@ public sealed class DataIntegrityPropertyTests
         var pages = regions.Sum();
         var model = new byte[pages][];
         var shared = Enumerable.Range(0, 4).Select(i => Content(random, 2)).ToArray();
+        var steps = StepsPerSeed;
+        var attachAt = random.Next(steps / 2);
 
-        for (var step = 0; step < StepsPerSeed; step++)
+        for (var step = 0; step < steps; step++)
         {
+            if (step == attachAt)
+            {
+                log.Add($"{step}: attach a child process ({(swap.Enabled ? "enabled" : "disabled")})");
+                swap.AttachChild();
+            }
+
             var page = random.NextInt64(pages);
             var op = random.Next(100);
             switch (op)
             {
-                case < 25:
+                case < 23:
                     var kind = random.Next(4);
                     var content = kind == 3 ? shared[random.Next(shared.Length)] : Content(random, kind);
                     log.Add($"{step}: write page {page} kind {kind}");
                     swap.Write(page, content);
                     model[page] = (byte[])content.Clone();
                     break;
-                case < 32:
+                case < 29:
                     var offset = random.Next(Page - 64);
                     var length = 1 + random.Next(64);
                     var value = (byte)random.Next(256);
@@ -72,38 +93,63 @@ public sealed class DataIntegrityPropertyTests
                     swap.Write(page, ReadModify(swap, page, updated, offset, length, value));
                     model[page] = updated;
                     break;
-                case < 52:
+                case < 45:
                     log.Add($"{step}: read page {page}");
                     Assert.Equal(model[page] ?? new byte[Page], swap.Read(page));
                     break;
-                case < 57:
+                case < 50:
                     var count = 1 + random.NextInt64(Math.Min(8, RegionEnd(regions, page) - page));
                     log.Add($"{step}: remove pages {page}+{count}");
                     swap.Remove(page, count);
                     Array.Fill(model, null, (int)page, (int)count);
                     break;
-                case < 67:
+                case < 59:
                     log.Add($"{step}: enable");
                     swap.Enable();
                     break;
-                case < 74 when swap.Enabled:
+                case < 65 when swap.Enabled:
                     log.Add($"{step}: trim");
                     swap.TrimAll();
                     break;
-                case < 84 when swap.Enabled:
+                case < 74 when swap.Enabled:
                     var outChunks = random.Next(1, 4);
                     log.Add($"{step}: swap out {outChunks} chunks");
                     swap.SwapOutAll(outChunks, (ulong)(Page * random.Next(1, 24)));
                     break;
-                case < 92 when swap.Enabled:
+                case < 81 when swap.Enabled:
                     var inChunks = random.Next(1, 4);
                     log.Add($"{step}: swap in {inChunks} chunks");
                     swap.SwapIn(inChunks, (ulong)(Page * random.Next(1, 24)));
                     break;
-                case < 96 when swap.Enabled:
-                    log.Add($"{step}: disable");
-                    swap.Disable();
+                case < 84 when swap.Enabled:
+                    var window = (ulong)(Page * random.Next(16, 128));
+                    log.Add($"{step}: swap-in abandoned after {swap.AbandonSwapIn(window)} pages");
+                    break;
+                case < 88 when swap.Enabled:
+                    if (random.Next(2) == 0)
+                    {
+                        log.Add($"{step}: disable");
+                        swap.Disable();
+                    }
+                    else
+                    {
+                        log.Add($"{step}: disable with a read of page {page} racing it");
+                        var racing = Task.Run(() => swap.Read(page));
+                        swap.Disable();
+                        Assert.Equal(model[page] ?? new byte[Page], racing.GetAwaiter().GetResult());
+                    }
+
                     VerifyAll(swap, model);
+                    break;
+                case < 91 when swap.Child is { } reader:
+                    log.Add($"{step}: child reads page {page}");
+                    Assert.Equal(Hash(model[page]), reader.ReadPage(swap.Guest.PageAddress(page)));
+                    break;
+                case < 93 when swap.Child is { } writer:
+                    var fill = (byte)random.Next(256);
+                    log.Add($"{step}: child fills page {page} with {fill}");
+                    writer.WritePage(swap.Guest.PageAddress(page), fill);
+                    model[page] = Enumerable.Repeat(fill, Page).ToArray();
                     break;
                 default:
                     log.Add($"{step}: check metrics");
@@ -123,6 +169,8 @@ public sealed class DataIntegrityPropertyTests
         swap.Disable();
         VerifyAll(swap, model);
     }
+
+    private static string Hash(byte[]? page) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(page ?? new byte[Page]));
 
     private static byte[] ReadModify(SwapHarness swap, long page, byte[] updated, int offset, int length, byte value)
     {

@@ -18,6 +18,11 @@ internal sealed class SwapHarness : IDisposable
     private readonly FaultServer _server;
     private PageHandler? _handler;
 
+    // A second process's userfaultfd (a forked child mapping the guest at the same addresses),
+    // served by its own fault-server thread under the same lock.
+    private ForeignUserfaultfd? _child;
+    private FaultServer? _childServer;
+
     internal SwapHarness(params long[] regionPages)
     {
         Guest = GuestMemory.Create([.. regionPages.Select(p => PageSize.PagesToBytes(p))]);
@@ -32,6 +37,52 @@ internal sealed class SwapHarness : IDisposable
 
     internal bool Enabled => _handler is not null;
 
+    /// <summary>The attached child process, if any.</summary>
+    internal ForeignUserfaultfd? Child => _child;
+
+    /// <summary>
+    /// Attaches a child process that maps the guest at the same addresses, as the runtime does:
+    /// its userfaultfd is registered at once while enabled, else at the next Enable.
+    /// </summary>
+    internal void AttachChild()
+    {
+        lock (_gate)
+        {
+            _child = ForeignUserfaultfd.Create(Guest.Regions.Select(r => (r.MemFd.Value, r.MemFdOffset, r.HostAddress, r.Size)));
+            _childServer = new FaultServer(_child.Uffd, Serve, _gate);
+            if (_handler is not null)
+            {
+                Register(_child.Uffd);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts a swap-in, reads its first window and copies one step, then drops it without
+    /// Dispose, as a job that died would; returns the pages it copied.
+    /// </summary>
+    internal long AbandonSwapIn(ulong chunk)
+    {
+        lock (_gate)
+        {
+            var abandoned = Handler.StartSwapIn();
+            if (abandoned.PlanRead(chunk) is { } read)
+            {
+                read.Execute();
+                abandoned.Loaded(read);
+            }
+
+            try
+            {
+                return abandoned.CopyStep(_uffd, (ulong)Page);
+            }
+            catch (UffdRetryException)
+            {
+                return 0;
+            }
+        }
+    }
+
     internal static int Page => PageSize.Bytes;
 
     /// <summary>Creates the handler (first time) and moves every resident page to staging; returns the pages moved.</summary>
@@ -42,9 +93,10 @@ internal sealed class SwapHarness : IDisposable
             if (_handler is null)
             {
                 _handler = PageHandler.Create(Guest.Regions, Path.GetTempPath());
-                foreach (var region in Guest.Regions)
+                Register(_uffd);
+                if (_child is not null)
                 {
-                    _uffd.Register(region.HostAddress, region.Size);
+                    Register(_child.Uffd);
                 }
             }
 
@@ -125,9 +177,10 @@ internal sealed class SwapHarness : IDisposable
         SwapIn();
         lock (_gate)
         {
-            foreach (var region in Guest.Regions)
+            Unregister(_uffd);
+            if (_child is not null)
             {
-                _uffd.Unregister(region.HostAddress, region.Size);
+                Unregister(_child.Uffd);
             }
 
             _handler?.Dispose();
@@ -168,6 +221,8 @@ internal sealed class SwapHarness : IDisposable
 
     public void Dispose()
     {
+        _childServer?.Dispose();
+        _child?.Dispose();
         _server.Dispose();
         _handler?.Dispose();
         _uffd.Dispose();
@@ -182,10 +237,31 @@ internal sealed class SwapHarness : IDisposable
         }
     }
 
+    private void Register(Userfaultfd uffd)
+    {
+        foreach (var region in Guest.Regions)
+        {
+            uffd.Register(region.HostAddress, region.Size);
+        }
+    }
+
+    private void Unregister(Userfaultfd uffd)
+    {
+        foreach (var region in Guest.Regions)
+        {
+            uffd.Unregister(region.HostAddress, region.Size);
+        }
+    }
+
     private void Serve(Userfaultfd uffd, UffdEvent e)
     {
         switch (e.Kind)
         {
+            case UffdEventKind.PageFault when _handler is null:
+                // Read after Disable unregistered the guest: every page is in, so the kernel
+                // resolves it once woken (the runtime does the same).
+                uffd.Wake((nint)PageSize.PageBase(e.Address), (ulong)Page);
+                break;
             case UffdEventKind.PageFault when _handler is not null:
                 _handler.HandlePageFault(uffd, e.Address);
                 break;

@@ -27,7 +27,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     // Faults that failed: their threads wait until Disable has brought every page back (then
     // they are woken) or the next Enable retries them. See docs/RELIABILITY.md.
     private readonly List<(Userfaultfd Uffd, ulong Address)> _failed = [];
-    private readonly List<Userfaultfd> _registered = [];
+    private readonly GuestRegistrations _registrations;
     private PageHandler? _handler;
     private readonly SwapInDriver _swapIns;
     private TrimContext? _trim;
@@ -50,6 +50,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _pool = pool;
         _statusWorker = statusWorker;
         _swapIns = new SwapInDriver(options, pool, Self);
+        _registrations = new GuestRegistrations(guest.Regions);
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
         Receive<FlushServed>(_ =>
@@ -135,7 +136,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             }
             catch (UffdRetryException)
             {
-                foreach (var uffd in _registered)
+                foreach (var uffd in _registrations.Registered.ToArray())
                 {
                     int n;
                     while ((n = uffd.ReadEvents(buffer)) > 0)
@@ -211,7 +212,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         catch (UffdTargetGoneException)
         {
             _log.Info("the process behind a userfaultfd is gone; dropping it");
-            _registered.Remove(uffd);
+            _registrations.Forget(uffd);
             _supervisor.Tell(new UffdGone(uffd));
         }
         catch (InvalidGuestAddressException)
@@ -232,7 +233,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     private void WakeUnserved(Userfaultfd uffd, ulong address, string why)
     {
         var page = (nint)PageSize.PageBase(address);
-        var region = _guest.Regions.FirstOrDefault(r => address >= (ulong)r.HostAddress && address < r.EndAddress);
+        var region = _registrations.RegionOf(address);
         _log.Info("page fault at 0x{0:X} not served ({1}): woken for the kernel to resolve", address, why);
         try
         {
@@ -302,8 +303,6 @@ internal sealed class PageHandlerActor : ReceiveActor
                     _pool.Tell(new ExecuteBatch(batch));
                 }
             }
-
-            RetryFailed();
         }
         catch (Exception error)
         {
@@ -325,8 +324,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             try
             {
-                RegisterAll(uffd);
-                _registered.Add(uffd);
+                _registrations.Add(uffd);
             }
             catch (UffdTargetGoneException)
             {
@@ -358,15 +356,14 @@ internal sealed class PageHandlerActor : ReceiveActor
         string? error = null;
         try
         {
-            RegisterAll(m.Uffd);
             if (_handler is null)
             {
                 // Only a check that its process maps every region here; Enable registers it.
-                UnregisterRegions(m.Uffd);
+                _registrations.Check(m.Uffd);
             }
             else
             {
-                _registered.Add(m.Uffd);
+                _registrations.Add(m.Uffd);
             }
         }
         catch (NativeCallException e)
@@ -377,73 +374,14 @@ internal sealed class PageHandlerActor : ReceiveActor
         _supervisor.Tell(new UffdAttached(m.Uffd, m.ReplyTo, error));
     }
 
-    // Every region or none: a failure part-way undoes the regions done.
-    private void RegisterAll(Userfaultfd uffd)
+    // Unregisters every userfaultfd; one whose process has exited is dropped, as expected.
+    private string? UnregisterAll() => _registrations.RemoveAll(uffd =>
     {
-        var done = new List<GuestRegion>();
-        try
-        {
-            foreach (var region in _guest.Regions)
-            {
-                uffd.Register(region.HostAddress, region.Size);
-                done.Add(region);
-            }
-        }
-        catch
-        {
-            foreach (var region in done)
-            {
-                try
-                {
-                    uffd.Unregister(region.HostAddress, region.Size);
-                }
-                catch (NativeCallException)
-                {
-                    // Its process is gone or the range went with it: nothing stays registered.
-                }
-            }
+        _log.Info("the process behind userfaultfd {0} has exited; dropping it", uffd.Fd.Value);
+        _supervisor.Tell(new UffdGone(uffd));
+    });
 
-            throw;
-        }
-    }
-
-    private static void UnregisterRegions(Userfaultfd uffd, IReadOnlyList<GuestRegion> regions)
-    {
-        foreach (var region in regions)
-        {
-            uffd.Unregister(region.HostAddress, region.Size);
-        }
-    }
-
-    private void UnregisterRegions(Userfaultfd uffd) => UnregisterRegions(uffd, _guest.Regions);
-
-    // Unregisters every registered userfaultfd; a process that has exited is expected (its
-    // ranges went with it) and its userfaultfd is dropped. Returns the first real failure.
-    private string? UnregisterAll()
-    {
-        string? error = null;
-        foreach (var uffd in _registered)
-        {
-            try
-            {
-                UnregisterRegions(uffd);
-            }
-            catch (UffdTargetGoneException)
-            {
-                _log.Info("the process behind userfaultfd {0} has exited; dropping it", uffd.Fd.Value);
-                _supervisor.Tell(new UffdGone(uffd));
-            }
-            catch (Exception e)
-            {
-                error ??= $"unregister failed: {e.Message}";
-            }
-        }
-
-        _registered.Clear();
-        return error;
-    }
-
-    // Retries faults that failed: the page state changed since (an Enable).
+    // Retries faults that failed: the page state changed since (an Enable has completed).
     private void RetryFailed()
     {
         var retry = _failed.ToArray();
@@ -465,6 +403,12 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         if (_batchesOutstanding == 0)
         {
+            // Only now does staging hold the pages it says it holds.
+            if (_handler is not null)
+            {
+                RetryFailed();
+            }
+
             _supervisor.Tell(new StagingCompleted(_stagedPages, _stagingClock.Elapsed, _stagingError, _handler is not null));
         }
     }

@@ -26,7 +26,10 @@ public sealed class SwapController
     /// <summary>
     /// Starts a supervisor for <paramref name="guest"/> in <paramref name="system"/>. The main
     /// userfaultfd is opened here, so a host without userfaultfd access gets
-    /// <see cref="UserfaultfdUnavailableException"/> naming the fix before any actor starts.
+    /// <see cref="UserfaultfdUnavailableException"/> naming the fix before any actor starts. When
+    /// <paramref name="system"/> shuts down, the supervisor exits (every page swapped back in) before
+    /// it terminates, for up to <see cref="VmmSwapOptions.ShutdownTimeout"/>; the system's config
+    /// must include <see cref="VmmSwapConfig.For"/> for that phase's timeout.
     /// </summary>
     public static SwapController Start(ActorSystem system, GuestMemory guest, VmmSwapOptions? options = null, string name = "vmm-swap")
     {
@@ -36,7 +39,9 @@ public sealed class SwapController
         var uffd = Userfaultfd.Create();
         try
         {
-            return new SwapController(system.ActorOf(SwapSupervisor.Props(guest, uffd, options), name));
+            var supervisor = system.ActorOf(SwapSupervisor.Props(guest, uffd, options), name);
+            ExitOnShutdown.Register(system, supervisor, options);
+            return new SwapController(supervisor);
         }
         catch
         {

@@ -13,7 +13,9 @@ public static class VmmSwapHostingExtensions
     /// Akka's logging to Microsoft.Extensions.Logging (and so to Serilog where the host registered
     /// it), and starts a <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the
     /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON unless
-    /// <paramref name="options"/> overrides them in code.
+    /// <paramref name="options"/> overrides them in code. When the host stops, the supervisor exits
+    /// (every page swapped back in) before the ActorSystem terminates, for up to
+    /// <see cref="VmmSwapOptions.ShutdownTimeout"/>.
     /// </summary>
     public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, GuestMemory guest, VmmSwapOptions? options = null)
     {
@@ -30,7 +32,9 @@ public static class VmmSwapHostingExtensions
             {
                 var resolved = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
                 var uffd = Userfaultfd.Create();
-                registry.Register<SwapSupervisor>(system.ActorOf(SwapSupervisor.Props(guest, uffd, resolved), "vmm-swap"));
+                var supervisor = system.ActorOf(SwapSupervisor.Props(guest, uffd, resolved), "vmm-swap");
+                ExitOnShutdown.Register(system, supervisor, resolved);
+                registry.Register<SwapSupervisor>(supervisor);
             });
     }
 

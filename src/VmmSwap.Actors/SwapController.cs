@@ -34,6 +34,9 @@ public sealed class SwapController
     /// userfaultfd is opened here, so a host without userfaultfd access gets
     /// <see cref="UserfaultfdUnavailableException"/> naming the fix before any actor starts; a swap
     /// directory that cannot hold the swap file gets <see cref="SwapDirectoryUnusableException"/>.
+    /// When <paramref name="system"/> shuts down, the supervisor exits (every page swapped back in)
+    /// before it terminates, for up to <see cref="VmmSwapOptions.ShutdownTimeout"/>; the system's
+    /// config must include <see cref="VmmSwapConfig.For"/> for that phase's timeout.
     /// </summary>
     public static SwapController Start(ActorSystem system, GuestMemory guest, VmmSwapOptions? options = null, string name = "vmm-swap")
     {
@@ -44,7 +47,9 @@ public sealed class SwapController
         var uffd = Userfaultfd.Create();
         try
         {
-            return new SwapController(system.ActorOf(SwapSupervisor.Props(guest, uffd, options), name));
+            var supervisor = system.ActorOf(SwapSupervisor.Props(guest, uffd, options), name);
+            ExitOnShutdown.Register(system, supervisor, options);
+            return new SwapController(supervisor);
         }
         catch
         {
@@ -65,7 +70,7 @@ public sealed class SwapController
     /// <summary>Starts bringing every page back.</summary>
     public Task<CommandReply> DisableAsync(CancellationToken cancellationToken = default) => SendAsync(Disable.Instance, cancellationToken);
 
-    /// <summary>Hands a forked child's userfaultfd to the runtime (only while disabled).</summary>
+    /// <summary>Hands a forked child's userfaultfd to the runtime; while enabled it is registered at once (see <see cref="ProcessForked"/>).</summary>
     public Task<CommandReply> ProcessForkedAsync(Userfaultfd uffd, CancellationToken cancellationToken = default) => SendAsync(new ProcessForked(uffd), cancellationToken);
 
     /// <summary>Swaps everything in if enabled, then stops the supervisor.</summary>

@@ -19,12 +19,19 @@ public static class VmmSwapConfig
     /// <summary>The defaults, as shipped in hocon/vmm-swap.hocon.</summary>
     public static Config Default => Embedded.Value;
 
-    /// <summary>The defaults with the pool dispatcher sized for <paramref name="options"/>.</summary>
+    /// <summary>
+    /// The defaults with the pool dispatcher sized for <paramref name="options"/>, and coordinated
+    /// shutdown's <c>before-actor-system-terminate</c> phase given their
+    /// <see cref="VmmSwapOptions.ShutdownTimeout"/> (vmm-swap exits in that phase).
+    /// </summary>
     public static Config For(VmmSwapOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         return ConfigurationFactory.ParseString(
-            $"vmm-swap.page-worker-dispatcher.dedicated-thread-pool.thread-count = {options.ResolvedPageWorkerCount}")
+            $"""
+            vmm-swap.page-worker-dispatcher.dedicated-thread-pool.thread-count = {options.ResolvedPageWorkerCount}
+            akka.coordinated-shutdown.phases.{ExitOnShutdown.Phase}.timeout = {(long)options.ShutdownTimeout.TotalMilliseconds}ms
+            """)
             .WithFallback(Default);
     }
 

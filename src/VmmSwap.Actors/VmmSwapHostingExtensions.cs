@@ -14,7 +14,9 @@ public static class VmmSwapHostingExtensions
     /// it), and starts a <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the
     /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON unless
     /// <paramref name="options"/> overrides them in code. A swap directory that cannot hold the swap
-    /// file stops the start with <see cref="SwapDirectoryUnusableException"/>, before the supervisor exists.
+    /// file stops the start with <see cref="SwapDirectoryUnusableException"/>, before the supervisor
+    /// exists. When the host stops, the supervisor exits (every page swapped back in) before the
+    /// ActorSystem terminates, for up to <see cref="VmmSwapOptions.ShutdownTimeout"/>.
     /// </summary>
     public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, GuestMemory guest, VmmSwapOptions? options = null)
     {
@@ -32,7 +34,9 @@ public static class VmmSwapHostingExtensions
                 var resolved = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
                 SwapDirectoryProbe.Check(resolved.ResolvedSwapDirectory);
                 var uffd = Userfaultfd.Create();
-                registry.Register<SwapSupervisor>(system.ActorOf(SwapSupervisor.Props(guest, uffd, resolved), "vmm-swap"));
+                var supervisor = system.ActorOf(SwapSupervisor.Props(guest, uffd, resolved), "vmm-swap");
+                ExitOnShutdown.Register(system, supervisor, resolved);
+                registry.Register<SwapSupervisor>(supervisor);
             });
     }
 

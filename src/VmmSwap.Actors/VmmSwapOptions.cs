@@ -6,6 +6,8 @@ namespace VmmSwap.Actors;
 /// <summary>Runtime options, read from the <c>vmm-swap</c> HOCON section and overridable in code.</summary>
 public sealed record VmmSwapOptions
 {
+    private static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromMinutes(10);
+
     /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
     public string? SwapDirectory { get; init; }
 
@@ -20,6 +22,14 @@ public sealed record VmmSwapOptions
 
     /// <summary>Pages examined per trim chunk (on a page worker; the fault thread applies the result).</summary>
     public long TrimChunkPages { get; init; } = 256;
+
+    /// <summary>
+    /// How long the actor system's coordinated shutdown waits for vmm-swap to swap every page back
+    /// in and stop, before any actor is stopped (its <c>before-actor-system-terminate</c> phase,
+    /// whose timeout <see cref="VmmSwapConfig.For"/> sets to this). Swap-in of a large guest from a
+    /// slow disk takes minutes; pages still out when it ends are lost with the runtime.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = DefaultShutdownTimeout;
 
     /// <summary>Test seam: jobs wait for <see cref="ResumeJobs"/> before their first chunk, so a test can observe a job's state.</summary>
     internal bool StartJobsPaused { get; init; }
@@ -49,6 +59,7 @@ public sealed record VmmSwapOptions
             SwapChunkBytes = (ulong)section.GetLong("swap-chunk-size", 2 * 1024 * 1024),
             SwapInStepBytes = (ulong)section.GetLong("swap-in-step-size", 256 * 1024),
             TrimChunkPages = section.GetLong("trim-chunk-pages", 256),
+            ShutdownTimeout = section.GetTimeSpan("shutdown-timeout", DefaultShutdownTimeout),
         }.Validated();
     }
 
@@ -73,6 +84,11 @@ public sealed record VmmSwapOptions
         if (PageWorkerNice is < 0 or > 19)
         {
             throw new ArgumentException($"vmm-swap.page-worker-nice must be 0-19 (a raise needs no privilege), got {PageWorkerNice}");
+        }
+
+        if (ShutdownTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"vmm-swap.shutdown-timeout must be positive, got {ShutdownTimeout}");
         }
 
         if (PageWorkerCount < 0)

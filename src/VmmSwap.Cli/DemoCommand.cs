@@ -5,8 +5,11 @@ namespace VmmSwap.Cli;
 /// <summary>The <c>demo</c> verb: its options and the action that validates them and runs the demo.</summary>
 public static class DemoCommand
 {
-    /// <summary>Builds the command; its action writes to <paramref name="stdout"/> and <paramref name="stderr"/>.</summary>
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// Builds the command; its action writes to <paramref name="stdout"/> and <paramref name="stderr"/>
+    /// and stops early when <paramref name="interrupt"/> is raised.
+    /// </summary>
+    public static Command Create(TextWriter stdout, TextWriter stderr, Interrupt interrupt)
     {
         var defaults = new DemoOptions();
         var guestMib = new Option<long>("--guest-mib")
@@ -62,7 +65,7 @@ public static class DemoCommand
         {
             guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json,
         };
-        command.SetAction((result, interrupt) => RunAsync(
+        command.SetAction((result, _) => RunAsync(
             new DemoOptions
             {
                 GuestMib = result.GetValue(guestMib),
@@ -83,11 +86,12 @@ public static class DemoCommand
     }
 
     /// <summary>Validates <paramref name="options"/> (exit 2 with one line on a refusal), then runs and reports.</summary>
-    public static async Task<int> RunAsync(DemoOptions options, TextWriter stdout, TextWriter stderr, CancellationToken interrupt)
+    public static async Task<int> RunAsync(DemoOptions options, TextWriter stdout, TextWriter stderr, Interrupt interrupt)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        ArgumentNullException.ThrowIfNull(interrupt);
         var validated = InputValidation.Validate(options);
         if (validated.Error is { } error)
         {
@@ -101,13 +105,15 @@ public static class DemoCommand
             DemoReport report;
             if (options.Json)
             {
-                report = await new DemoRunner(validated.Setup!, SilentPhaseProgress.Instance, logger).RunAsync(interrupt).ConfigureAwait(false);
+                report = await new DemoRunner(validated.Setup!, SilentPhaseProgress.Instance, logger).RunAsync(interrupt.Token).ConfigureAwait(false);
+                report.InterruptedBy = InterruptedBy(report, interrupt);
                 await stdout.WriteLineAsync(report.ToJson()).ConfigureAwait(false);
             }
             else
             {
                 var console = HumanReport.CreateConsole(stdout);
-                report = await SpectrePhaseProgress.RunAsync(console, progress => new DemoRunner(validated.Setup!, progress, logger).RunAsync(interrupt)).ConfigureAwait(false);
+                report = await SpectrePhaseProgress.RunAsync(console, progress => new DemoRunner(validated.Setup!, progress, logger).RunAsync(interrupt.Token)).ConfigureAwait(false);
+                report.InterruptedBy = InterruptedBy(report, interrupt);
                 HumanReport.Write(console, report);
             }
 
@@ -121,4 +127,7 @@ public static class DemoCommand
             return Program.ExitFailed;
         }
     }
+
+    private static string? InterruptedBy(DemoReport report, Interrupt interrupt) =>
+        report.InterruptedDuring is null ? null : interrupt.Signal?.ToString();
 }

@@ -43,8 +43,11 @@ public sealed class DemoReport
     /// <summary>Pages whose final bytes differ from the reference.</summary>
     public List<long> MismatchedPages { get; set; } = [];
 
-    /// <summary>The phase during which Ctrl-C arrived; null when the run was not interrupted.</summary>
+    /// <summary>The phase during which Ctrl-C or SIGTERM arrived; null when the run was not interrupted.</summary>
     public string? InterruptedDuring { get; set; }
+
+    /// <summary>The signal that interrupted the run (SIGINT, SIGQUIT, SIGTERM); null when it was not interrupted.</summary>
+    public string? InterruptedBy { get; set; }
 
     /// <summary>The runtime error that cut the life cycle short, if any.</summary>
     public string? Error { get; set; }
@@ -116,6 +119,7 @@ public sealed class DemoReport
                 ["stuck_vcpus"] = StuckVcpus,
             },
             ["interrupted"] = InterruptedDuring,
+            ["interrupted_by"] = InterruptedBy,
             ["error"] = Error,
             ["exit_code"] = ExitCode,
         };

@@ -65,7 +65,8 @@ public static class HumanReport
         if (report.InterruptedDuring is { } phase)
         {
             var swappedIn = report.Phase(PhaseNames.Disable) is null ? string.Empty : ", every page swapped back in";
-            console.MarkupLine(Markup.Escape($"interrupted during {phase}: guest stopped{swappedIn} and verified"));
+            var by = report.InterruptedBy is { } signal ? $" by {signal}" : string.Empty;
+            console.MarkupLine(Markup.Escape($"interrupted{by} during {phase}: guest stopped{swappedIn} and verified"));
         }
 
         if (report.Error is { } error)

@@ -17,18 +17,19 @@ public static class Program
     /// <summary>
     /// Parses <paramref name="args"/> and runs the command, writing to <paramref name="stdout"/> and
     /// <paramref name="stderr"/> instead of the process console so that tests can run it in-process.
-    /// Cancelling <paramref name="interrupt"/> acts as Ctrl-C: the demo stops its guest, swaps
-    /// everything back in, verifies and reports.
+    /// Raising <paramref name="interrupt"/> acts as Ctrl-C or SIGTERM: the demo stops its guest,
+    /// swaps everything back in, verifies and reports, naming the signal.
     /// </summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken interrupt)
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Interrupt interrupt)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        ArgumentNullException.ThrowIfNull(interrupt);
 
         var root = new RootCommand("vmm-swap: swap a VM's guest memory out of RAM with userfaultfd and bring it back on demand.")
         {
-            DemoCommand.Create(stdout, stderr),
+            DemoCommand.Create(stdout, stderr, interrupt),
             Bench.BenchCommand.Create(stdout, stderr),
         };
 
@@ -47,28 +48,16 @@ public static class Program
             Output = stdout,
             Error = stderr,
 
-            // Ctrl-C belongs to the demo (swap everything back in first), not to the parser,
-            // which would otherwise cancel the run and force an exit after a timeout.
+            // Ctrl-C and SIGTERM belong to the demo (swap everything back in first), not to the
+            // parser, which would otherwise cancel the run and force an exit after a timeout.
             ProcessTerminationTimeout = null,
         };
-        return await parsed.InvokeAsync(invocation, interrupt).ConfigureAwait(false);
+        return await parsed.InvokeAsync(invocation, interrupt.Token).ConfigureAwait(false);
     }
 
     private static async Task<int> Main(string[] args)
     {
-        using var interrupt = new CancellationTokenSource();
-        var presses = 0;
-        Console.CancelKeyPress += (_, e) =>
-        {
-            // The first Ctrl-C asks for an orderly stop: swap everything back in, verify, report.
-            // A second one is the user insisting, and gets the default termination.
-            if (Interlocked.Increment(ref presses) == 1)
-            {
-                e.Cancel = true;
-                interrupt.Cancel();
-            }
-        };
-
-        return await RunAsync(args, Console.Out, Console.Error, interrupt.Token).ConfigureAwait(false);
+        using var interrupt = Interrupt.OnSignals();
+        return await RunAsync(args, Console.Out, Console.Error, interrupt).ConfigureAwait(false);
     }
 }

@@ -1,4 +1,5 @@
 using VmmSwap.Core;
+using VmmSwap.Native;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Actors.Tests;
@@ -84,6 +85,32 @@ internal sealed class GuestFixture : IDisposable
                 }
             }
         });
+        return bad;
+    }
+
+    /// <summary>
+    /// The pages whose bytes in the memfds differ from <see cref="Expected"/>, read with pread rather
+    /// than through the mapping: a page still outside the guest reads as a hole, and no fault can
+    /// bring it back meanwhile.
+    /// </summary>
+    internal List<long> MemFdMismatches()
+    {
+        var bad = new List<long>();
+        var zero = new byte[PageSize.Bytes];
+        var buffer = new byte[PageSize.Bytes];
+        long page = 0;
+        foreach (var region in Memory.Regions)
+        {
+            for (long p = 0; p < region.PageCount; p++, page++)
+            {
+                FileOps.ReadExactly(region.MemFd, buffer, region.MemFdOffset + (long)PageSize.PagesToBytes(p));
+                if (!buffer.AsSpan().SequenceEqual(Expected[page] ?? zero))
+                {
+                    bad.Add(page);
+                }
+            }
+        }
+
         return bad;
     }
 

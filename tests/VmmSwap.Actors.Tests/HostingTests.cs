@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Akka;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -127,6 +128,47 @@ public sealed class HostingTests
 
         // The guest outlives the runtime: every page must be back in it, as after Exit.
         Assert.Empty(guest.Mismatches());
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_swaps_every_page_in_before_the_actor_system_terminates()
+    {
+        // A phase of the test's own between vmm-swap's and the termination: what the guest holds
+        // there is what it holds when actors start stopping. The swap-in must not be left to their
+        // stop, inside actor-system-terminate, whose 10 s a guest of many GiB does not fit in.
+        using var guest = new GuestFixture(4096, 4096);
+        guest.Fill(seed: 53);
+        var sink = new InMemorySink();
+        await using var host = await TestHost.StartAsync(guest, sink, "unused", s => s.AddAkka("vmm-swap-hosting-terminate", akka => akka
+            .AddHocon(
+                """
+                akka.coordinated-shutdown.phases.guest-check.depends-on = [before-actor-system-terminate]
+                akka.coordinated-shutdown.phases.actor-system-terminate.depends-on = [guest-check]
+                """,
+                HoconAddMode.Prepend)
+            .WithVmmSwap(guest.Memory, SwapTestKit.Options())));
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        List<long>? atTermination = null;
+        CoordinatedShutdown.Get(system).AddTask("guest-check", "read-the-guest", () =>
+        {
+            atTermination = guest.MemFdMismatches();
+            return Task.FromResult(Done.Instance);
+        });
+        var swap = new SwapController(host.Services.GetRequiredService<ActorRegistry>().Get<SwapSupervisor>(), Deadline);
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        var active = await swap.WaitForStateAsync(SwapState.Active, Deadline);
+        Assert.Equal(0, active.Metrics.StagingPages);
+        Assert.True(active.Metrics.SwapPages > 0);
+
+        await host.StopAsync();
+
+        // Read from the memfds, not through faults, which would bring pages back as they are read.
+        Assert.NotNull(atTermination);
+        Assert.Empty(atTermination);
+        Assert.Empty(guest.MemFdMismatches());
+        await sink.WaitForAsync($"waiting for the swap-in of {active.Metrics.SwapPages} pages (0 in staging, {active.Metrics.SwapPages} in the swap file)", Deadline);
+        await system.WhenTerminated.WaitAsync(Deadline);
     }
 
     /// <summary>Keeps every Serilog event in memory.</summary>

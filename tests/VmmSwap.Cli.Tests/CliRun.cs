@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace VmmSwap.Cli.Tests;
 
 /// <summary>The outcome of running the command in-process.</summary>
@@ -7,7 +9,10 @@ internal sealed record CliRun(int ExitCode, string Stdout, string Stderr)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var exit = await Program.RunAsync(args.Split(' ', StringSplitOptions.RemoveEmptyEntries), stdout, stderr, interrupt);
+        // The token stands for Ctrl-C.
+        using var signals = new Interrupt();
+        using var pressed = interrupt.Register(() => signals.Raise(PosixSignal.SIGINT));
+        var exit = await Program.RunAsync(args.Split(' ', StringSplitOptions.RemoveEmptyEntries), stdout, stderr, signals);
         return new CliRun(exit, stdout.ToString(), stderr.ToString());
     }
 }

@@ -27,6 +27,7 @@ public sealed class DemoJsonTests(DemoJsonFixture fixture) : IClassFixture<DemoJ
         var names = Report["phases"]!.AsArray().Select(p => p!["name"]!.GetValue<string>());
         Assert.Equal(["fill", "enable", "guest-run", "trim", "swap-out", "guest-idle", "disable", "verify"], names);
         Assert.Null(Report["interrupted"]);
+        Assert.Null(Report["interrupted_by"]);
         Assert.Null(Report["error"]);
     }
 

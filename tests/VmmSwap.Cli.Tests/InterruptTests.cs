@@ -38,6 +38,7 @@ public sealed class InterruptTests
         // Usually the idle run; on a loaded machine the 3 s may end an earlier swap phase. Either way
         // the phases stop there and disable + verify still run.
         var interrupted = report["interrupted"]!.GetValue<string>();
+        Assert.Equal("SIGINT", report["interrupted_by"]!.GetValue<string>());
         string[] swapPhases = ["enable", "guest-run", "trim", "swap-out", "guest-idle"];
         Assert.Contains(interrupted, swapPhases);
         var expected = new[] { "fill" }.Concat(swapPhases.TakeWhile(p => p != interrupted)).Append(interrupted).Append("disable").Append("verify");

@@ -210,6 +210,14 @@ public sealed class PageHandler : IDisposable
         EndSwapOut();
         FlushDeferredFrees();
         var plan = new MoveToStagingPlanner(region, Staging).Plan();
+
+        // A page resident in the guest while also present in the file was written behind the
+        // handler (by a process whose mapping was not registered): the staged copy is the newest.
+        for (var from = region.FilePageOffset; Staging.FirstDataRange(region.PageCount, from, region.FilePages.End) is { } staged; from = staged.End)
+        {
+            File.ClearRange(staged);
+        }
+
         region.ResetCounters();
         return plan;
     }

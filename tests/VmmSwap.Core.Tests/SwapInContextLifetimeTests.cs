@@ -67,41 +67,6 @@ public sealed class SwapInContextLifetimeTests
         Assert.Equal(rewritten, swap.Read(5));
     }
 
-    [Fact]
-    public void A_page_another_process_put_in_the_guest_meanwhile_counts_as_in_and_is_kept()
-    {
-        using var swap = new SwapHarness(16);
-        for (var p = 0; p < 16; p++)
-        {
-            swap.Write(p, Content(p, version: 1));
-        }
-
-        // Pages 0-7 end in the swap file, 8-15 in staging.
-        swap.Enable();
-        swap.SwapOutAll();
-        for (var p = 8; p < 16; p++)
-        {
-            swap.Write(p, Content(p, version: 1));
-        }
-
-        swap.Enable();
-
-        // A process whose mapping is not registered writes a swapped page (5) and a staged one
-        // (12): the guest memfd gets them directly, behind the handler.
-        var region = swap.Guest.Regions[0];
-        var newer5 = Content(5, version: 2);
-        var newer12 = Content(12, version: 2);
-        Native.FileOps.WriteAll(region.MemFd, newer5, region.MemFdOffset + (5 * Page));
-        Native.FileOps.WriteAll(region.MemFd, newer12, region.MemFdOffset + (12 * Page));
-
-        Assert.Equal(16, swap.SwapIn());
-        Assert.Equal(2, swap.Metrics().RedundantPages);
-        Assert.Equal(newer5, swap.Read(5));
-        Assert.Equal(newer12, swap.Read(12));
-        Assert.Equal(Content(4, version: 1), swap.Read(4));
-        Assert.Equal(Content(13, version: 1), swap.Read(13));
-    }
-
     private static byte[] Content(long page, int version)
     {
         var bytes = new byte[Page];

@@ -28,6 +28,9 @@ internal sealed class PageHandlerActor : ReceiveActor
     // they are woken) or the next Enable retries them. See docs/RELIABILITY.md.
     private readonly List<(Userfaultfd Uffd, ulong Address)> _failed = [];
     private readonly GuestRegistrations _registrations;
+
+    // Userfaultfds checked while disabled, for the next Enable to register.
+    private readonly List<Userfaultfd> _checked = [];
     private PageHandler? _handler;
     private readonly SwapInDriver _swapIns;
     private TrimContext? _trim;
@@ -320,7 +323,13 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
         _mainUffd = uffds[0];
-        foreach (var uffd in uffds)
+
+        // Those checked while disabled count even if the supervisor has not heard back yet: an
+        // Enable sent right behind a ProcessForked must register that child too. A closed one
+        // was dropped meanwhile (by the pump, on this thread).
+        var all = uffds.Concat(_checked).Distinct().Where(u => !u.Fd.IsClosed).ToList();
+        _checked.Clear();
+        foreach (var uffd in all)
         {
             try
             {
@@ -360,6 +369,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             {
                 // Only a check that its process maps every region here; Enable registers it.
                 _registrations.Check(m.Uffd);
+                _checked.Add(m.Uffd);
             }
             else
             {
@@ -533,12 +543,16 @@ internal sealed class PageHandlerActor : ReceiveActor
         // complete later against a new job's state.
         if (_inFlight is { } orphan)
         {
-            if (!orphan.CancelOrWait(TimeSpan.FromSeconds(30)))
+            if (orphan.CancelOrWait(TimeSpan.FromSeconds(30)))
             {
+                RestoreUnsynced(orphan);
+            }
+            else
+            {
+                // Its sync may still succeed and free what a restore would stage again: leave it.
                 _log.Error("{0}: a page worker is still running the work of a job that died", kind);
             }
 
-            RestoreUnsynced(orphan);
             _inFlight = null;
         }
 

@@ -197,6 +197,9 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             Stash.UnstashAll();
             next();
         });
+
+        // A job that dies without answering the abort still ends the abort.
+        Receive<Terminated>(m => JobDied(m.ActorRef));
         Receive<Status>(_ => ReportState());
         Receive<JobProgress>(_ => { });
         Receive<UffdGone>(UffdGone);
@@ -269,16 +272,18 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             }
         });
         Receive<FaultFailed>(m => _log.Warning("a fault failed while disabled: {0}", m.Failure.Message));
-        Receive<Terminated>(m =>
-        {
-            if (m.ActorRef.Equals(_job))
-            {
-                // It never sent EndJob: the PageHandler must still drop the job's context and frees.
-                _pageHandler.Tell(new EndJob(_jobKind));
-                Self.Tell(new JobCompleted(_jobKind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), new SwapFailure(SwapFailureKind.Internal, $"the {_jobKind} job stopped unexpectedly"), false));
-            }
-        });
+        Receive<Terminated>(m => JobDied(m.ActorRef));
         Receive<JobCompleted>(m => _log.Warning("{0} job completed while in state {1}; ignored", m.Kind, _state));
+    }
+
+    private void JobDied(IActorRef actor)
+    {
+        if (actor.Equals(_job))
+        {
+            // It never sent EndJob: the PageHandler must still drop the job's context and frees.
+            _pageHandler.Tell(new EndJob(_jobKind));
+            Self.Tell(new JobCompleted(_jobKind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), new SwapFailure(SwapFailureKind.Internal, $"the {_jobKind} job stopped unexpectedly"), false));
+        }
     }
 
     private void BeginEnable()

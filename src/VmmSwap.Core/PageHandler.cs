@@ -424,24 +424,33 @@ public sealed class PageHandler : IDisposable
         return taken;
     }
 
+    // The sync that would have made the run durable failed: its pages still present in the file
+    // are staged again, and every page of it leaves the file's on-disk set too (a page faulted
+    // back meanwhile keeps an on-disk mark trim would take for a clean copy of unsynced bytes).
     private long Restore(PageRange range)
     {
-        long restored = 0;
-        var from = range.Start;
-        while (File.NextDataRange(from, range.End) is { } present)
+        var present = new List<PageRange>();
+        for (var from = range.Start; File.NextDataRange(from, range.End) is { } run; from = run.End)
         {
-            Deferred.AddStaging(new PageRange(from, present.Start));
-            Staging.Restore(present);
-            foreach (var onDisk in File.Forget(present))
-            {
-                Deferred.AddFile(onDisk);
-            }
-
-            restored += present.Count;
-            from = present.End;
+            present.Add(run);
         }
 
-        Deferred.AddStaging(new PageRange(from, range.End));
+        long restored = 0;
+        var gapStart = range.Start;
+        foreach (var run in present)
+        {
+            Deferred.AddStaging(new PageRange(gapStart, run.Start));
+            Staging.Restore(run);
+            restored += run.Count;
+            gapStart = run.End;
+        }
+
+        Deferred.AddStaging(new PageRange(gapStart, range.End));
+        foreach (var onDisk in File.Forget(range))
+        {
+            Deferred.AddFile(onDisk);
+        }
+
         return restored;
     }
 

@@ -15,7 +15,9 @@ public sealed unsafe class SwapFile : IDisposable
     private readonly PresentList _present;
     private readonly PresentList _onDisk;
 
-    // Slots read through the mapping since the last UnmapRead; see ReleaseMapped.
+    private const int RetainedMappedReads = 256;
+
+    // Slots read through the mapping since the last UnmapReads; see ReleaseMapped.
     private readonly List<long> _mappedReads = [];
 
     /// <summary>Creates a swap file for <paramref name="pages"/> pages in <paramref name="directory"/>.</summary>
@@ -181,6 +183,12 @@ public sealed unsafe class SwapFile : IDisposable
 
         UnmapRange(new PageRange(start, end));
         _mappedReads.Clear();
+
+        // A burst of faults must not keep its list's memory for the rest of the run.
+        if (_mappedReads.Capacity > RetainedMappedReads)
+        {
+            _mappedReads.Capacity = RetainedMappedReads;
+        }
     }
 
     /// <summary>

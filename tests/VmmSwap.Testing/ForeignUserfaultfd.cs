@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using VmmSwap.Native;
 
 namespace VmmSwap.Testing;
@@ -9,11 +8,8 @@ namespace VmmSwap.Testing;
 /// A userfaultfd that belongs to another process (a stand-in for a VMM's forked child): a python3
 /// child creates and handshakes it, and this process takes a copy with pidfd_getfd (root, Linux 5.6+).
 /// </summary>
-public sealed partial class ForeignUserfaultfd : IDisposable
+public sealed class ForeignUserfaultfd : IDisposable
 {
-    private const long SysPidfdOpen = 434;
-    private const long SysPidfdGetfd = 438;
-
     private const string ChildScript = """
         import ctypes, fcntl, os, struct, sys, time
         libc = ctypes.CDLL(None, use_errno=True)
@@ -53,20 +49,8 @@ public sealed partial class ForeignUserfaultfd : IDisposable
         var line = child.StandardOutput.ReadLine()
             ?? throw new InvalidOperationException($"the python3 child printed no descriptor: {child.StandardError.ReadToEnd()}");
         var childFd = int.Parse(line, CultureInfo.InvariantCulture);
-        var pidfd = (int)Syscall(SysPidfdOpen, child.Id, 0, 0);
-        if (pidfd < 0)
-        {
-            throw new NativeCallException("pidfd_open", Marshal.GetLastPInvokeError());
-        }
-
-        using var pid = new SafeFd(pidfd);
-        var fd = (int)Syscall(SysPidfdGetfd, pidfd, childFd, 0);
-        if (fd < 0)
-        {
-            throw new NativeCallException("pidfd_getfd", Marshal.GetLastPInvokeError(), "needs root (ptrace access to the child)");
-        }
-
-        return new ForeignUserfaultfd(child, Userfaultfd.Adopt(new SafeFd(fd)));
+        using var pidfd = Pidfd.Open(child.Id);
+        return new ForeignUserfaultfd(child, Userfaultfd.Adopt(pidfd.GetFd(childFd)));
     }
 
     /// <summary>Kills the child and waits until it is gone: its address space no longer exists.</summary>
@@ -87,7 +71,4 @@ public sealed partial class ForeignUserfaultfd : IDisposable
         _child.Dispose();
         Uffd.Dispose();
     }
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long a, long b, long c);
 }

@@ -2,7 +2,10 @@ using System.CommandLine;
 
 namespace VmmSwap.Cli;
 
-/// <summary>The <c>vmm-swap</c> command line: <c>demo</c> runs the whole swap life cycle on a simulated guest.</summary>
+/// <summary>
+/// The <c>vmm-swap</c> command line: <c>demo</c> runs the whole swap life cycle on a simulated
+/// guest, <c>bench</c> measures it, <c>soak</c> drives it hard and checks that nothing is lost.
+/// </summary>
 public static class Program
 {
     /// <summary>Exit code of a run whose guest memory came back intact.</summary>
@@ -31,6 +34,8 @@ public static class Program
         {
             DemoCommand.Create(stdout, stderr, interrupt),
             Bench.BenchCommand.Create(stdout, stderr),
+            Soak.SoakCommand.Create(stdout, stderr),
+            Soak.SoakChildCommand.Create(stdout, stderr),
         };
 
         var parsed = root.Parse(args);

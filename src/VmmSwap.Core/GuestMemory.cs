@@ -114,6 +114,18 @@ public sealed class GuestMemory : IDisposable
     }
 
     /// <summary>
+    /// Gives the pages at <paramref name="address"/>..+<paramref name="length"/> back to the host
+    /// (MADV_REMOVE), as a balloon driver does: they read as zeros afterwards. While the guest is
+    /// registered with userfaultfd the kernel holds the caller until the runtime has read the
+    /// remove event, so this too may block and is a native call.
+    /// </summary>
+    public void Remove(nint address, ulong length)
+    {
+        Check(address, length);
+        Madvise.Apply(address, length, MemoryAdvice.Remove);
+    }
+
+    /// <summary>
     /// A 64-bit checksum (XxHash3) of the page at <paramref name="pageAddress"/>. The page is first
     /// copied out by native code; the hash runs over that private copy.
     /// </summary>

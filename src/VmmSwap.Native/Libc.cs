@@ -43,6 +43,7 @@ internal static unsafe partial class Libc
     internal const int MAP_PRIVATE = 2;
     internal const int MAP_ANONYMOUS = 0x20;
     internal const int MAP_NORESERVE = 0x4000;
+    internal const int MAP_FIXED_NOREPLACE = 0x100000;
 
     internal const int SEEK_DATA = 3;
     internal const int SEEK_HOLE = 4;
@@ -63,8 +64,15 @@ internal static unsafe partial class Libc
     internal const long SYS_userfaultfd_x64 = 323;
     internal const long SYS_userfaultfd_arm64 = 282;
 
+    // The same on x86_64 and arm64: both came after the syscall tables were unified (5.1).
+    internal const long SYS_pidfd_open = 434;
+    internal const long SYS_pidfd_getfd = 438;
+
     [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long Syscall(long number, int arg);
+
+    [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long Syscall(long number, long arg0, long arg1, long arg2);
 
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Open(string path, int flags, uint mode);

@@ -33,6 +33,36 @@ public sealed class MemoryMapping : IDisposable
         return Map(length, prot, Libc.MAP_SHARED, fd.Value, offset, $"fd {fd.Value} offset {offset} length {length}");
     }
 
+    /// <summary>
+    /// As <see cref="MapShared"/>, but at exactly <paramref name="address"/> (MAP_FIXED_NOREPLACE,
+    /// Linux 4.17+): two processes can map the same memfd at the same address this way. Refused
+    /// with EEXIST, never replacing anything, when any part of the range is already mapped.
+    /// </summary>
+    public static MemoryMapping MapSharedAt(nint address, SafeFd fd, long offset, ulong length, bool writable)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        PageAlignment.Require(address, length, "mmap(MAP_FIXED_NOREPLACE)");
+        var prot = Libc.PROT_READ | (writable ? Libc.PROT_WRITE : 0);
+        var mapped = Libc.Mmap(address, (nuint)length, prot, Libc.MAP_SHARED | Libc.MAP_FIXED_NOREPLACE, fd.Value, offset);
+        if (mapped == -1)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            var detail = errno == Libc.EEXIST
+                ? $"0x{address:X}+0x{length:X} overlaps a mapping that is already there"
+                : $"fd {fd.Value} offset {offset} at 0x{address:X}+0x{length:X}";
+            throw new NativeCallException("mmap(MAP_FIXED_NOREPLACE)", errno, detail);
+        }
+
+        if (mapped != address)
+        {
+            // Kernels before 4.17 take the unknown flag as a mere hint and map elsewhere.
+            _ = Libc.Munmap(mapped, (nuint)length);
+            throw new NativeCallException("mmap(MAP_FIXED_NOREPLACE)", Libc.EOPNOTSUPP, $"asked for 0x{address:X}, the kernel mapped 0x{mapped:X}: MAP_FIXED_NOREPLACE needs Linux 4.17 or later");
+        }
+
+        return new MemoryMapping(mapped, length);
+    }
+
     /// <summary>Maps <paramref name="length"/> bytes of private anonymous memory (zeroed, page-aligned), e.g. a bounce buffer for file reads.</summary>
     public static MemoryMapping MapAnonymous(ulong length)
     {

@@ -41,6 +41,23 @@ public sealed unsafe class GuestMemoryTests
     }
 
     [Fact]
+    public void A_removed_page_is_freed_from_its_memfd_and_reads_as_zeros()
+    {
+        using var guest = GuestMemory.Create((ulong)(4 * Page));
+        for (long p = 0; p < 4; p++)
+        {
+            guest.Fill(guest.PageAddress(p), 0x5A, (ulong)Page);
+        }
+
+        guest.Remove(guest.PageAddress(1), (ulong)Page);
+
+        Assert.Equal(3, guest.Regions[0].ResidentPages());
+        Assert.Equal(GuestMemory.ChecksumOf(new byte[Page]), guest.PageChecksum(guest.PageAddress(1)));
+        Assert.NotEqual(GuestMemory.ChecksumOf(new byte[Page]), guest.PageChecksum(guest.PageAddress(2)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => guest.Remove(guest.PageAddress(3), (ulong)(2 * Page)));
+    }
+
+    [Fact]
     public void Accesses_outside_a_region_are_refused_with_the_range()
     {
         using var guest = GuestMemory.Create((ulong)(2 * Page), (ulong)(2 * Page));

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using VmmSwap.Native;
 
 namespace VmmSwap.Testing;
@@ -11,11 +10,8 @@ namespace VmmSwap.Testing;
 /// Given guest mappings, the child maps the same memfd ranges at the same addresses, as a forked
 /// child shares them, and reads, writes or registers them on command.
 /// </summary>
-public sealed partial class ForeignUserfaultfd : IDisposable
+public sealed class ForeignUserfaultfd : IDisposable
 {
-    private const long SysPidfdOpen = 434;
-    private const long SysPidfdGetfd = 438;
-
     // argv: parent pid, api features, then memfd:offset:address:size per mapping. Commands on
     // stdin, one per line: "read ADDR" (prints the page's sha256), "write ADDR BYTE", "register"
     // (its own mappings, missing mode), "exit". Each answers one line.
@@ -99,20 +95,8 @@ public sealed partial class ForeignUserfaultfd : IDisposable
         var line = child.StandardOutput.ReadLine()
             ?? throw new InvalidOperationException($"the python3 child printed no descriptor: {child.StandardError.ReadToEnd()}");
         var childFd = int.Parse(line, CultureInfo.InvariantCulture);
-        var pidfd = (int)Syscall(SysPidfdOpen, child.Id, 0, 0);
-        if (pidfd < 0)
-        {
-            throw new NativeCallException("pidfd_open", Marshal.GetLastPInvokeError());
-        }
-
-        using var pid = new SafeFd(pidfd);
-        var fd = (int)Syscall(SysPidfdGetfd, pidfd, childFd, 0);
-        if (fd < 0)
-        {
-            throw new NativeCallException("pidfd_getfd", Marshal.GetLastPInvokeError(), "needs root (ptrace access to the child)");
-        }
-
-        return new ForeignUserfaultfd(child, Userfaultfd.Adopt(new SafeFd(fd)));
+        using var pidfd = Pidfd.Open(child.Id);
+        return new ForeignUserfaultfd(child, Userfaultfd.Adopt(pidfd.GetFd(childFd)));
     }
 
     /// <summary>The sha256 (hex) of the page at <paramref name="address"/> as the child reads it (it may fault).</summary>
@@ -159,7 +143,4 @@ public sealed partial class ForeignUserfaultfd : IDisposable
             throw new InvalidOperationException($"the python3 child answered '{answer}', not '{expected}'");
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long a, long b, long c);
 }

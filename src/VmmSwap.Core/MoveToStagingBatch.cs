@@ -3,9 +3,12 @@ using VmmSwap.Native;
 namespace VmmSwap.Core;
 
 /// <summary>
-/// One unit of the move to staging: copy some runs of guest pages into staging, then free the
-/// guest span they lie in at once (one syscall per huge page rather than per page). Batches are
-/// independent and may run in parallel; a guest page must stay untouched until its batch is done.
+/// One unit of the move to staging: copy some runs of guest pages into staging, then free exactly
+/// those runs in the guest (a hole punch per run of neighbours; contiguous data is one per huge
+/// page). Not the whole span they lie in: a page between them that was a hole when the move was
+/// planned may have been faulted in since (by a process reading while the move runs), and it
+/// exists nowhere else. Batches are independent and may run in parallel; a guest page must not be
+/// written until its batch is done.
 /// </summary>
 /// <remarks>
 /// The span is freed by punching a hole in the guest memfd rather than MADV_REMOVE on the guest
@@ -16,12 +19,15 @@ namespace VmmSwap.Core;
 /// </remarks>
 public sealed class MoveToStagingBatch
 {
-    internal MoveToStagingBatch(CopyOp[] copies, SafeFd memFd, long punchOffset, long punchLength)
+    private readonly (long Offset, long Length)[] _punches;
+
+    internal MoveToStagingBatch(CopyOp[] copies, SafeFd memFd, (long Offset, long Length)[] punches)
     {
         Copies = copies;
         MemFd = memFd;
-        PunchOffset = punchOffset;
-        PunchLength = punchLength;
+        _punches = punches;
+        PunchOffset = punches.Length > 0 ? punches[0].Offset : 0;
+        PunchLength = punches.Length > 0 ? punches[^1].Offset + punches[^1].Length - PunchOffset : 0;
     }
 
     /// <summary>The copies into staging.</summary>
@@ -30,10 +36,10 @@ public sealed class MoveToStagingBatch
     /// <summary>The guest memfd whose span is freed after the copies.</summary>
     public SafeFd MemFd { get; }
 
-    /// <summary>Offset of the freed span in <see cref="MemFd"/>.</summary>
+    /// <summary>Offset in <see cref="MemFd"/> of the first byte freed.</summary>
     public long PunchOffset { get; }
 
-    /// <summary>Length of the freed span (a whole number of huge pages where the data allows).</summary>
+    /// <summary>Bytes from <see cref="PunchOffset"/> to the end of the last run freed (whole huge pages where the data allows).</summary>
     public long PunchLength { get; }
 
     /// <summary>Copies the pages and frees the guest span.</summary>
@@ -44,6 +50,9 @@ public sealed class MoveToStagingBatch
             copy.Execute();
         }
 
-        FileOps.PunchHole(MemFd, PunchOffset, PunchLength);
+        foreach (var (offset, length) in _punches)
+        {
+            FileOps.PunchHole(MemFd, offset, length);
+        }
     }
 }

@@ -12,6 +12,9 @@ internal sealed class MoveToStagingPlanner(PageHandlerRegion region, StagingMemo
 {
     private readonly List<MoveToStagingBatch> _batches = [];
     private readonly List<CopyOp> _copies = [];
+
+    // The memfd ranges of the batch's copies, neighbours merged.
+    private readonly List<(long Offset, long Length)> _punches = [];
     private readonly ulong _huge = (ulong)PageSize.HugeBytes;
     private ulong _remaining;
     private ulong _batchHead;
@@ -36,6 +39,7 @@ internal sealed class MoveToStagingPlanner(PageHandlerRegion region, StagingMemo
                     guest.HostAddress + (nint)offset,
                     region.FilePageOffset + PageSize.BytesToPages(offset),
                     PageSize.BytesToPages(size)));
+                AddPunch(guest.MemFdOffset + (long)offset, (long)size);
                 moved += PageSize.BytesToPages(size);
                 offset += size;
                 _remaining -= size;
@@ -78,15 +82,28 @@ internal sealed class MoveToStagingPlanner(PageHandlerRegion region, StagingMemo
         return _huge;
     }
 
+    private void AddPunch(long offset, long length)
+    {
+        if (_punches.Count > 0 && _punches[^1].Offset + _punches[^1].Length == offset)
+        {
+            _punches[^1] = (_punches[^1].Offset, _punches[^1].Length + length);
+        }
+        else
+        {
+            _punches.Add((offset, length));
+        }
+    }
+
     private void Flush(ulong batchEnd)
     {
-        if (batchEnd > _batchHead)
+        if (_copies.Count > 0)
         {
             var guest = region.Guest;
-            _batches.Add(new MoveToStagingBatch([.. _copies], guest.MemFd, guest.MemFdOffset + (long)_batchHead, (long)(batchEnd - _batchHead)));
+            _batches.Add(new MoveToStagingBatch([.. _copies], guest.MemFd, [.. _punches]));
         }
 
         _copies.Clear();
+        _punches.Clear();
         _remaining = _huge;
         _batchHead = batchEnd;
     }

@@ -139,21 +139,11 @@ public sealed unsafe class StagingMemory : IDisposable
             return;
         }
 
-        _released.Sort();
-        var start = _released[0];
-        var end = start + 1;
-        foreach (var index in _released.Skip(1))
+        foreach (var run in PageRuns.Coalesce(_released))
         {
-            if (index != end)
-            {
-                Free(new PageRange(start, end));
-                start = index;
-            }
-
-            end = index + 1;
+            Free(run);
         }
 
-        Free(new PageRange(start, end));
         _released.Clear();
     }
 

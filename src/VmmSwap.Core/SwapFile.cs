@@ -167,21 +167,11 @@ public sealed unsafe class SwapFile : IDisposable
             return;
         }
 
-        _mappedReads.Sort();
-        var start = _mappedReads[0];
-        var end = start + 1;
-        foreach (var index in _mappedReads.Skip(1))
+        foreach (var run in PageRuns.Coalesce(_mappedReads))
         {
-            if (index > end)
-            {
-                UnmapRange(new PageRange(start, end));
-                start = index;
-            }
-
-            end = Math.Max(end, index + 1);
+            UnmapRange(run);
         }
 
-        UnmapRange(new PageRange(start, end));
         _mappedReads.Clear();
 
         // A burst of faults must not keep its list's memory for the rest of the run.

@@ -287,9 +287,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _stagingError = null;
         try
         {
-            // Normally done when the last job ended; a free landing after re-staging would wipe pages.
-            _handler?.FlushDeferredFrees();
-
+            // The move to staging itself first ends any swap-out and runs pending frees (PageHandler.MoveToStaging).
             if (_handler is null && !Open(m.Uffds))
             {
                 CompleteStagingIfDone();

@@ -126,14 +126,16 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Enabled();
     }
 
-    // Active and Failed answer alike: no job runs; Enable re-stages, Disable swaps in.
+    // Active and Failed answer alike: Enable re-stages, Disable swaps in. No job runs in Active;
+    // in Failed one may still be stopping after the failure that ended it, and what starts
+    // something waits for it (AbortThen goes on at once when no job runs).
     private void Active()
     {
-        Receive<Enable>(_ => BeginEnable());
+        Receive<Enable>(_ => AbortThen(BeginEnable));
         Receive<Trim>(Ignore);
         Receive<SwapOut>(Ignore);
-        Receive<Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
-        Receive<Exit>(StartExit);
+        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
+        Receive<Exit>(m => AbortThen(() => StartExit(m)));
         Enabled();
     }
 
@@ -152,8 +154,6 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Enabled();
     }
 
-    // Like Active, but a job may still be stopping after the failure that ended it: commands
-    // that start something wait for it.
     private void Failed()
     {
         Receive<JobCompleted>(m =>
@@ -165,12 +165,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
                 _log.Info("{0} stopped after the failure ({1} pages)", m.Kind, m.Pages);
             }
         });
-        Receive<Enable>(_ => AbortThen(BeginEnable));
-        Receive<Trim>(Ignore);
-        Receive<SwapOut>(Ignore);
-        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
-        Receive<Exit>(m => AbortThen(() => StartExit(m)));
-        Enabled();
+        Active();
     }
 
     // Transient: the move to staging runs; commands wait, a second Enable is refused. Status

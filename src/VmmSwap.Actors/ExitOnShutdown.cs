@@ -6,7 +6,7 @@ using Akka.Event;
 namespace VmmSwap.Actors;
 
 /// <summary>
-/// Stops a supervisor the orderly way when its actor system shuts down: <see cref="Exit"/> (the
+/// Stops a supervisor the orderly way when its actor system shuts down: <see cref="SwapCommand.Exit"/> (the
 /// chunked swap-in, faults served meanwhile), then its stop, in coordinated shutdown's
 /// <see cref="Phase"/>, before any actor is stopped. Left to the actor system's termination, the
 /// PageHandler's last-resort swap-in would run inside the actor-system-terminate phase, whose
@@ -75,7 +75,7 @@ internal static class ExitOnShutdown
         var stopped = supervisor.WatchAsync(deadline);
 
         // A supervisor already exiting answers nothing more; there is only its stop to wait for.
-        var status = supervisor.Ask<SwapStatus>(Status.Instance, deadline);
+        var status = supervisor.Ask<SwapStatus>(SwapCommand.Status.Instance, deadline);
         if (await Task.WhenAny(stopped, status).ConfigureAwait(false) == status)
         {
             var metrics = (await status.ConfigureAwait(false)).Metrics;
@@ -85,7 +85,7 @@ internal static class ExitOnShutdown
                 log.Info("waiting for the swap-in of {0} pages ({1} in staging, {2} in the swap file) before the actor system terminates", outside, metrics.StagingPages, metrics.SwapPages);
             }
 
-            var exit = supervisor.Ask<CommandReply>(Exit.Instance, deadline);
+            var exit = supervisor.Ask<CommandReply>(SwapCommand.Exit.Instance, deadline);
             if (await Task.WhenAny(stopped, exit).ConfigureAwait(false) == exit && await exit.ConfigureAwait(false) is { Outcome: CommandOutcome.Failed } failed)
             {
                 // Failed and still running: stopped here, its PageHandler makes the last attempt

@@ -59,26 +59,26 @@ public sealed class SwapController
     }
 
     /// <summary>Moves guest memory to staging; completes when staging is complete. Pause the guest meanwhile.</summary>
-    public Task<CommandReply> EnableAsync(CancellationToken cancellationToken = default) => SendAsync(Enable.Instance, cancellationToken);
+    public Task<CommandReply> EnableAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Enable.Instance, cancellationToken);
 
     /// <summary>Starts a trim of staging.</summary>
-    public Task<CommandReply> TrimAsync(CancellationToken cancellationToken = default) => SendAsync(Trim.Instance, cancellationToken);
+    public Task<CommandReply> TrimAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Trim.Instance, cancellationToken);
 
     /// <summary>Starts writing staging to the swap file.</summary>
-    public Task<CommandReply> SwapOutAsync(CancellationToken cancellationToken = default) => SendAsync(SwapOut.Instance, cancellationToken);
+    public Task<CommandReply> SwapOutAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.SwapOut.Instance, cancellationToken);
 
     /// <summary>Starts bringing every page back.</summary>
-    public Task<CommandReply> DisableAsync(CancellationToken cancellationToken = default) => SendAsync(Disable.Instance, cancellationToken);
+    public Task<CommandReply> DisableAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Disable.Instance, cancellationToken);
 
-    /// <summary>Hands a forked child's userfaultfd to the runtime; while enabled it is registered at once (see <see cref="ProcessForked"/>).</summary>
-    public Task<CommandReply> ProcessForkedAsync(Userfaultfd uffd, CancellationToken cancellationToken = default) => SendAsync(new ProcessForked(uffd), cancellationToken);
+    /// <summary>Hands a forked child's userfaultfd to the runtime; while enabled it is registered at once (see <see cref="SwapCommand.ProcessForked"/>).</summary>
+    public Task<CommandReply> ProcessForkedAsync(Userfaultfd uffd, CancellationToken cancellationToken = default) => SendAsync(new SwapCommand.ProcessForked(uffd), cancellationToken);
 
     /// <summary>Swaps everything in if enabled, then stops the supervisor.</summary>
-    public Task<CommandReply> ExitAsync(CancellationToken cancellationToken = default) => SendAsync(Exit.Instance, cancellationToken);
+    public Task<CommandReply> ExitAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Exit.Instance, cancellationToken);
 
     /// <summary>The current status.</summary>
     public Task<SwapStatus> StatusAsync(CancellationToken cancellationToken = default) =>
-        AskAsync<SwapStatus>(Status.Instance, nameof(Status), _timeout, cancellationToken);
+        AskAsync<SwapStatus>(SwapCommand.Status.Instance, nameof(SwapCommand.Status), _timeout, cancellationToken);
 
     /// <summary>
     /// Completes with the status once <paramref name="state"/> is reached, or once vmm-swap fails

@@ -79,7 +79,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     {
         foreach (var (state, replyTo) in _stateWaiters)
         {
-            replyTo.Tell(new Akka.Actor.Status.Failure(new InvalidOperationException($"vmm-swap stopped before reaching {state}")));
+            replyTo.Tell(new Status.Failure(new InvalidOperationException($"vmm-swap stopped before reaching {state}")));
         }
 
         // Children have stopped: the PageHandler has swapped everything in, so the guest may be unregistered.
@@ -91,22 +91,22 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
     private void Ready()
     {
-        Receive<Enable>(_ => BeginEnable());
-        Receive<Trim>(Ignore);
-        Receive<SwapOut>(Ignore);
-        Receive<Disable>(Ignore);
-        Receive<ProcessForked>(Attach);
-        Receive<Exit>(_ => Stop(Sender));
+        Receive<SwapCommand.Enable>(_ => BeginEnable());
+        Receive<SwapCommand.Trim>(Ignore);
+        Receive<SwapCommand.SwapOut>(Ignore);
+        Receive<SwapCommand.Disable>(Ignore);
+        Receive<SwapCommand.ProcessForked>(Attach);
+        Receive<SwapCommand.Exit>(_ => Stop(Sender));
         Common();
     }
 
     private void Pending()
     {
-        Receive<Enable>(_ => BeginEnable());
-        Receive<Trim>(m => StartJob(m, JobKind.Trim, SwapState.TrimInProgress));
-        Receive<SwapOut>(m => StartJob(m, JobKind.SwapOut, SwapState.SwapOutInProgress));
-        Receive<Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
-        Receive<Exit>(StartExit);
+        Receive<SwapCommand.Enable>(_ => BeginEnable());
+        Receive<SwapCommand.Trim>(m => StartJob(m, JobKind.Trim, SwapState.TrimInProgress));
+        Receive<SwapCommand.SwapOut>(m => StartJob(m, JobKind.SwapOut, SwapState.SwapOutInProgress));
+        Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
+        Receive<SwapCommand.Exit>(StartExit);
         Enabled();
     }
 
@@ -117,11 +117,11 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     // Trim or swap-out running: Enable and Disable abort it first; it ends in whenDone.
     private void JobRunning(SwapState whenDone)
     {
-        Receive<Enable>(_ => AbortThen(BeginEnable));
-        Receive<Trim>(Ignore);
-        Receive<SwapOut>(Ignore);
-        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
-        Receive<Exit>(m => AbortThen(() => StartExit(m)));
+        Receive<SwapCommand.Enable>(_ => AbortThen(BeginEnable));
+        Receive<SwapCommand.Trim>(Ignore);
+        Receive<SwapCommand.SwapOut>(Ignore);
+        Receive<SwapCommand.Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
+        Receive<SwapCommand.Exit>(m => AbortThen(() => StartExit(m)));
         Receive<JobCompleted>(m => JobEnded(m, whenDone));
         Enabled();
     }
@@ -131,21 +131,21 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     // something waits for it (AbortThen goes on at once when no job runs).
     private void Active()
     {
-        Receive<Enable>(_ => AbortThen(BeginEnable));
-        Receive<Trim>(Ignore);
-        Receive<SwapOut>(Ignore);
-        Receive<Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
-        Receive<Exit>(m => AbortThen(() => StartExit(m)));
+        Receive<SwapCommand.Enable>(_ => AbortThen(BeginEnable));
+        Receive<SwapCommand.Trim>(Ignore);
+        Receive<SwapCommand.SwapOut>(Ignore);
+        Receive<SwapCommand.Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
+        Receive<SwapCommand.Exit>(m => AbortThen(() => StartExit(m)));
         Enabled();
     }
 
     private void SwapInInProgress()
     {
-        Receive<Enable>(_ => AbortThen(BeginEnable));
-        Receive<Trim>(Ignore);
-        Receive<SwapOut>(Ignore);
-        Receive<Disable>(m => Reply(m, CommandOutcome.Accepted, "swap-in is already in progress"));
-        Receive<Exit>(m =>
+        Receive<SwapCommand.Enable>(_ => AbortThen(BeginEnable));
+        Receive<SwapCommand.Trim>(Ignore);
+        Receive<SwapCommand.SwapOut>(Ignore);
+        Receive<SwapCommand.Disable>(m => Reply(m, CommandOutcome.Accepted, "swap-in is already in progress"));
+        Receive<SwapCommand.Exit>(m =>
         {
             _log.Info("exit requested: waiting for swap-in to finish");
             _exitReplyTo = Sender;
@@ -173,7 +173,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     // its guest on an early "Pending" would race the move.
     private void Enabling()
     {
-        Receive<Enable>(m => Reply(m, CommandOutcome.Failed, "Enable is already in progress"));
+        Receive<SwapCommand.Enable>(m => Reply(m, CommandOutcome.Failed, "Enable is already in progress"));
         Receive<StagingCompleted>(StagingCompleted);
         Receive<JobProgress>(_ => { });
         Receive<UffdGone>(UffdGone);
@@ -195,7 +195,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
         // A job that dies without answering the abort still ends the abort.
         Receive<Terminated>(m => JobDied(m.ActorRef));
-        Receive<Status>(_ => ReportState());
+        Receive<SwapCommand.Status>(_ => ReportState());
         Receive<JobProgress>(_ => { });
         Receive<UffdGone>(UffdGone);
         ReceiveAny(_ => Stash.Stash());
@@ -218,14 +218,14 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
                 Stop(exitReplyTo);
             }
         });
-        Receive<Status>(_ => ReportState());
+        Receive<SwapCommand.Status>(_ => ReportState());
         Receive<UffdGone>(UffdGone);
         ReceiveAny(_ => Stash.Stash());
     }
 
     private void Enabled()
     {
-        Receive<ProcessForked>(Attach);
+        Receive<SwapCommand.ProcessForked>(Attach);
         Receive<FaultFailed>(m =>
         {
             // The pages stay where they are; the host decides (Disable brings them back).
@@ -244,7 +244,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
     private void Common()
     {
-        Receive<Status>(_ => ReportState());
+        Receive<SwapCommand.Status>(_ => ReportState());
         Receive<AwaitState>(m =>
         {
             _stateWaiters.Add((m.State, Sender));
@@ -258,12 +258,12 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             {
                 _uffds.Add(m.Uffd);
                 _pump.Tell(new WatchUffd(m.Uffd));
-                Reply(m.ReplyTo, nameof(ProcessForked), CommandOutcome.Accepted, null);
+                Reply(m.ReplyTo, nameof(SwapCommand.ProcessForked), CommandOutcome.Accepted, null);
             }
             else
             {
                 m.Uffd.Dispose();
-                Reply(m.ReplyTo, nameof(ProcessForked), CommandOutcome.Failed, m.Error);
+                Reply(m.ReplyTo, nameof(SwapCommand.ProcessForked), CommandOutcome.Failed, m.Error);
             }
         });
         Receive<FaultFailed>(m => _log.Warning("a fault failed while disabled: {0}", m.Failure.Message));
@@ -297,19 +297,19 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         {
             _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
             Enter(SwapState.Pending, Pending);
-            Reply(replyTo, nameof(Enable), CommandOutcome.Accepted, null);
+            Reply(replyTo, nameof(SwapCommand.Enable), CommandOutcome.Accepted, null);
         }
         else if (m.Enabled)
         {
             // Pages already staged stay where they are; Disable brings them back.
             Fail(m.Error);
-            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error.Message);
+            Reply(replyTo, nameof(SwapCommand.Enable), CommandOutcome.Failed, m.Error.Message);
         }
         else
         {
             _log.Error("{0}", m.Error.Message);
             Become(Ready);
-            Reply(replyTo, nameof(Enable), CommandOutcome.Failed, m.Error.Message);
+            Reply(replyTo, nameof(SwapCommand.Enable), CommandOutcome.Failed, m.Error.Message);
         }
 
         Stash.UnstashAll();
@@ -328,13 +328,13 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             SwapState.SwapOutInProgress => SwapOutInProgress,
             _ => SwapInInProgress,
         });
-        if (command is not Exit)
+        if (command is not SwapCommand.Exit)
         {
             Reply(command, CommandOutcome.Accepted, null);
         }
     }
 
-    private void StartExit(Exit m)
+    private void StartExit(SwapCommand.Exit m)
     {
         _log.Info("exit requested: swapping every page in first");
         _exitReplyTo = CurrentSender;
@@ -404,7 +404,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         if (_exitReplyTo is { } exitReplyTo)
         {
             _exitReplyTo = null;
-            Reply(exitReplyTo, nameof(Exit), CommandOutcome.Failed, failure.Message);
+            Reply(exitReplyTo, nameof(SwapCommand.Exit), CommandOutcome.Failed, failure.Message);
         }
     }
 
@@ -442,13 +442,13 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private void Stop(IActorRef replyTo)
     {
         _log.Info("vmm-swap stopping");
-        replyTo.Tell(new CommandReply(nameof(Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _error)));
+        replyTo.Tell(new CommandReply(nameof(SwapCommand.Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _error)));
         Context.Stop(Self);
     }
 
     // Checked here (open, a handshaken userfaultfd with the features needed); the PageHandler,
     // which owns registration, then checks its process maps the guest and answers UffdAttached.
-    private void Attach(ProcessForked m)
+    private void Attach(SwapCommand.ProcessForked m)
     {
         try
         {

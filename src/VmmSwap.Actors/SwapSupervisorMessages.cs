@@ -3,73 +3,82 @@ using VmmSwap.Native;
 
 namespace VmmSwap.Actors;
 
-/// <summary>A command from the control actor to the <see cref="SwapSupervisor"/>. Every command gets a reply.</summary>
+/// <summary>
+/// A command to the <see cref="SwapSupervisor"/>; every command gets a reply. The commands are
+/// nested here, named as crosvm names them, so that <c>SwapCommand.Status</c> never meets Akka's
+/// own <c>Status</c>.
+/// </summary>
 public abstract record SwapCommand
 {
+    // Only the commands below.
+    private protected SwapCommand()
+    {
+    }
+
     /// <summary>The command's name, as logged and replied.</summary>
     public virtual string Name => GetType().Name;
-}
 
-/// <summary>Move every resident guest page to staging; replies when staging is complete. The guest must be paused meanwhile.</summary>
-public sealed record Enable : SwapCommand
-{
-    /// <summary>The one instance.</summary>
-    public static Enable Instance { get; } = new();
-}
+    /// <summary>Move every resident guest page to staging; replies when staging is complete. The guest must be paused meanwhile.</summary>
+    public sealed record Enable : SwapCommand
+    {
+        /// <summary>The one instance.</summary>
+        public static Enable Instance { get; } = new();
+    }
 
-/// <summary>Drop zero pages and pages unchanged since their last write to the swap file; replies when accepted.</summary>
-public sealed record Trim : SwapCommand
-{
-    /// <summary>The one instance.</summary>
-    public static Trim Instance { get; } = new();
-}
+    /// <summary>Drop zero pages and pages unchanged since their last write to the swap file; replies when accepted.</summary>
+    public sealed record Trim : SwapCommand
+    {
+        /// <summary>The one instance.</summary>
+        public static Trim Instance { get; } = new();
+    }
 
-/// <summary>Write staging to the swap file; replies when accepted.</summary>
-public sealed record SwapOut : SwapCommand
-{
-    /// <summary>The one instance.</summary>
-    public static SwapOut Instance { get; } = new();
-}
+    /// <summary>Write staging to the swap file; replies when accepted.</summary>
+    public sealed record SwapOut : SwapCommand
+    {
+        /// <summary>The one instance.</summary>
+        public static SwapOut Instance { get; } = new();
+    }
 
-/// <summary>Bring every page back and stop handling faults; replies when accepted.</summary>
-public sealed record Disable : SwapCommand
-{
-    /// <summary>The one instance.</summary>
-    public static Disable Instance { get; } = new();
-}
+    /// <summary>Bring every page back and stop handling faults; replies when accepted.</summary>
+    public sealed record Disable : SwapCommand
+    {
+        /// <summary>The one instance.</summary>
+        public static Disable Instance { get; } = new();
+    }
 
-/// <summary>Ask for the <see cref="SwapStatus"/>.</summary>
-public sealed record Status : SwapCommand
-{
-    /// <summary>The one instance.</summary>
-    public static Status Instance { get; } = new();
+    /// <summary>Ask for the <see cref="SwapStatus"/>.</summary>
+    public sealed record Status : SwapCommand
+    {
+        /// <summary>The one instance.</summary>
+        public static Status Instance { get; } = new();
+    }
+
+    /// <summary>
+    /// A child process that may touch guest memory was forked (or attached): its userfaultfd is
+    /// checked (open, a userfaultfd, handshaken with the features needed, its process mapping every
+    /// guest region at the host's addresses), then watched. While swap is enabled the guest regions
+    /// are registered with it at once, before the reply: hand it over before the child touches guest
+    /// memory. A refused descriptor is closed and the reply says why.
+    /// </summary>
+    /// <param name="Uffd">The child's userfaultfd (handshaken), handed over to the runtime.</param>
+    public sealed record ProcessForked(Userfaultfd Uffd) : SwapCommand;
+
+    /// <summary>Stop: swaps every page back in first if swap is enabled; replies when done.</summary>
+    public sealed record Exit : SwapCommand
+    {
+        /// <summary>The one instance.</summary>
+        public static Exit Instance { get; } = new();
+    }
 }
 
 /// <summary>
 /// Ask for the <see cref="SwapStatus"/> once the supervisor is in <paramref name="State"/> (at
 /// once if it already is), or once it fails: the reply's state says which. Answered on the
 /// transition itself, so waiting costs nothing while a job runs, unlike polling
-/// <see cref="Status"/>. If the supervisor stops first, the asker gets a failure.
+/// <see cref="SwapCommand.Status"/>. If the supervisor stops first, the asker gets a failure.
 /// </summary>
 /// <param name="State">The state to wait for.</param>
 public sealed record AwaitState(SwapState State);
-
-/// <summary>
-/// A child process that may touch guest memory was forked (or attached): its userfaultfd is
-/// checked (open, a userfaultfd, handshaken with the features needed, its process mapping every
-/// guest region at the host's addresses), then watched. While swap is enabled the guest regions
-/// are registered with it at once, before the reply: hand it over before the child touches guest
-/// memory. A refused descriptor is closed and the reply says why.
-/// </summary>
-/// <param name="Uffd">The child's userfaultfd (handshaken), handed over to the runtime.</param>
-public sealed record ProcessForked(Userfaultfd Uffd) : SwapCommand;
-
-/// <summary>Stop: swaps every page back in first if swap is enabled; replies when done.</summary>
-public sealed record Exit : SwapCommand
-{
-    /// <summary>The one instance.</summary>
-    public static Exit Instance { get; } = new();
-}
 
 /// <summary>What became of a command.</summary>
 public enum CommandOutcome
@@ -84,7 +93,7 @@ public enum CommandOutcome
     Failed,
 }
 
-/// <summary>The reply to every command but <see cref="Status"/>.</summary>
+/// <summary>The reply to every command but <see cref="SwapCommand.Status"/>.</summary>
 /// <param name="Command">The command's name.</param>
 /// <param name="Outcome">What became of it.</param>
 /// <param name="Reason">Why it was ignored or failed; null when accepted.</param>

@@ -33,7 +33,7 @@ public sealed class AwaitStateTests(ITestOutputHelper output) : SwapTestKit(outp
 
         var active = swap.WaitForStateAsync(SwapState.Active, Deadline);
         var probe = CreateTestProbe();
-        probe.Send(swap.Supervisor, Status.Instance);
+        probe.Send(swap.Supervisor, SwapCommand.Status.Instance);
         Assert.Equal(SwapState.SwapOutInProgress, probe.ExpectMsg<SwapStatus>(Deadline).State);
         Assert.False(active.IsCompleted, "AwaitState(Active) was answered while the swap-out was paused");
 

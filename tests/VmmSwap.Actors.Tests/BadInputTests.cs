@@ -21,8 +21,8 @@ public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output
         var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "double-enable");
         var probe = CreateTestProbe();
 
-        probe.Send(swap.Supervisor, Enable.Instance);
-        probe.Send(swap.Supervisor, Enable.Instance);
+        probe.Send(swap.Supervisor, SwapCommand.Enable.Instance);
+        probe.Send(swap.Supervisor, SwapCommand.Enable.Instance);
         var first = await probe.ExpectMsgAsync<CommandReply>(Deadline);
         var second = await probe.ExpectMsgAsync<CommandReply>(Deadline);
 

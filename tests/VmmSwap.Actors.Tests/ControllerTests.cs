@@ -407,11 +407,11 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         // Statuses count resident pages on a worker; commands in between must not overtake them.
         for (var i = 0; i < 20; i++)
         {
-            probe.Send(swap.Supervisor, Status.Instance);
-            probe.Send(swap.Supervisor, Trim.Instance);
+            probe.Send(swap.Supervisor, SwapCommand.Status.Instance);
+            probe.Send(swap.Supervisor, SwapCommand.Trim.Instance);
         }
 
-        probe.Send(swap.Supervisor, Status.Instance);
+        probe.Send(swap.Supervisor, SwapCommand.Status.Instance);
         Assert.Equal(SwapState.Pending, probe.ExpectMsg<SwapStatus>(Deadline).State);
         Assert.Equal(CommandOutcome.Accepted, probe.ExpectMsg<CommandReply>(Deadline).Outcome);
         for (var i = 1; i < 20; i++)

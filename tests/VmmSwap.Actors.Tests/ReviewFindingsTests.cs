@@ -27,8 +27,8 @@ public sealed class ReviewFindingsTests(ITestOutputHelper output) : SwapTestKit(
             {
                 var child = ForeignUserfaultfd.Create(guest.Mappings);
                 children.Add(child);
-                swap.Supervisor.Tell(new ProcessForked(child.Uffd), replies.Ref);
-                swap.Supervisor.Tell(Enable.Instance, replies.Ref);
+                swap.Supervisor.Tell(new SwapCommand.ProcessForked(child.Uffd), replies.Ref);
+                swap.Supervisor.Tell(SwapCommand.Enable.Instance, replies.Ref);
                 var answers = new[] { await replies.ExpectMsgAsync<CommandReply>(Deadline), await replies.ExpectMsgAsync<CommandReply>(Deadline) };
                 Assert.All(answers, a => Assert.Equal(CommandOutcome.Accepted, a.Outcome));
 

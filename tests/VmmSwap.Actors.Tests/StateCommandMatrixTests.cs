@@ -41,7 +41,7 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
             var data = new TheoryData<SwapState, string>();
             foreach (var state in Enum.GetValues<SwapState>())
             {
-                foreach (var command in new[] { nameof(Enable), nameof(Trim), nameof(SwapOut), nameof(Disable), nameof(Status), nameof(ProcessForked), nameof(Exit) })
+                foreach (var command in new[] { nameof(SwapCommand.Enable), nameof(SwapCommand.Trim), nameof(SwapCommand.SwapOut), nameof(SwapCommand.Disable), nameof(SwapCommand.Status), nameof(SwapCommand.ProcessForked), nameof(SwapCommand.Exit) })
                 {
                     data.Add(state, command);
                 }
@@ -71,25 +71,25 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
 
         switch (command)
         {
-            case nameof(Enable):
+            case nameof(SwapCommand.Enable):
                 await EnableAsync(rig);
                 break;
-            case nameof(Trim):
+            case nameof(SwapCommand.Trim):
                 await TrimAsync(rig, before);
                 break;
-            case nameof(SwapOut):
+            case nameof(SwapCommand.SwapOut):
                 await SwapOutAsync(rig, before);
                 break;
-            case nameof(Disable):
+            case nameof(SwapCommand.Disable):
                 await DisableAsync(rig, before);
                 break;
-            case nameof(Status):
+            case nameof(SwapCommand.Status):
                 await StatusAsync(rig, before);
                 break;
-            case nameof(ProcessForked):
+            case nameof(SwapCommand.ProcessForked):
                 await ProcessForkedAsync(rig, before);
                 break;
-            case nameof(Exit):
+            case nameof(SwapCommand.Exit):
                 // The supervisor is gone: Exit itself must have swapped everything in.
                 await ExitAsync(rig);
                 return;
@@ -144,25 +144,25 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
             return ready;
         }
 
-        var enabled = await rig.CommandAsync(Enable.Instance);
-        AssertReply(enabled, nameof(Enable), CommandOutcome.Accepted, SwapState.Pending);
+        var enabled = await rig.CommandAsync(SwapCommand.Enable.Instance);
+        AssertReply(enabled, nameof(SwapCommand.Enable), CommandOutcome.Accepted, SwapState.Pending);
         Assert.Equal(AllStaged, enabled.Status.Metrics);
         Assert.Equal(Pages, enabled.Status.StateTransition.Pages);
 
         switch (target)
         {
             case SwapState.TrimInProgress:
-                AssertReply(await rig.CommandAsync(Trim.Instance), nameof(Trim), CommandOutcome.Accepted, SwapState.TrimInProgress);
+                AssertReply(await rig.CommandAsync(SwapCommand.Trim.Instance), nameof(SwapCommand.Trim), CommandOutcome.Accepted, SwapState.TrimInProgress);
                 break;
             case SwapState.SwapOutInProgress:
-                AssertReply(await rig.CommandAsync(SwapOut.Instance), nameof(SwapOut), CommandOutcome.Accepted, SwapState.SwapOutInProgress);
+                AssertReply(await rig.CommandAsync(SwapCommand.SwapOut.Instance), nameof(SwapCommand.SwapOut), CommandOutcome.Accepted, SwapState.SwapOutInProgress);
                 break;
             case SwapState.SwapInInProgress:
-                AssertReply(await rig.CommandAsync(Disable.Instance), nameof(Disable), CommandOutcome.Accepted, SwapState.SwapInInProgress);
+                AssertReply(await rig.CommandAsync(SwapCommand.Disable.Instance), nameof(SwapCommand.Disable), CommandOutcome.Accepted, SwapState.SwapInInProgress);
                 break;
             case SwapState.Active:
             case SwapState.Failed:
-                AssertReply(await rig.CommandAsync(SwapOut.Instance), nameof(SwapOut), CommandOutcome.Accepted, SwapState.SwapOutInProgress);
+                AssertReply(await rig.CommandAsync(SwapCommand.SwapOut.Instance), nameof(SwapCommand.SwapOut), CommandOutcome.Accepted, SwapState.SwapOutInProgress);
 
                 // Asked while the job is paused: answered on the transition, with the failure if it fails.
                 var awaitingActive = rig.Swap.WaitForStateAsync(SwapState.Active, Deadline);
@@ -180,7 +180,7 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
         {
             // The write to the full tmpfs failed; every page is still in staging.
             Assert.NotNull(reached.Error);
-            Assert.Contains(nameof(SwapOut), reached.Error, StringComparison.Ordinal);
+            Assert.Contains(nameof(SwapCommand.SwapOut), reached.Error, StringComparison.Ordinal);
             Assert.Contains("ENOSPC", reached.Error, StringComparison.Ordinal);
         }
         else
@@ -211,8 +211,8 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
             expected = rig.State == SwapState.Active ? new SwapMetrics(0, 0, 0, 0, 0, 1, Pages - 1) : AllStaged;
         }
 
-        var reply = await rig.CommandAsync(Enable.Instance);
-        AssertReply(reply, nameof(Enable), CommandOutcome.Accepted, SwapState.Pending);
+        var reply = await rig.CommandAsync(SwapCommand.Enable.Instance);
+        AssertReply(reply, nameof(SwapCommand.Enable), CommandOutcome.Accepted, SwapState.Pending);
         Assert.Null(reply.Status.Error);
         Assert.Equal(expected, reply.Status.Metrics);
         Assert.Equal(moved, reply.Status.StateTransition.Pages);
@@ -227,12 +227,12 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
     {
         if (rig.State != SwapState.Pending)
         {
-            await AssertIgnoredAsync(rig, Trim.Instance, before);
+            await AssertIgnoredAsync(rig, SwapCommand.Trim.Instance, before);
             return;
         }
 
-        var reply = await rig.CommandAsync(Trim.Instance);
-        AssertReply(reply, nameof(Trim), CommandOutcome.Accepted, SwapState.TrimInProgress);
+        var reply = await rig.CommandAsync(SwapCommand.Trim.Instance);
+        AssertReply(reply, nameof(SwapCommand.Trim), CommandOutcome.Accepted, SwapState.TrimInProgress);
         Assert.Equal(AllStaged, reply.Status.Metrics);
         Assert.Equal(AllStaged, (await rig.Swap.WaitForStateAsync(SwapState.TrimInProgress, Deadline)).Metrics);
 
@@ -249,12 +249,12 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
     {
         if (rig.State != SwapState.Pending)
         {
-            await AssertIgnoredAsync(rig, SwapOut.Instance, before);
+            await AssertIgnoredAsync(rig, SwapCommand.SwapOut.Instance, before);
             return;
         }
 
-        var reply = await rig.CommandAsync(SwapOut.Instance);
-        AssertReply(reply, nameof(SwapOut), CommandOutcome.Accepted, SwapState.SwapOutInProgress);
+        var reply = await rig.CommandAsync(SwapCommand.SwapOut.Instance);
+        AssertReply(reply, nameof(SwapCommand.SwapOut), CommandOutcome.Accepted, SwapState.SwapOutInProgress);
         Assert.Equal(AllStaged, reply.Status.Metrics);
         Assert.Equal(AllStaged, (await rig.Swap.WaitForStateAsync(SwapState.SwapOutInProgress, Deadline)).Metrics);
 
@@ -271,12 +271,12 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
     {
         if (rig.State == SwapState.Ready)
         {
-            await AssertIgnoredAsync(rig, Disable.Instance, before);
+            await AssertIgnoredAsync(rig, SwapCommand.Disable.Instance, before);
             return;
         }
 
-        var reply = await rig.CommandAsync(Disable.Instance);
-        Assert.Equal(nameof(Disable), reply.Command);
+        var reply = await rig.CommandAsync(SwapCommand.Disable.Instance);
+        Assert.Equal(nameof(SwapCommand.Disable), reply.Command);
         Assert.Equal(CommandOutcome.Accepted, reply.Outcome);
         if (rig.State == SwapState.SwapInInProgress)
         {
@@ -301,7 +301,7 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
     // Status is answered in every state with that state's metrics; nothing changes.
     private static async Task StatusAsync(Rig rig, SwapStatus before)
     {
-        rig.Probe.Send(rig.Swap.Supervisor, Status.Instance);
+        rig.Probe.Send(rig.Swap.Supervisor, SwapCommand.Status.Instance);
         var status = await rig.Probe.ExpectMsgAsync<SwapStatus>(Deadline);
         Assert.Equal(before, status);
         Assert.Equal(rig.State, status.State);
@@ -321,8 +321,8 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
     private static async Task ProcessForkedAsync(Rig rig, SwapStatus before)
     {
         var childUffd = Userfaultfd.Create();
-        var reply = await rig.CommandAsync(new ProcessForked(childUffd));
-        Assert.Equal(nameof(ProcessForked), reply.Command);
+        var reply = await rig.CommandAsync(new SwapCommand.ProcessForked(childUffd));
+        Assert.Equal(nameof(SwapCommand.ProcessForked), reply.Command);
         Assert.Equal(rig.State, reply.Status.State);
         Assert.Equal(before.Metrics, reply.Status.Metrics);
         if (rig.State == SwapState.Ready)
@@ -346,7 +346,7 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
     // Exit: stops at once while disabled; otherwise swaps everything in first and replies when done.
     private static async Task ExitAsync(Rig rig)
     {
-        rig.Probe.Send(rig.Swap.Supervisor, Exit.Instance);
+        rig.Probe.Send(rig.Swap.Supervisor, SwapCommand.Exit.Instance);
         object? premature = null;
         if (rig.State != SwapState.Ready)
         {
@@ -357,7 +357,7 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
         }
 
         var reply = await rig.Probe.ExpectMsgAsync<CommandReply>(Deadline);
-        AssertReply(reply, nameof(Exit), CommandOutcome.Accepted, SwapState.Ready);
+        AssertReply(reply, nameof(SwapCommand.Exit), CommandOutcome.Accepted, SwapState.Ready);
         Assert.Equal(SwapMetrics.Empty, reply.Status.Metrics);
         await rig.Probe.ExpectTerminatedAsync(rig.Swap.Supervisor, Deadline);
 
@@ -370,7 +370,7 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
     // The end of every scenario that keeps the supervisor: Disable, let the swap-in run, Ready, data intact.
     private static async Task DisableAndCheckIntactAsync(Rig rig)
     {
-        var reply = await rig.CommandAsync(Disable.Instance);
+        var reply = await rig.CommandAsync(SwapCommand.Disable.Instance);
         Assert.NotEqual(CommandOutcome.Failed, reply.Outcome);
         rig.Resume();
         var ready = await rig.Swap.WaitForStateAsync(SwapState.Ready, Deadline);

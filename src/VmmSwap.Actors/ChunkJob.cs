@@ -15,17 +15,17 @@ internal sealed class ChunkJob : ReceiveActor
     private readonly IActorRef _pageHandler;
     private readonly IActorRef _supervisor;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly bool _held;
     private long _pages;
-    private bool _paused;
     private bool _inFlight;
     private bool _abort;
 
-    public ChunkJob(JobKind kind, IActorRef pageHandler, IActorRef supervisor, bool startPaused)
+    public ChunkJob(JobKind kind, IActorRef pageHandler, IActorRef supervisor, bool startHeld)
     {
         _kind = kind;
         _pageHandler = pageHandler;
         _supervisor = supervisor;
-        _paused = startPaused;
+        _held = startHeld;
         Receive<ChunkDone>(Handle);
         Receive<AbortJob>(_ =>
         {
@@ -35,22 +35,22 @@ internal sealed class ChunkJob : ReceiveActor
                 Complete(null, aborted: true);
             }
         });
-        Receive<ResumeJobs>(_ =>
+        Receive<GateReleased>(_ =>
         {
-            if (_paused)
+            if (!_abort)
             {
-                _paused = false;
                 RequestChunk();
             }
         });
     }
 
-    public static Props Props(JobKind kind, IActorRef pageHandler, IActorRef supervisor, bool startPaused) =>
-        Akka.Actor.Props.Create(() => new ChunkJob(kind, pageHandler, supervisor, startPaused));
+    public static Props Props(JobKind kind, IActorRef pageHandler, IActorRef supervisor, bool startHeld) =>
+        Akka.Actor.Props.Create(() => new ChunkJob(kind, pageHandler, supervisor, startHeld));
 
     protected override void PreStart()
     {
-        if (!_paused)
+        // A held job (a supervisor given a JobStartGate) waits for the gate's GateReleased.
+        if (!_held)
         {
             RequestChunk();
         }

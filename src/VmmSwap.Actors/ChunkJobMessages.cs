@@ -6,8 +6,8 @@ internal sealed record AbortJob
     internal static AbortJob Instance { get; } = new();
 }
 
-/// <summary>Test seam: let jobs started paused run their chunks.</summary>
-internal sealed record ResumeJobs
+/// <summary>The <see cref="JobStartGate"/> the job waited for was released: it asks for its first chunk.</summary>
+internal sealed record GateReleased
 {
-    internal static ResumeJobs Instance { get; } = new();
+    internal static GateReleased Instance { get; } = new();
 }

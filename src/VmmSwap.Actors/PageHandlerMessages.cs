@@ -47,21 +47,25 @@ internal sealed record EndJob(JobKind Kind);
 /// <summary>Unregister every region from <paramref name="Uffds"/> and drop the page state.</summary>
 internal sealed record FinishDisable(IReadOnlyList<Userfaultfd> Uffds);
 
-/// <summary>Build the status with current metrics and send it (or a reply carrying it) to <paramref name="ReplyTo"/>.</summary>
-internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, string? Error, string? Command, CommandOutcome Outcome, string? Reason)
+/// <summary>
+/// A status to send (alone, or in the reply to <paramref name="Command"/>) to
+/// <paramref name="ReplyTo"/>: the PageHandler adds its counters (after every fault batch it has
+/// taken in, so a guest thread's served fault is counted), the status worker the resident pages.
+/// </summary>
+internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, SwapFailure? Failure, string? Command, CommandOutcome Outcome, string? Reason)
 {
     /// <summary>The status with <paramref name="metrics"/>, or the command reply carrying it.</summary>
     internal object ReplyWith(SwapMetrics metrics)
     {
-        var status = new SwapStatus(State, metrics, Transition, Error);
+        var status = new SwapStatus(State, metrics, Transition, Failure);
         return Command is null ? status : new CommandReply(Command, Outcome, Reason, status);
     }
 }
 
 /// <summary>
 /// Count the resident pages of <paramref name="Regions"/> into <paramref name="Counters"/> and
-/// answer <paramref name="Request"/> (sent to the pool: the count walks the guest memfds, which
-/// would hold faults up on the fault thread).
+/// answer <paramref name="Request"/> (sent to the status worker: the count walks the guest memfds,
+/// which would hold faults up on the fault thread).
 /// </summary>
 internal sealed record CompleteStatus(ReportStatus Request, SwapMetrics Counters, IReadOnlyList<GuestRegion> Regions);
 

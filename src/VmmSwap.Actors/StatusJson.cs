@@ -37,9 +37,10 @@ public static class StatusJson
                 ["time_ms"] = status.StateTransition.TimeMs,
             },
         };
-        if (status.Error is not null)
+        if (status.Failure is { } failure)
         {
-            node["error"] = status.Error;
+            node["error"] = failure.Message;
+            node["error_kind"] = failure.Kind.ToString();
         }
 
         return node;
@@ -62,6 +63,12 @@ public static class StatusJson
                 m["staging_pages"]!.GetValue<long>(),
                 m["swap_pages"]!.GetValue<long>()),
             new StateTransition(t["pages"]!.GetValue<long>(), t["time_ms"]!.GetValue<long>()),
-            root["error"]?.GetValue<string>());
+            root["error"]?.GetValue<string>() is { } error ? new SwapFailure(ParseKind(root["error_kind"]), error) : null);
     }
+
+    // A document without the kind (crosvm's own, or an older one) names no cause beyond its message.
+    private static SwapFailureKind ParseKind(JsonNode? kind) =>
+        kind is null ? SwapFailureKind.Internal
+        : Enum.TryParse<SwapFailureKind>(kind.GetValue<string>(), out var parsed) ? parsed
+        : throw new JsonException($"status JSON has an unknown error_kind \"{kind.GetValue<string>()}\"");
 }

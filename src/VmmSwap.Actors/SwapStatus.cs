@@ -15,5 +15,9 @@ public sealed record StateTransition(long Pages, long TimeMs)
 /// <param name="State">The current state.</param>
 /// <param name="Metrics">Page counts (all zero while disabled).</param>
 /// <param name="StateTransition">The last transition.</param>
-/// <param name="Error">The cause of the last failure while in <see cref="SwapState.Failed"/>; null otherwise.</param>
-public sealed record SwapStatus(SwapState State, SwapMetrics Metrics, StateTransition StateTransition, string? Error = null);
+/// <param name="Failure">The cause of the last failure while in <see cref="SwapState.Failed"/> (its kind and message); null otherwise.</param>
+public sealed record SwapStatus(SwapState State, SwapMetrics Metrics, StateTransition StateTransition, SwapFailure? Failure = null)
+{
+    /// <summary>The failure's message, as crosvm's status JSON carries it; null unless Failed.</summary>
+    public string? Error => Failure?.Message;
+}

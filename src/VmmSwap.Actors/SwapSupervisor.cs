@@ -7,38 +7,59 @@ using VmmSwap.Native;
 namespace VmmSwap.Actors;
 
 /// <summary>
-/// One per guest: the vmm-swap state machine. Each state is a behaviour; every command is answered
-/// in every state, following crosvm's monitor loop: Enable while trimming or swapping in aborts that
-/// job first, Disable aborts trim or swap-out and starts swap-in, Exit swaps everything in before
-/// stopping, a fork while enabled is refused. Replies are built by the PageHandler actor, which
-/// owns the metrics, so no Ask is needed anywhere.
+/// One per guest: the vmm-swap state machine, following crosvm's monitor loop. Each state is a
+/// behaviour whose data (the running job, who waits for a reply) are its parameters; every command
+/// is answered in every state. Replies carry a status with the PageHandler's counters, so no Ask
+/// is needed anywhere.
 /// </summary>
+/// <remarks>
+/// The state x command table (docs/ARCHITECTURE.md, "The state machine"); "abort" means: the
+/// running job is told to stop, the command is stashed, and it is replayed with its own sender in
+/// the state the job leaves behind (Pending after trim, Active after swap-out or swap-in).
+/// <code>
+///                    Enable        Trim      SwapOut   Disable          Exit                ProcessForked
+/// Ready              move->Pending ignored   ignored   ignored          stop                check, keep
+/// Pending            re-stage      trim job  swap-out  swap-in job      swap-in, then stop  register
+/// TrimInProgress     abort         ignored   ignored   abort            abort               register
+/// SwapOutInProgress  abort         ignored   ignored   abort            abort               register
+/// Active             re-stage      ignored   ignored   swap-in job      swap-in, then stop  register
+/// SwapInInProgress   abort         ignored   ignored   accepted (runs)  stop when done      register
+/// Failed             re-stage      ignored   ignored   swap-in job      swap-in, then stop  register
+/// </code>
+/// While Enable moves pages (Enabling), commands and Status wait; a second Enable fails. While a
+/// job aborts or Disable unregisters (Disabling), commands wait and Status is answered.
+/// </remarks>
 public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 {
     private readonly GuestMemory _guest;
     private readonly VmmSwapOptions _options;
+    private readonly JobStartGate? _jobGate;
     private readonly List<Userfaultfd> _uffds = [];
     private readonly List<(SwapState State, IActorRef ReplyTo)> _stateWaiters = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef _pageHandler = ActorRefs.Nobody;
     private IActorRef _pump = ActorRefs.Nobody;
-    private IActorRef? _job;
-    private JobKind _jobKind;
+    private IActorRef _pool = ActorRefs.Nobody;
+    private IActorRef _statusWorker = ActorRefs.Nobody;
+
+    // What Status reports: the state, the last transition and, in Failed, its cause.
     private SwapState _state = SwapState.Ready;
     private StateTransition _transition = StateTransition.Empty;
-    private string? _error;
-    private IActorRef? _enableReplyTo;
-    private IActorRef? _exitReplyTo;
-    private Action? _afterAbort;
-
-    // The sender of the command a deferred continuation (after an abort) is acting for.
-    private IActorRef? _replySender;
+    private SwapFailure? _failure;
 
     /// <summary>Creates the supervisor for <paramref name="guest"/>; <paramref name="mainUffd"/> becomes the runtime's.</summary>
     public SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options)
+        : this(guest, mainUffd, options, null)
+    {
+    }
+
+    // Jobs of a supervisor given a gate wait for it before their first chunk (tests hold a job's
+    // InProgress state with it; no message of the protocol does).
+    internal SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate? jobGate)
     {
         _guest = guest;
         _options = options;
+        _jobGate = jobGate;
         _uffds.Add(mainUffd);
         Become(Ready);
     }
@@ -50,26 +71,30 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options) =>
         Akka.Actor.Props.Create(() => new SwapSupervisor(guest, mainUffd, options.Validated()));
 
+    /// <summary>Props for a supervisor whose jobs wait for <paramref name="jobGate"/> before their first chunk.</summary>
+    internal static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate jobGate) =>
+        Akka.Actor.Props.CreateBy(new GatedProducer(guest, mainUffd, options.Validated(), jobGate));
+
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(error =>
     {
-        // The PageHandler holds pages that exist nowhere else: never restart it, keep its state.
-        // Jobs are stopped; the supervisor sees them end and moves to Failed.
-        if (Sender.Equals(_job))
+        // The PageHandler holds pages that exist nowhere else: never restart it, keep its state
+        // (the pump and the workers alike). A job is stopped; its state sees it end and fails.
+        if (Sender.Equals(_pageHandler) || Sender.Equals(_pump) || Sender.Equals(_statusWorker) || Sender.Equals(_pool))
         {
-            return Directive.Stop;
+            _log.Error(error, "child {0} failed; resuming it with its state", Sender.Path.Name);
+            return Directive.Resume;
         }
 
-        _log.Error(error, "child {0} failed; resuming it with its state", Sender.Path.Name);
-        return Directive.Resume;
+        return Directive.Stop;
     });
 
     /// <inheritdoc />
     protected override void PreStart()
     {
-        var pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
-        var statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
-        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, pool, statusWorker), "page-handler");
+        _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
+        _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _statusWorker), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
     }
@@ -89,6 +114,18 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         }
     }
 
+    // Akka creates actors through public constructors only; the gated one is internal.
+    private sealed class GatedProducer(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate gate) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(SwapSupervisor);
+
+        public ActorBase Produce() => new SwapSupervisor(guest, mainUffd, options, gate);
+
+        public void Release(ActorBase actor)
+        {
+        }
+    }
+
     private void Ready()
     {
         Receive<SwapCommand.Enable>(_ => BeginEnable());
@@ -103,98 +140,119 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private void Pending()
     {
         Receive<SwapCommand.Enable>(_ => BeginEnable());
-        Receive<SwapCommand.Trim>(m => StartJob(m, JobKind.Trim, SwapState.TrimInProgress));
-        Receive<SwapCommand.SwapOut>(m => StartJob(m, JobKind.SwapOut, SwapState.SwapOutInProgress));
-        Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress));
-        Receive<SwapCommand.Exit>(StartExit);
-        Enabled();
+        Receive<SwapCommand.Trim>(m => StartJob(m, JobKind.Trim));
+        Receive<SwapCommand.SwapOut>(m => StartJob(m, JobKind.SwapOut));
+        Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
+        Receive<SwapCommand.Exit>(_ => StartExit());
+        Enabled(null, null);
     }
 
-    private void TrimInProgress() => JobRunning(SwapState.Pending);
-
-    private void SwapOutInProgress() => JobRunning(SwapState.Active);
-
-    // Trim or swap-out running: Enable and Disable abort it first; it ends in whenDone.
-    private void JobRunning(SwapState whenDone)
+    // Trim or swap-out running: Enable, Disable and Exit abort it first.
+    private void TrimOrSwapOutRunning(RunningJob job)
     {
-        Receive<SwapCommand.Enable>(_ => AbortThen(BeginEnable));
+        Receive<SwapCommand.Enable>(_ => AbortThenReplay(job));
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
-        Receive<SwapCommand.Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
-        Receive<SwapCommand.Exit>(m => AbortThen(() => StartExit(m)));
-        Receive<JobCompleted>(m => JobEnded(m, whenDone));
-        Enabled();
+        Receive<SwapCommand.Disable>(_ => AbortThenReplay(job));
+        Receive<SwapCommand.Exit>(_ => AbortThenReplay(job));
+        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m => JobEnded(job, m, exitReplyTo: null));
+        JobWatched(job);
+        Enabled(job, exitReplyTo: null);
     }
 
-    // Active and Failed answer alike: Enable re-stages, Disable swaps in. No job runs in Active;
-    // in Failed one may still be stopping after the failure that ended it, and what starts
-    // something waits for it (AbortThen goes on at once when no job runs).
-    private void Active()
+    // Exit waits for the swap-in (exitReplyTo); Enable aborts it, unless an Exit waits: exiting wins.
+    private void SwapInRunning(RunningJob job, IActorRef? exitReplyTo)
     {
-        Receive<SwapCommand.Enable>(_ => AbortThen(BeginEnable));
-        Receive<SwapCommand.Trim>(Ignore);
-        Receive<SwapCommand.SwapOut>(Ignore);
-        Receive<SwapCommand.Disable>(m => AbortThen(() => StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress)));
-        Receive<SwapCommand.Exit>(m => AbortThen(() => StartExit(m)));
-        Enabled();
-    }
-
-    private void SwapInInProgress()
-    {
-        Receive<SwapCommand.Enable>(_ => AbortThen(BeginEnable));
+        Receive<SwapCommand.Enable>(m =>
+        {
+            if (exitReplyTo is null)
+            {
+                AbortThenReplay(job);
+            }
+            else
+            {
+                Reply(m, CommandOutcome.Failed, "vmm-swap is exiting: Exit waits for this swap-in");
+            }
+        });
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(m => Reply(m, CommandOutcome.Accepted, "swap-in is already in progress"));
-        Receive<SwapCommand.Exit>(m =>
+        Receive<SwapCommand.Exit>(_ =>
         {
             _log.Info("exit requested: waiting for swap-in to finish");
-            _exitReplyTo = Sender;
+            Become(() => SwapInRunning(job, Sender));
         });
-        Receive<JobCompleted>(m => JobEnded(m, SwapState.Ready));
-        Enabled();
+        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m => JobEnded(job, m, exitReplyTo));
+        JobWatched(job);
+        Enabled(job, exitReplyTo);
     }
 
-    private void Failed()
+    // Active, and Failed once nothing runs: Enable re-stages, Disable swaps in.
+    private void Active()
     {
-        Receive<JobCompleted>(m =>
-        {
-            if (_job is not null && m.Kind == _jobKind)
-            {
-                Context.Unwatch(_job);
-                _job = null;
-                _log.Info("{0} stopped after the failure ({1} pages)", m.Kind, m.Pages);
-            }
-        });
-        Active();
+        Receive<SwapCommand.Enable>(_ => BeginEnable());
+        Receive<SwapCommand.Trim>(Ignore);
+        Receive<SwapCommand.SwapOut>(Ignore);
+        Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
+        Receive<SwapCommand.Exit>(_ => StartExit());
+        Enabled(null, null);
     }
 
-    // Transient: the move to staging runs; commands wait, a second Enable is refused. Status
-    // waits too: the runtime is not Pending until every page is staged, and a host that resumed
-    // its guest on an early "Pending" would race the move.
-    private void Enabling()
+    // The job that failed, or that a failed fault stopped, may still be ending (stopping): what
+    // starts something waits for it.
+    private void Failed(RunningJob? stopping)
+    {
+        if (stopping is null)
+        {
+            Active();
+            return;
+        }
+
+        Receive<SwapCommand.Enable>(_ => AbortThenReplay(stopping));
+        Receive<SwapCommand.Trim>(Ignore);
+        Receive<SwapCommand.SwapOut>(Ignore);
+        Receive<SwapCommand.Disable>(_ => AbortThenReplay(stopping));
+        Receive<SwapCommand.Exit>(_ => AbortThenReplay(stopping));
+        Receive<JobCompleted>(m => Sender.Equals(stopping.Actor), m =>
+        {
+            Context.Unwatch(stopping.Actor);
+            _log.Info("{0} stopped after the failure ({1} pages)", m.Kind, m.Pages);
+            Become(() => Failed(null));
+        });
+        JobWatched(stopping);
+        Enabled(stopping, null);
+    }
+
+    // Transient: the move to staging runs; commands wait, a second Enable fails. Status waits too:
+    // the runtime is not Pending until every page is staged, and a host that resumed its guest on
+    // an early "Pending" would race the move.
+    private void Enabling(IActorRef replyTo)
     {
         Receive<SwapCommand.Enable>(m => Reply(m, CommandOutcome.Failed, "Enable is already in progress"));
-        Receive<StagingCompleted>(StagingCompleted);
+        Receive<StagingCompleted>(m => StagingCompleted(m, replyTo));
         Receive<JobProgress>(_ => { });
         Receive<UffdGone>(UffdGone);
         ReceiveAny(_ => Stash.Stash());
     }
 
-    // Transient: a job was told to abort; commands wait until it has stopped.
-    private void Aborting()
+    // Transient: the job was told to abort; the command that aborted it is stashed with the rest
+    // and replayed, with its own sender, once the job has stopped.
+    private void Aborting(RunningJob job)
     {
-        Receive<JobCompleted>(m =>
+        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m =>
         {
-            _job = null;
-            var next = _afterAbort!;
-            _afterAbort = null;
+            Context.Unwatch(job.Actor);
             _log.Info("{0} aborted after {1} pages in {2} ms", m.Kind, m.Pages, (long)m.Elapsed.TotalMilliseconds);
-            Stash.UnstashAll();
-            next();
+            AfterAbort(job);
         });
 
         // A job that dies without answering the abort still ends the abort.
-        Receive<Terminated>(m => JobDied(m.ActorRef));
+        Receive<Terminated>(m => m.ActorRef.Equals(job.Actor), _ =>
+        {
+            _pageHandler.Tell(new EndJob(job.Kind));
+            _log.Warning("{0} stopped unexpectedly while aborting", job.Kind);
+            AfterAbort(job);
+        });
         Receive<SwapCommand.Status>(_ => ReportState());
         Receive<JobProgress>(_ => { });
         Receive<UffdGone>(UffdGone);
@@ -202,7 +260,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     }
 
     // Transient: swap-in is done; regions are being unregistered.
-    private void Disabling()
+    private void Disabling(IActorRef? exitReplyTo)
     {
         Receive<SwapDisabled>(m =>
         {
@@ -213,7 +271,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
             Enter(SwapState.Ready, Ready);
             Stash.UnstashAll();
-            if (_exitReplyTo is { } exitReplyTo)
+            if (exitReplyTo is not null)
             {
                 Stop(exitReplyTo);
             }
@@ -223,23 +281,24 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         ReceiveAny(_ => Stash.Stash());
     }
 
-    private void Enabled()
+    // A failed fault fails the runtime and stops the job running (job), answering a waiting Exit.
+    private void Enabled(RunningJob? job, IActorRef? exitReplyTo)
     {
         Receive<SwapCommand.ProcessForked>(Attach);
-        Receive<FaultFailed>(m =>
-        {
-            // The pages stay where they are; the host decides (Disable brings them back).
-            _job?.Tell(AbortJob.Instance);
-            Fail(m.Failure);
-        });
-        Receive<JobProgress>(m =>
-        {
-            if (_job is not null && m.Kind == _jobKind)
-            {
-                _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
-            }
-        });
+        Receive<FaultFailed>(m => Fail(m.Failure, job, exitReplyTo));
         Common();
+    }
+
+    // Progress and an unexpected stop of the running job.
+    private void JobWatched(RunningJob job)
+    {
+        Receive<JobProgress>(_ => Sender.Equals(job.Actor), m => _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds));
+        Receive<Terminated>(m => m.ActorRef.Equals(job.Actor), _ =>
+        {
+            // It never sent EndJob: the PageHandler must still drop the job's context and frees.
+            _pageHandler.Tell(new EndJob(job.Kind));
+            Self.Tell(new JobCompleted(job.Kind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), new SwapFailure(SwapFailureKind.Internal, $"the {job.Kind} job stopped unexpectedly"), false), job.Actor);
+        });
     }
 
     private void Common()
@@ -250,7 +309,6 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             _stateWaiters.Add((m.State, Sender));
             AnswerStateWaiters();
         });
-        Receive<ResumeJobs>(m => _job?.Forward(m));
         Receive<UffdGone>(UffdGone);
         Receive<UffdAttached>(m =>
         {
@@ -267,32 +325,20 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             }
         });
         Receive<FaultFailed>(m => _log.Warning("a fault failed while disabled: {0}", m.Failure.Message));
-        Receive<Terminated>(m => JobDied(m.ActorRef));
         Receive<JobCompleted>(m => _log.Warning("{0} job completed while in state {1}; ignored", m.Kind, _state));
-    }
-
-    private void JobDied(IActorRef actor)
-    {
-        if (actor.Equals(_job))
-        {
-            // It never sent EndJob: the PageHandler must still drop the job's context and frees.
-            _pageHandler.Tell(new EndJob(_jobKind));
-            Self.Tell(new JobCompleted(_jobKind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), new SwapFailure(SwapFailureKind.Internal, $"the {_jobKind} job stopped unexpectedly"), false));
-        }
+        Receive<JobProgress>(_ => { });
+        Receive<Terminated>(_ => { });
     }
 
     private void BeginEnable()
     {
-        _enableReplyTo = CurrentSender;
         _log.Info("enabling vmm-swap: moving guest memory to staging");
-        Become(Enabling);
+        Become(() => Enabling(Sender));
         _pageHandler.Tell(new StartEnable([.. _uffds]));
     }
 
-    private void StagingCompleted(StagingCompleted m)
+    private void StagingCompleted(StagingCompleted m, IActorRef replyTo)
     {
-        var replyTo = _enableReplyTo!;
-        _enableReplyTo = null;
         if (m.Error is null)
         {
             _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
@@ -302,7 +348,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         else if (m.Enabled)
         {
             // Pages already staged stay where they are; Disable brings them back.
-            Fail(m.Error);
+            Fail(m.Error, stopping: null, exitReplyTo: null);
             Reply(replyTo, nameof(SwapCommand.Enable), CommandOutcome.Failed, m.Error.Message);
         }
         else
@@ -315,95 +361,109 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Stash.UnstashAll();
     }
 
-    // Replies Accepted unless the command is Exit, which is answered only once swap-in is done.
-    private void StartJob(SwapCommand command, JobKind kind, SwapState state)
+    // Replies Accepted; Exit (exitReplyTo) is answered only once swap-in is done.
+    private void StartJob(SwapCommand? command, JobKind kind, IActorRef? exitReplyTo = null)
     {
-        _jobKind = kind;
         _transition = StateTransition.Empty;
-        _job = Context.ActorOf(ChunkJob.Props(kind, _pageHandler, Self, _options.StartJobsPaused), $"{kind.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}");
-        Context.Watch(_job);
-        Enter(state, state switch
+        var actor = Context.ActorOf(ChunkJob.Props(kind, _pageHandler, Self, startHeld: _jobGate is not null), $"{kind.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}");
+        Context.Watch(actor);
+        _jobGate?.Hold(actor);
+        var job = new RunningJob(kind, actor);
+        switch (kind)
         {
-            SwapState.TrimInProgress => TrimInProgress,
-            SwapState.SwapOutInProgress => SwapOutInProgress,
-            _ => SwapInInProgress,
-        });
-        if (command is not SwapCommand.Exit)
+            case JobKind.Trim:
+                Enter(SwapState.TrimInProgress, () => TrimOrSwapOutRunning(job));
+                break;
+            case JobKind.SwapOut:
+                Enter(SwapState.SwapOutInProgress, () => TrimOrSwapOutRunning(job));
+                break;
+            default:
+                Enter(SwapState.SwapInInProgress, () => SwapInRunning(job, exitReplyTo));
+                break;
+        }
+
+        if (command is not null)
         {
             Reply(command, CommandOutcome.Accepted, null);
         }
     }
 
-    private void StartExit(SwapCommand.Exit m)
+    private void StartExit()
     {
         _log.Info("exit requested: swapping every page in first");
-        _exitReplyTo = CurrentSender;
-        StartJob(m, JobKind.SwapIn, SwapState.SwapInInProgress);
+        StartJob(null, JobKind.SwapIn, Sender);
     }
 
-    private void AbortThen(Action next)
+    // The command in hand is stashed (the stash is empty in every state that runs a job, so it
+    // comes back first) and replayed with its own sender once the job has stopped.
+    private void AbortThenReplay(RunningJob job)
     {
-        if (_job is null)
-        {
-            next();
-            return;
-        }
-
-        var sender = Sender;
-        _afterAbort = () => ActAs(sender, next);
-        _log.Info("aborting {0} first", _jobKind);
-        _job.Tell(AbortJob.Instance);
-        Become(Aborting);
+        _log.Info("aborting {0} first", job.Kind);
+        Stash.Stash();
+        job.Actor.Tell(AbortJob.Instance);
+        Become(() => Aborting(job));
     }
 
-    // Runs a deferred continuation with Sender as it was when the command arrived.
-    private void ActAs(IActorRef sender, Action next)
+    // The behaviour of the state an aborted job leaves (staging still holds every page after a
+    // trim; after a swap-out or a swap-in some may be in the file; a failure stays a failure),
+    // for the replayed command to move on from. The reported state is left to that command: a
+    // waiter for Pending must not hear of it before a replayed Enable has staged every page.
+    private void AfterAbort(RunningJob job)
     {
-        _replySender = sender;
-        try
+        if (_state == SwapState.Failed)
         {
-            next();
+            Become(() => Failed(null));
         }
-        finally
+        else if (job.Kind == JobKind.Trim)
         {
-            _replySender = null;
+            Become(Pending);
         }
+        else
+        {
+            Become(Active);
+        }
+
+        Stash.UnstashAll();
     }
 
-    private IActorRef CurrentSender => _replySender ?? Sender;
-
-    private void JobEnded(JobCompleted m, SwapState next)
+    private void JobEnded(RunningJob job, JobCompleted m, IActorRef? exitReplyTo)
     {
-        Context.Unwatch(_job);
-        _job = null;
+        Context.Unwatch(job.Actor);
         _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
         if (m.Error is not null)
         {
-            Fail(m.Error);
+            Fail(m.Error, stopping: null, exitReplyTo);
             return;
         }
 
         _log.Info("{0} finished: {1} pages in {2} ms", m.Kind, m.Pages, _transition.TimeMs);
-        if (next == SwapState.Ready)
+        switch (job.Kind)
         {
-            Become(Disabling);
-            _pageHandler.Tell(new FinishDisable([.. _uffds]));
-            return;
+            case JobKind.SwapIn:
+                Become(() => Disabling(exitReplyTo));
+                _pageHandler.Tell(new FinishDisable([.. _uffds]));
+                break;
+            case JobKind.Trim:
+                Enter(SwapState.Pending, Pending);
+                break;
+            default:
+                Enter(SwapState.Active, Active);
+                break;
         }
-
-        Enter(next, next == SwapState.Pending ? Pending : Active);
     }
 
-    private void Fail(SwapFailure failure)
+    // The pages stay where they are; the host decides (Disable brings them back). A job still
+    // running is told to stop; Failed waits for it before starting anything else.
+    private void Fail(SwapFailure failure, RunningJob? stopping, IActorRef? exitReplyTo)
     {
-        _error = failure.Message;
+        stopping?.Actor.Tell(AbortJob.Instance);
         _transition = StateTransition.Empty;
         _log.Error("vmm-swap failed ({0}): {1}", failure.Kind, failure.Message);
-        Enter(SwapState.Failed, Failed);
+        _failure = failure;
+        Enter(SwapState.Failed, () => Failed(stopping));
         Context.System.EventStream.Publish(new VmmSwapFailed(Self, failure));
-        if (_exitReplyTo is { } exitReplyTo)
+        if (exitReplyTo is not null)
         {
-            _exitReplyTo = null;
             Reply(exitReplyTo, nameof(SwapCommand.Exit), CommandOutcome.Failed, failure.Message);
         }
     }
@@ -418,7 +478,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _state = state;
         if (state != SwapState.Failed)
         {
-            _error = null;
+            _failure = null;
         }
 
         Become(behaviour);
@@ -433,16 +493,16 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             if (state == _state || _state == SwapState.Failed)
             {
                 _stateWaiters.RemoveAt(i);
-                _pageHandler.Tell(new ReportStatus(replyTo, _state, _transition, _error, null, CommandOutcome.Accepted, null));
+                Report(replyTo, null, CommandOutcome.Accepted, null);
             }
         }
     }
 
-    // Answered here, not through the PageHandler, which stops with this actor; metrics are zero while disabled.
+    // Answered here, not by the status worker, which stops with this actor; metrics are zero while disabled.
     private void Stop(IActorRef replyTo)
     {
         _log.Info("vmm-swap stopping");
-        replyTo.Tell(new CommandReply(nameof(SwapCommand.Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _error)));
+        replyTo.Tell(new CommandReply(nameof(SwapCommand.Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _failure)));
         Context.Stop(Self);
     }
 
@@ -461,7 +521,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             return;
         }
 
-        _pageHandler.Tell(new AttachUffd(m.Uffd, CurrentSender));
+        _pageHandler.Tell(new AttachUffd(m.Uffd, Sender));
     }
 
     private void UffdGone(UffdGone m)
@@ -477,10 +537,15 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Reply(command, CommandOutcome.Ignored, reason);
     }
 
-    private void Reply(SwapCommand command, CommandOutcome outcome, string? reason) => Reply(CurrentSender, command.Name, outcome, reason);
+    private void Reply(SwapCommand command, CommandOutcome outcome, string? reason) => Reply(Sender, command.Name, outcome, reason);
 
-    private void Reply(IActorRef replyTo, string command, CommandOutcome outcome, string? reason) =>
-        _pageHandler.Tell(new ReportStatus(replyTo, _state, _transition, _error, command, outcome, reason));
+    private void Reply(IActorRef replyTo, string command, CommandOutcome outcome, string? reason) => Report(replyTo, command, outcome, reason);
 
-    private void ReportState() => _pageHandler.Tell(new ReportStatus(Sender, _state, _transition, _error, null, CommandOutcome.Accepted, null));
+    private void ReportState() => Report(Sender, null, CommandOutcome.Accepted, null);
+
+    // Through the PageHandler, which adds the counters as of every fault it has served (a guest
+    // woken by a fault is counted before the status is), then the status worker, which adds the
+    // resident count; one worker, so replies to one asker keep their order.
+    private void Report(IActorRef replyTo, string? command, CommandOutcome outcome, string? reason) =>
+        _pageHandler.Tell(new ReportStatus(replyTo, _state, _transition, _failure, command, outcome, reason));
 }

@@ -31,9 +31,6 @@ public sealed record VmmSwapOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; init; } = DefaultShutdownTimeout;
 
-    /// <summary>Test seam: jobs wait for <see cref="ResumeJobs"/> before their first chunk, so a test can observe a job's state.</summary>
-    internal bool StartJobsPaused { get; init; }
-
     /// <summary>The swap directory to use.</summary>
     public string ResolvedSwapDirectory => string.IsNullOrEmpty(SwapDirectory) ? Path.GetTempPath() : SwapDirectory;
 

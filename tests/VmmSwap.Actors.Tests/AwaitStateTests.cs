@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;
@@ -27,7 +26,7 @@ public sealed class AwaitStateTests(ITestOutputHelper output) : SwapTestKit(outp
     {
         using var guest = new GuestFixture(32, 16);
         guest.Fill(seed: 7);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(paused: true), name: "await-later");
+        var swap = StartPaused(guest.Memory, Options(), name: "await-later");
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
 
@@ -37,14 +36,14 @@ public sealed class AwaitStateTests(ITestOutputHelper output) : SwapTestKit(outp
         Assert.Equal(SwapState.SwapOutInProgress, probe.ExpectMsg<SwapStatus>(Deadline).State);
         Assert.False(active.IsCompleted, "AwaitState(Active) was answered while the swap-out was paused");
 
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         var reached = await active;
 
         Assert.Equal(SwapState.Active, reached.State);
         Assert.Equal(guest.WrittenPages, reached.Metrics.SwapPages);
         Assert.Equal(guest.WrittenPages, reached.StateTransition.Pages);
         await swap.DisableAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         Assert.Equal(SwapState.Ready, (await swap.WaitForStateAsync(SwapState.Ready, Deadline)).State);
         Assert.Empty(guest.Mismatches());
     }

@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Core;
 using VmmSwap.Native;
@@ -112,7 +111,7 @@ public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output
     {
         using var guest = new GuestFixture(48);
         guest.Fill(seed: 23);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(paused: true), name: "ignored-enabled");
+        var swap = StartPaused(guest.Memory, Options(), name: "ignored-enabled");
         await swap.EnableAsync().WaitAsync(Deadline);
 
         await swap.TrimAsync().WaitAsync(Deadline);
@@ -124,10 +123,10 @@ public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output
             Assert.Equal(SwapState.TrimInProgress, reply.Status.State);
         }
 
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Pending, Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         var active = await swap.WaitForStateAsync(SwapState.Active, Deadline);
 
         foreach (var command in new[] { "Trim", "SwapOut" })
@@ -140,7 +139,7 @@ public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output
 
         Assert.Equal(SwapState.Active, (await swap.StatusAsync()).State);
         await swap.DisableAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Ready, Deadline);
         Assert.Empty(guest.Mismatches());
     }

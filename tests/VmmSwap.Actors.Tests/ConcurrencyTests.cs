@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Akka.Actor;
 using VmmSwap.Core;
 using Xunit.Abstractions;
 
@@ -23,8 +22,8 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
     {
         using var guest = new GuestFixture(1024, 512);
         guest.Fill(seed: 40);
-        var options = Options(paused: true) with { SwapChunkBytes = (ulong)PageSize.PagesToBytes(16), TrimChunkPages = 32 };
-        var swap = SwapController.Start(Sys, guest.Memory, options, name: "concurrent-faults");
+        var options = Options() with { SwapChunkBytes = (ulong)PageSize.PagesToBytes(16), TrimChunkPages = 32 };
+        var swap = StartPaused(guest.Memory, options, name: "concurrent-faults");
         using var threads = new GuestThreads(guest, count: 3, seed: 41);
 
         // Enable with the guest paused, as a VMM does.
@@ -35,7 +34,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
         await swap.TrimAsync().WaitAsync(Deadline);
         var trimming = await WaitForMetricAsync(swap, threads, m => m.CopiedFromStagingPages, 64);
         Assert.Equal(SwapState.TrimInProgress, trimming.State);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await WaitForStateAsync(swap, threads, SwapState.Pending);
 
         // Swap-out: restage everything with the guest paused, then fault during the swap-out.
@@ -45,21 +44,21 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
         await swap.SwapOutAsync().WaitAsync(Deadline);
         var swappingOut = await WaitForMetricAsync(swap, threads, m => m.CopiedFromStagingPages, 64);
         Assert.Equal(SwapState.SwapOutInProgress, swappingOut.State);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await WaitForStateAsync(swap, threads, SwapState.Active);
 
         // Swap-in: swap everything out with the guest paused, then fault during the swap-in.
         await threads.PauseAsync(Deadline);
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         var active = await WaitForStateAsync(swap, threads, SwapState.Active);
         Assert.Equal(0, active.Metrics.StagingPages);
         threads.Resume();
         await swap.DisableAsync().WaitAsync(Deadline);
         var swappingIn = await WaitForMetricAsync(swap, threads, m => m.CopiedFromFilePages, 64);
         Assert.Equal(SwapState.SwapInInProgress, swappingIn.State);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await WaitForStateAsync(swap, threads, SwapState.Ready);
 
         // A little more guest work on plain memory, then everything is checked.

@@ -1,4 +1,3 @@
-using Akka.Actor;
 using VmmSwap.Core;
 using Xunit.Abstractions;
 
@@ -269,10 +268,10 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
     {
         using var guest = new GuestFixture(128, 64);
         guest.Fill(seed: 10);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(paused: true), name: "partial-swap-in-faults");
+        var swap = StartPaused(guest.Memory, Options(), name: "partial-swap-in-faults");
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         var active = await swap.WaitForStateAsync(SwapState.Active, Deadline);
         Assert.Equal(guest.WrittenPages, active.Metrics.SwapPages);
 
@@ -301,7 +300,7 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         Assert.Empty(guest.Mismatches());
 
         await swap.DisableAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Ready, Deadline);
         Assert.Empty(guest.Mismatches());
     }
@@ -311,17 +310,17 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
     {
         using var guest = new GuestFixture(128, 64);
         guest.Fill(seed: 13);
-        var options = Options(paused: true) with { SwapChunkBytes = (ulong)PageSize.PagesToBytes(ChunkPages) };
-        var swap = SwapController.Start(Sys, guest.Memory, options, name: "partial-swap-in-chunks");
+        var options = Options() with { SwapChunkBytes = (ulong)PageSize.PagesToBytes(ChunkPages) };
+        var swap = StartPaused(guest.Memory, options, name: "partial-swap-in-chunks");
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Active, Deadline);
         await swap.DisableAsync().WaitAsync(Deadline);
 
         // The job asks for its first chunk before it can see the abort, so at least one chunk
         // comes back; how many more run before Enable is taken in is up to the scheduler.
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         var enabled = await swap.EnableAsync().WaitAsync(Deadline);
 
         Assert.Equal(CommandOutcome.Accepted, enabled.Outcome);
@@ -334,7 +333,7 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         Assert.Empty(guest.Mismatches());
 
         await swap.DisableAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Ready, Deadline);
         Assert.Empty(guest.Mismatches());
     }
@@ -369,11 +368,11 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
     {
         using var guest = new GuestFixture(128, 64);
         guest.Fill(seed: 12);
-        var options = Options(paused: true) with { SwapChunkBytes = (ulong)PageSize.PagesToBytes(ChunkPages) };
-        var swap = SwapController.Start(Sys, guest.Memory, options, name: "exit-during-swap-in");
+        var options = Options() with { SwapChunkBytes = (ulong)PageSize.PagesToBytes(ChunkPages) };
+        var swap = StartPaused(guest.Memory, options, name: "exit-during-swap-in");
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Active, Deadline);
         await swap.DisableAsync().WaitAsync(Deadline);
         Watch(swap.Supervisor);
@@ -385,7 +384,7 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         Assert.Equal(SwapState.SwapInInProgress, waiting.State);
         Assert.False(exit.IsCompleted, "Exit replied before the swap-in finished");
 
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         var reply = await exit.WaitAsync(Deadline);
 
         Assert.Equal(CommandOutcome.Accepted, reply.Outcome);
@@ -400,7 +399,7 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
     {
         using var guest = new GuestFixture(64, 64);
         guest.Fill(seed: 17);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(paused: true), name: "reply-order");
+        var swap = StartPaused(guest.Memory, Options(), name: "reply-order");
         await swap.EnableAsync().WaitAsync(Deadline);
         var probe = CreateTestProbe();
 
@@ -423,10 +422,10 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
         var last = probe.ExpectMsg<SwapStatus>(Deadline);
         Assert.Equal(SwapState.TrimInProgress, last.State);
         Assert.Equal(guest.WrittenPages, last.Metrics.StagingPages);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Pending, Deadline);
         await swap.DisableAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Ready, Deadline);
         Assert.Empty(guest.Mismatches());
     }

@@ -51,13 +51,13 @@ public sealed class LifeCycleTests(ITestOutputHelper output) : SwapTestKit(outpu
     {
         using var guest = new GuestFixture(4096);
         guest.Fill(seed: 31);
-        var options = Options(paused: true) with { SwapChunkBytes = (ulong)Core.PageSize.PagesToBytes(4) };
-        var swap = SwapController.Start(Sys, guest.Memory, options, name: "dying-job");
+        var options = Options() with { SwapChunkBytes = (ulong)Core.PageSize.PagesToBytes(4) };
+        var swap = StartPaused(guest.Memory, options, name: "dying-job");
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
 
         // Let some chunks complete (their staging frees are deferred to the job's next work), then kill the job.
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         var until = DateTime.UtcNow + Deadline;
         while ((await swap.StatusAsync()).StateTransition.Pages == 0)
         {
@@ -74,11 +74,11 @@ public sealed class LifeCycleTests(ITestOutputHelper output) : SwapTestKit(outpu
         Assert.Empty(guest.Mismatches());
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         Assert.Equal(SwapState.Active, (await swap.WaitForStateAsync(SwapState.Active, Deadline)).State);
         Assert.Empty(guest.Mismatches());
         await swap.DisableAsync().WaitAsync(Deadline);
-        swap.Supervisor.Tell(ResumeJobs.Instance);
+        ResumeJobs(swap);
         Assert.Equal(SwapState.Ready, (await swap.WaitForStateAsync(SwapState.Ready, Deadline)).State);
         Assert.Empty(guest.Mismatches());
     }

@@ -10,7 +10,7 @@ namespace VmmSwap.Actors.Tests;
 /// <summary>
 /// Every command in every vmm-swap state, on a real userfaultfd, memfd guest and swap file: the
 /// reply, the state afterwards, the metrics, and the guest's data intact at the end. Jobs start
-/// paused, so each *InProgress state holds until the test sends <see cref="ResumeJobs"/>. The
+/// paused, so each *InProgress state holds until the test sends <see cref="SwapTestKit.ResumeJobs"/>. The
 /// expected behaviour follows crosvm's <c>monitor_process</c> (disabled) and <c>handle_vmm_swap</c>
 /// (enabled) loops.
 /// </summary>
@@ -58,11 +58,11 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
         using var guest = new GuestFixture(64, 32);
         guest.Fill(seed: 4242);
         Assert.Equal(Pages, guest.WrittenPages);
-        var options = Options(paused: true) with
+        var options = Options() with
         {
             SwapDirectory = state == SwapState.Failed ? await MountTinySwapDirectoryAsync() : null,
         };
-        var swap = SwapController.Start(Sys, guest.Memory, options, name: $"matrix-{Guid.NewGuid():N}");
+        var swap = StartPaused(guest.Memory, options, name: $"matrix-{Guid.NewGuid():N}");
         var probe = CreateTestProbe();
         probe.Watch(swap.Supervisor);
         var rig = new Rig(state, guest, swap, probe);
@@ -500,6 +500,6 @@ public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTest
             return await Probe.ExpectMsgAsync<CommandReply>(Deadline);
         }
 
-        internal void Resume() => Probe.Send(Swap.Supervisor, ResumeJobs.Instance);
+        internal void Resume() => ResumeJobs(Swap);
     }
 }

@@ -69,15 +69,16 @@ public sealed class StatusJsonTests(ITestOutputHelper output) : SwapTestKit(outp
     }
 
     [Fact]
-    public void A_failure_cause_is_an_extra_error_key_and_round_trips()
+    public void A_failure_cause_is_an_extra_error_key_with_its_kind_and_round_trips()
     {
-        var failed = Sample with { State = SwapState.Failed, Error = "SwapOut failed: disk \"full\"" };
+        var failed = Sample with { State = SwapState.Failed, Failure = new SwapFailure(SwapFailureKind.DiskFull, "SwapOut failed: disk \"full\"") };
 
         var json = StatusJson.Serialize(failed);
 
         using var document = JsonDocument.Parse(json);
-        Assert.Equal(["state", "metrics", "state_transition", "error"], document.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["state", "metrics", "state_transition", "error", "error_kind"], document.RootElement.EnumerateObject().Select(p => p.Name));
         Assert.Equal(failed.Error, document.RootElement.GetProperty("error").GetString());
+        Assert.Equal("DiskFull", document.RootElement.GetProperty("error_kind").GetString());
         Assert.Equal(failed, StatusJson.Parse(json));
     }
 

@@ -1,4 +1,8 @@
+using System.Runtime.CompilerServices;
+using Akka.Actor;
 using Akka.Configuration;
+using VmmSwap.Core;
+using VmmSwap.Native;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;
@@ -12,5 +16,25 @@ public abstract class SwapTestKit(ITestOutputHelper output)
 {
     internal static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
-    internal static VmmSwapOptions Options(bool paused = false) => new() { StartJobsPaused = paused, PageWorkerCount = 2 };
+    private static readonly ConditionalWeakTable<IActorRef, JobStartGate> Gates = [];
+
+    internal static VmmSwapOptions Options() => new() { PageWorkerCount = 2 };
+
+    /// <summary>
+    /// Starts a supervisor as <see cref="SwapController.Start"/> does, whose jobs wait before their
+    /// first chunk until <see cref="SwapTestKit.ResumeJobs"/>: each InProgress state holds until then.
+    /// </summary>
+    internal SwapController StartPaused(GuestMemory guest, VmmSwapOptions options, string name)
+    {
+        var gate = new JobStartGate();
+        var uffd = Userfaultfd.Create();
+        var supervisor = Sys.ActorOf(SwapSupervisor.Props(guest, uffd, options, gate), name);
+        ExitOnShutdown.Register(Sys, supervisor, options);
+        Gates.Add(supervisor, gate);
+        return new SwapController(supervisor);
+    }
+
+    /// <summary>Lets the jobs of a supervisor from <see cref="StartPaused"/> started so far run.</summary>
+    internal static void ResumeJobs(SwapController swap) =>
+        (Gates.TryGetValue(swap.Supervisor, out var gate) ? gate : throw new InvalidOperationException("not started with StartPaused")).Release();
 }

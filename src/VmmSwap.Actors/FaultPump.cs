@@ -12,7 +12,8 @@ namespace VmmSwap.Actors;
 /// </summary>
 internal sealed class FaultPump : ReceiveActor
 {
-    private const int MaxBatch = 256;
+    /// <summary>Events per batch: a long queue is served in turns with the other userfaultfds and background work.</summary>
+    internal const int MaxBatch = 256;
     private readonly IActorRef _pageHandler;
     private readonly Dictionary<Userfaultfd, ulong> _tokens = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -63,26 +64,14 @@ internal sealed class FaultPump : ReceiveActor
         }
     }
 
-    // Runs on the pump thread outside message processing: reads until EAGAIN (edge semantics),
-    // then one message per batch, in the order read.
+    // Runs on the pump thread outside message processing: one message per drain, in the order read.
     private void Drain(Userfaultfd uffd, IActorRef self)
     {
         try
         {
-            Span<UffdEvent> buffer = stackalloc UffdEvent[64];
-            var events = new List<UffdEvent>();
-            int n;
-            while (events.Count < MaxBatch && (n = uffd.ReadEvents(buffer)) > 0)
+            if (uffd.Drain(MaxBatch) is { Length: > 0 } events)
             {
-                foreach (var e in buffer[..n])
-                {
-                    events.Add(e);
-                }
-            }
-
-            if (events.Count > 0)
-            {
-                _pageHandler.Tell(new UffdEventBatch(uffd, [.. events]));
+                _pageHandler.Tell(new UffdEventBatch(uffd, events));
             }
         }
         catch (Exception e)

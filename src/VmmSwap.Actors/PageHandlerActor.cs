@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Core;
@@ -32,18 +31,16 @@ internal sealed class PageHandlerActor : ReceiveActor
     // Userfaultfds checked while disabled, for the next Enable to register.
     private readonly List<Userfaultfd> _checked = [];
     private PageHandler? _handler;
-    private readonly SwapInDriver _swapIns;
-    private TrimContext? _trim;
-    private IActorRef? _trimJob;
+    private readonly JobContext _jobs;
 
-    // The swap-out or trim work a job chunk waits for (swap-in reads are the driver's).
-    private PageWork? _inFlight;
+    // The running job's driver, and ended ones whose work still runs (a swap-in's read ahead).
+    private JobDriver? _driver;
+    private readonly List<JobDriver> _ended = [];
     private Userfaultfd? _mainUffd;
     private bool _flushScheduled;
-    private int _batchesOutstanding;
-    private long _stagedPages;
-    private SwapFailure? _stagingError;
-    private Stopwatch _stagingClock = new();
+
+    // The Enable under way (or the last one): its batches out on the page workers.
+    private StagingFanIn _enable = new();
 
     public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef statusWorker)
     {
@@ -52,7 +49,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _supervisor = supervisor;
         _pool = pool;
         _statusWorker = statusWorker;
-        _swapIns = new SwapInDriver(options, pool, Self);
+        _jobs = new JobContext(options, _log, pool, Self);
         _registrations = new GuestRegistrations(guest.Regions);
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
@@ -65,7 +62,14 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(Handle);
-        Receive<ContinueSwapIn>(m => _swapIns.Steps(_mainUffd!, m.Job, m.Pages));
+        Receive<ContinueSwapIn>(m =>
+        {
+            // A step of a job that ended meanwhile is dropped with its driver.
+            if (_driver is SwapInDriver swapIn && swapIn.Job.Equals(m.Job))
+            {
+                swapIn.Continue(m.Pages);
+            }
+        });
         Receive<WorkDone>(Handle);
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
@@ -86,16 +90,11 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         // A page worker may still be reading staging or a buffer: cancel its work or let it finish
         // before the memory goes; if it will not finish, leak the memory rather than crash under it.
-        var unfinished = new List<PageWork>(_swapIns.Unfinished);
-        if (_inFlight is { } inFlight)
-        {
-            unfinished.Add(inFlight);
-        }
-
+        EndDriver();
         var safe = true;
-        foreach (var work in unfinished)
+        foreach (var ended in _ended)
         {
-            safe &= work.CancelOrWait(TimeSpan.FromSeconds(30));
+            safe &= ended.InFlight?.CancelOrWait(TimeSpan.FromSeconds(30)) ?? true;
         }
 
         if (!safe)
@@ -118,7 +117,7 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         if (safe)
         {
-            _swapIns.Close(TimeSpan.Zero);
+            AbandonEnded();
             _handler?.Dispose();
         }
     }
@@ -127,7 +126,6 @@ internal sealed class PageHandlerActor : ReceiveActor
     private void SwapInEverything()
     {
         using var swapIn = _handler!.StartSwapIn();
-        Span<UffdEvent> buffer = stackalloc UffdEvent[64];
         while (true)
         {
             try
@@ -141,10 +139,10 @@ internal sealed class PageHandlerActor : ReceiveActor
             {
                 foreach (var uffd in _registrations.Registered.ToArray())
                 {
-                    int n;
-                    while ((n = uffd.ReadEvents(buffer)) > 0)
+                    UffdEvent[] events;
+                    while ((events = uffd.Drain(FaultPump.MaxBatch)).Length > 0)
                     {
-                        Handle(new UffdEventBatch(uffd, buffer[..n].ToArray()));
+                        Handle(new UffdEventBatch(uffd, events));
                     }
                 }
             }
@@ -282,9 +280,7 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(StartEnable m)
     {
-        _stagingClock = Stopwatch.StartNew();
-        _stagedPages = 0;
-        _stagingError = null;
+        _enable = new StagingFanIn();
         try
         {
             // The move to staging itself first ends any swap-out and runs pending frees (PageHandler.MoveToStaging).
@@ -297,17 +293,17 @@ internal sealed class PageHandlerActor : ReceiveActor
             foreach (var region in _guest.Regions)
             {
                 var plan = _handler!.MoveToStaging(region.HostAddress);
-                _stagedPages += plan.Pages;
+                _enable.Planned(plan.Pages);
                 foreach (var batch in plan.Batches)
                 {
-                    _batchesOutstanding++;
+                    _enable.Sent();
                     _pool.Tell(new ExecuteBatch(batch));
                 }
             }
         }
         catch (Exception error)
         {
-            _stagingError = SwapFailure.From(error, "enable failed");
+            _enable.Failed(SwapFailure.From(error, "enable failed"));
         }
 
         CompleteStagingIfDone();
@@ -341,7 +337,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             catch (NativeCallException error)
             {
                 var which = ReferenceEquals(uffd, _mainUffd) ? "the runtime's own userfaultfd" : $"the userfaultfd of a forked process (fd {uffd.Fd.Value}, now dropped)";
-                _stagingError = SwapFailure.From(error, $"enable failed: registering guest memory with {which} failed");
+                _enable.Failed(SwapFailure.From(error, $"enable failed: registering guest memory with {which} failed"));
                 if (!ReferenceEquals(uffd, _mainUffd))
                 {
                     _supervisor.Tell(new UffdGone(uffd));
@@ -402,14 +398,13 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(BatchDone m)
     {
-        _batchesOutstanding--;
-        _stagingError ??= m.Error is null ? null : SwapFailure.From(m.Error, "move to staging failed");
+        _enable.Answered(m.Error);
         CompleteStagingIfDone();
     }
 
     private void CompleteStagingIfDone()
     {
-        if (_batchesOutstanding == 0)
+        if (_enable.Complete)
         {
             // Only now does staging hold the pages it says it holds.
             if (_handler is not null)
@@ -417,143 +412,65 @@ internal sealed class PageHandlerActor : ReceiveActor
                 RetryFailed();
             }
 
-            _supervisor.Tell(new StagingCompleted(_stagedPages, _stagingClock.Elapsed, _stagingError, _handler is not null));
+            _supervisor.Tell(_enable.Result(_handler is not null));
         }
     }
 
     // Swap-out writes, trim windows and swap-in reads run on the page workers, so faults are
-    // served meanwhile; swap-in's copies into the guest stay on this thread, in bounded steps
-    // (SwapInDriver): they would race with faults on the same pages.
+    // served meanwhile; a driver belongs to one job: a job that died without EndJob leaves
+    // nothing behind for the next one.
     private void Handle(RunChunk m)
     {
-        try
+        if (_handler is null)
         {
-            var handler = _handler ?? throw new InvalidOperationException("no page state: vmm-swap is not enabled");
-            switch (m.Kind)
+            Sender.Tell(new ChunkDone(m.Kind, 0, false, new SwapFailure(SwapFailureKind.Internal, $"{m.Kind} chunk failed: no page state: vmm-swap is not enabled")));
+            return;
+        }
+
+        if (_driver is null || !_driver.Job.Equals(Sender))
+        {
+            EndDriver();
+            try
             {
-                case JobKind.SwapOut when handler.PlanSwapOut(_options.SwapChunkBytes) is { } write:
-                    Dispatch(write, Sender);
-                    break;
-                case JobKind.SwapOut:
-                    // Staging is empty: the swap-out is complete once the written pages leave RAM.
-                    Dispatch(handler.PlanSwapOutFlush(), Sender);
-                    break;
-                case JobKind.SwapIn:
-                    _swapIns.RunChunk(handler, _mainUffd!, Sender);
-                    break;
-                case JobKind.Trim:
-                    // A context belongs to one job: a job that died without EndJob leaves nothing behind.
-                    if (!Sender.Equals(_trimJob))
-                    {
-                        _trim = handler.StartTrim();
-                        _trimJob = Sender;
-                    }
-
-                    if (_trim!.Plan(_options.TrimChunkPages) is { } window)
-                    {
-                        Dispatch(window, Sender);
-                    }
-                    else
-                    {
-                        Sender.Tell(new ChunkDone(m.Kind, 0, true, null));
-                    }
-
-                    break;
+                _driver = m.Kind switch
+                {
+                    JobKind.SwapOut => new SwapOutDriver(_handler, _jobs, Sender),
+                    JobKind.Trim => new TrimDriver(_handler, _jobs, Sender),
+                    _ => new SwapInDriver(_handler, _mainUffd!, _jobs, Sender),
+                };
+            }
+            catch (Exception error)
+            {
+                Sender.Tell(new ChunkDone(m.Kind, 0, false, SwapFailure.From(error, $"{m.Kind} chunk failed")));
+                return;
             }
         }
-        catch (Exception error)
-        {
-            Sender.Tell(new ChunkDone(m.Kind, 0, false, SwapFailure.From(error, $"{m.Kind} chunk failed")));
-        }
-    }
 
-    // One piece of work is in flight at a time; its answer goes to the job it serves.
-    private void Dispatch(PageWork work, IActorRef job)
-    {
-        _inFlight = work;
-        _pool.Tell(new ExecuteWork(work, job));
+        _driver.RunChunk();
     }
 
     private void Handle(WorkDone m)
     {
-        if (m.Work is SwapInRead read)
+        if (_driver is { } driver && ReferenceEquals(m.Work, driver.InFlight))
         {
-            _swapIns.ReadDone(read, m.Error, _mainUffd!);
+            driver.WorkDone(m.Work, m.Error);
             return;
         }
 
-        // Work of a job that died meanwhile: EndJob has dropped it.
-        if (!ReferenceEquals(m.Work, _inFlight))
+        // The work of an ended job: what it used goes now.
+        var ended = _ended.FindIndex(d => ReferenceEquals(d.InFlight, m.Work));
+        if (ended >= 0)
         {
-            return;
-        }
-
-        _inFlight = null;
-        var kind = m.Work is TrimWindow ? JobKind.Trim : JobKind.SwapOut;
-        if (m.Error is not null)
-        {
-            // A failed write leaves its pages in staging, and a failed sync stages again what it
-            // would have freed; a failed trim window drops nothing.
-            var restored = RestoreUnsynced(m.Work);
-            if (m.Work is SwapFileFlush { Durable.Synced: true })
-            {
-                // Synced: the pages are on disk; a failure to drop the cache loses nothing.
-                _log.Warning("swap file synced but its page cache was not dropped: {0}", m.Error.Message);
-                m.Job.Tell(new ChunkDone(JobKind.SwapOut, 0, true, null));
-                return;
-            }
-
-            var context = restored > 0 ? $"{kind} failed ({restored} written pages were not synced and are staged again)" : $"{kind} failed";
-            m.Job.Tell(new ChunkDone(kind, 0, false, SwapFailure.From(m.Error, context)));
-            return;
-        }
-
-        try
-        {
-            var pages = m.Work switch
-            {
-                SwapFileFlush => 0,
-                SwapOutWrite write => _handler!.CompleteSwapOut(write),
-                TrimWindow window => _trim!.Complete(window),
-                _ => throw new InvalidOperationException($"unexpected page work {m.Work.GetType().Name}"),
-            };
-            m.Job.Tell(new ChunkDone(kind, pages, m.Work is SwapFileFlush, null));
-        }
-        catch (Exception error)
-        {
-            m.Job.Tell(new ChunkDone(kind, 0, false, SwapFailure.From(error, $"{kind} failed")));
+            _ended[ended].Abandoned(m.Work);
+            _ended.RemoveAt(ended);
         }
     }
 
-    // Staging copies that work would have freed after a sync it did not get to do successfully.
-    private long RestoreUnsynced(PageWork work) => work switch
-    {
-        SwapOutWrite { Durable.Synced: false } write when _handler is not null => _handler.RestoreNotDurable(write.Durable),
-        SwapFileFlush { Durable.Synced: false } flush when _handler is not null => _handler.RestoreNotDurable(flush.Durable),
-        _ => 0,
-    };
-
-    // Finished or aborted: what the job's work left to free goes now, before anything can be
-    // staged or written again.
+    // Finished, aborted or dead: the driver goes, and what the job's work left to free goes now,
+    // before anything can be staged or written again.
     private void EndJob(JobKind kind)
     {
-        // A finished or aborted job has no work in flight; one that died may, and it must not
-        // complete later against a new job's state.
-        if (_inFlight is { } orphan)
-        {
-            if (orphan.CancelOrWait(TimeSpan.FromSeconds(30)))
-            {
-                RestoreUnsynced(orphan);
-            }
-            else
-            {
-                // Its sync may still succeed and free what a restore would stage again: leave it.
-                _log.Error("{0}: a page worker is still running the work of a job that died", kind);
-            }
-
-            _inFlight = null;
-        }
-
+        EndDriver();
         try
         {
             // Written but never synced: staged again, so nothing rests on unsynced bytes.
@@ -564,23 +481,47 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             _log.Warning("{0}: freeing dropped pages failed: {1}", kind, e.Message);
         }
+    }
 
-        switch (kind)
+    private void EndDriver()
+    {
+        if (_driver?.End() == true)
         {
-            case JobKind.SwapIn:
-                _swapIns.Retire();
-                break;
-            case JobKind.Trim:
-                _trim = null;
-                _trimJob = null;
-                break;
+            _ended.Add(_driver);
         }
+
+        _driver = null;
+    }
+
+    // No ended job's work may touch page state any more: work not started is cancelled, running
+    // work waited for (up to timeout), then what it used goes.
+    private void CloseEnded(TimeSpan timeout)
+    {
+        foreach (var ended in _ended)
+        {
+            if (ended.InFlight is { } work && work.CancelOrWait(timeout))
+            {
+                ended.Abandoned(work);
+            }
+        }
+
+        _ended.Clear();
+    }
+
+    private void AbandonEnded()
+    {
+        foreach (var ended in _ended)
+        {
+            ended.Abandoned(ended.InFlight!);
+        }
+
+        _ended.Clear();
     }
 
     private void Handle(FinishDisable m)
     {
         var error = UnregisterAll();
-        EndJob(JobKind.Trim);
+        EndJob(JobKind.SwapIn);
 
         // Every page is in the guest: a thread whose fault failed gets it now.
         foreach (var (uffd, address) in _failed)
@@ -591,7 +532,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _failed.Clear();
 
         // The page state is about to be closed: no read of an aborted swap-in may still use it.
-        _swapIns.Close(TimeSpan.FromSeconds(30));
+        CloseEnded(TimeSpan.FromSeconds(30));
 
         // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
         // swap file (freeing its blocks) can take a while; a page worker does it.

@@ -72,11 +72,11 @@ internal sealed record CompleteStatus(ReportStatus Request, SwapMetrics Counters
 /// <summary>Execute one move-to-staging batch (sent to the pool).</summary>
 internal sealed record ExecuteBatch(MoveToStagingBatch Batch);
 
-/// <summary>Execute a job chunk's work (a swap-out write or flush, a trim window) for <paramref name="Job"/> (sent to the pool).</summary>
-internal sealed record ExecuteWork(PageWork Work, IActorRef Job);
+/// <summary>Execute a job's work (a swap-out write or flush, a trim window, a swap-in read), sent to the pool by a <see cref="JobDriver"/>.</summary>
+internal sealed record ExecuteWork(PageWork Work);
 
-/// <summary>A job chunk's work has run, or failed with <paramref name="Error"/>; the PageHandler completes it.</summary>
-internal sealed record WorkDone(PageWork Work, IActorRef Job, Exception? Error);
+/// <summary>A job's work has run, or failed with <paramref name="Error"/>; its driver completes it.</summary>
+internal sealed record WorkDone(PageWork Work, Exception? Error);
 
 /// <summary>Close page state after a disable, freeing the swap file's blocks (sent to the pool; not answered).</summary>
 internal sealed record DisposePageState(PageHandler Handler);

@@ -23,7 +23,7 @@ internal sealed class PageWorker : ReceiveActor
     {
         _nice = nice;
         Receive<ExecuteBatch>(m => Sender.Tell(new BatchDone(Run(m.Batch.Execute))));
-        Receive<ExecuteWork>(m => Sender.Tell(new WorkDone(m.Work, m.Job, Run(m.Work.Execute))));
+        Receive<ExecuteWork>(m => Sender.Tell(new WorkDone(m.Work, Run(m.Work.Execute))));
         Receive<DisposePageState>(m => m.Handler.Dispose());
         Receive<CompleteStatus>(m =>
         {

@@ -239,6 +239,30 @@ public sealed unsafe class Userfaultfd : IDisposable
     }
 
     /// <summary>
+    /// Drains the queue without blocking: reads events until none is pending (what an
+    /// edge-triggered epoll wake-up requires) or <paramref name="max"/> are read, in the order the
+    /// kernel queued them. An empty array means nothing was pending. Past <paramref name="max"/>
+    /// the rest stay queued; the caller reads again before waiting in epoll.
+    /// </summary>
+    public UffdEvent[] Drain(int max)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max);
+        Span<UffdEvent> buffer = stackalloc UffdEvent[64];
+        List<UffdEvent>? events = null;
+        int n;
+        while ((events?.Count ?? 0) < max && (n = ReadEvents(buffer[..Math.Min(buffer.Length, max - (events?.Count ?? 0))])) > 0)
+        {
+            events ??= new List<UffdEvent>(n);
+            foreach (var e in buffer[..n])
+            {
+                events.Add(e);
+            }
+        }
+
+        return events is null ? [] : [.. events];
+    }
+
+    /// <summary>
     /// Reads as many pending events as fit in <paramref name="events"/> without blocking and
     /// returns how many were read; 0 means the queue is drained (edge-triggered: read until 0).
     /// </summary>

@@ -56,7 +56,6 @@ public sealed class FaultServer : IDisposable
     private void Run()
     {
         Span<ulong> tokens = stackalloc ulong[4];
-        Span<UffdEvent> events = stackalloc UffdEvent[32];
         try
         {
             while (true)
@@ -69,10 +68,10 @@ public sealed class FaultServer : IDisposable
 
                 lock (_gate)
                 {
-                    int n;
-                    while ((n = _uffd.ReadEvents(events)) > 0)
+                    UffdEvent[] events;
+                    while ((events = _uffd.Drain(64)).Length > 0)
                     {
-                        foreach (var e in events[..n])
+                        foreach (var e in events)
                         {
                             _onEvent(_uffd, e);
                             Interlocked.Increment(ref _handled);

@@ -1,0 +1,48 @@
+using Akka.Event;
+using VmmSwap.Core;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// A driver whose work writes staging or the swap file (swap-out, trim): a job that died with
+/// such work in flight must not have it complete later against another job's state, so its end
+/// waits for it (or cancels it) and stages again what an unsynced write would have freed.
+/// </summary>
+internal abstract class BlockingEndDriver : JobDriver
+{
+    private static readonly TimeSpan OrphanWait = TimeSpan.FromSeconds(30);
+
+    private protected BlockingEndDriver(JobKind kind, PageHandler handler, JobContext context, Akka.Actor.IActorRef job)
+        : base(kind, handler, context, job)
+    {
+    }
+
+    /// <inheritdoc />
+    internal override bool End()
+    {
+        if (InFlight is not { } orphan)
+        {
+            return false;
+        }
+
+        if (orphan.CancelOrWait(OrphanWait))
+        {
+            RestoreUnsynced(orphan);
+        }
+        else
+        {
+            // Its sync may still succeed and free what a restore would stage again: leave it.
+            Log.Error("{0}: a page worker is still running the work of a job that died", Kind);
+        }
+
+        return false;
+    }
+
+    // Staging copies that work would have freed after a sync it did not get to do successfully.
+    private protected long RestoreUnsynced(PageWork work) => work switch
+    {
+        SwapOutWrite { Durable.Synced: false } write => Handler.RestoreNotDurable(write.Durable),
+        SwapFileFlush { Durable.Synced: false } flush => Handler.RestoreNotDurable(flush.Durable),
+        _ => 0,
+    };
+}

@@ -1,0 +1,91 @@
+using Akka.Actor;
+using Akka.Event;
+using VmmSwap.Core;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// Drives one job's chunks on the PageHandler actor's thread (docs/ARCHITECTURE.md, "Jobs"):
+/// plans page work, hands it to a page worker (one piece in flight at a time: <see cref="InFlight"/>)
+/// and completes it when it answers, replying <see cref="ChunkDone"/> to the job. Trim, swap-out
+/// and swap-in differ only in what they plan and how they complete it.
+/// </summary>
+internal abstract class JobDriver
+{
+    private readonly IActorRef _pool;
+    private readonly IActorRef _self;
+
+    private protected JobDriver(JobKind kind, PageHandler handler, JobContext context, IActorRef job)
+    {
+        Kind = kind;
+        Handler = handler;
+        Options = context.Options;
+        Log = context.Log;
+        _pool = context.Pool;
+        _self = context.Self;
+        Job = job;
+    }
+
+    /// <summary>The kind of job driven.</summary>
+    internal JobKind Kind { get; }
+
+    /// <summary>The job actor this driver answers; a chunk asked by another job needs a new driver.</summary>
+    internal IActorRef Job { get; }
+
+    /// <summary>The work a page worker runs for this job now, if any.</summary>
+    internal PageWork? InFlight { get; private set; }
+
+    private protected PageHandler Handler { get; }
+
+    private protected VmmSwapOptions Options { get; }
+
+    private protected ILoggingAdapter Log { get; }
+
+    private protected IActorRef Self => _self;
+
+    /// <summary>Runs the job's next chunk.</summary>
+    internal void RunChunk() => Guarded(0, Chunk);
+
+    /// <summary>The work in flight answered (<paramref name="error"/> null when it ran).</summary>
+    internal void WorkDone(PageWork work, Exception? error)
+    {
+        InFlight = null;
+        Guarded(0, () => Completed(work, error));
+    }
+
+    /// <summary>
+    /// The job is over (finished, aborted or dead). True when its work still runs and must answer
+    /// (then <see cref="Abandoned"/>) before what it uses may go.
+    /// </summary>
+    internal abstract bool End();
+
+    /// <summary>The work of an ended job answered: what it used may go now.</summary>
+    internal virtual void Abandoned(PageWork work)
+    {
+    }
+
+    private protected abstract void Chunk();
+
+    private protected abstract void Completed(PageWork work, Exception? error);
+
+    private protected void Dispatch(PageWork work)
+    {
+        InFlight = work;
+        _pool.Tell(new ExecuteWork(work), _self);
+    }
+
+    private protected void Reply(long pages, bool finished, SwapFailure? failure) => Job.Tell(new ChunkDone(Kind, pages, finished, failure));
+
+    // The page state must survive any single failure: a chunk that throws fails the job, not the actor.
+    private protected void Guarded(long pages, Action step)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception error)
+        {
+            Reply(pages, false, SwapFailure.From(error, $"{Kind} chunk failed"));
+        }
+    }
+}

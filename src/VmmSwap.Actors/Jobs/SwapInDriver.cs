@@ -1,0 +1,110 @@
+using Akka.Actor;
+using VmmSwap.Core;
+using VmmSwap.Native;
+
+namespace VmmSwap.Actors;
+
+/// <summary>
+/// Swap-in: the copies into the guest stay on the fault thread, in bounded steps, because they
+/// would race with faults on the same pages; the swap file is read one window ahead on a page
+/// worker (the work in flight). A chunk is a run of steps, each a message of its own
+/// (<see cref="ContinueSwapIn"/>) so that fault batches, first in the mailbox, are served between
+/// them; a chunk with nothing to copy waits for the read. The job is done once staging and the
+/// file are empty.
+/// </summary>
+internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobContext context, IActorRef job)
+    : JobDriver(JobKind.SwapIn, handler, context, job)
+{
+    private readonly SwapInContext _context = handler.StartSwapIn();
+    private bool _waiting;
+    private Exception? _readError;
+
+    /// <summary>The next step of the chunk in progress, <paramref name="pages"/> pages into it.</summary>
+    internal void Continue(long pages) => Guarded(pages, () => Steps(pages));
+
+    /// <inheritdoc />
+    internal override bool End()
+    {
+        // Over: its buffers must never serve a fault again, even while a read still fills one.
+        _context.StopServing();
+        if (InFlight is not null)
+        {
+            return true;
+        }
+
+        _context.Dispose();
+        return false;
+    }
+
+    /// <inheritdoc />
+    internal override void Abandoned(PageWork work) => _context.Dispose();
+
+    private protected override void Chunk() => Steps(0);
+
+    private protected override void Completed(PageWork work, Exception? error)
+    {
+        if (error is null)
+        {
+            _context.Loaded((SwapInRead)work);
+        }
+        else
+        {
+            _readError = error;
+        }
+
+        if (_waiting)
+        {
+            _waiting = false;
+            Steps(0);
+        }
+    }
+
+    private void Steps(long pages)
+    {
+        long copied;
+        try
+        {
+            if (_readError is { } readError)
+            {
+                _readError = null;
+                Reply(pages, false, SwapFailure.From(readError, "swap-in read failed"));
+                return;
+            }
+
+            copied = _context.CopyStep(uffd, Options.SwapInStepBytes);
+            if (InFlight is null && _context.PlanRead(Options.SwapChunkBytes) is { } read)
+            {
+                Dispatch(read);
+            }
+        }
+        catch (UffdRetryException)
+        {
+            // A remove event is pending: it is read before the job's next request.
+            Reply(pages, false, null);
+            return;
+        }
+        catch (Exception error)
+        {
+            Reply(pages, false, SwapFailure.From(error, "swap-in failed"));
+            return;
+        }
+
+        pages += copied;
+        if (copied > 0 && PageSize.PagesToBytes(pages) < Options.SwapChunkBytes)
+        {
+            Self.Tell(new ContinueSwapIn(Job, pages), Self);
+        }
+        else if (pages > 0)
+        {
+            Reply(pages, false, null);
+        }
+        else if (_context.ReadPending)
+        {
+            _waiting = true;
+        }
+        else
+        {
+            Reply(0, true, null);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using Akka.Actor;
+using Akka.Event;
+using VmmSwap.Core;
+
+namespace VmmSwap.Actors;
+
+/// <summary>Swap-out: each chunk writes one run of staging (a page worker's pwrite); once staging is empty, the flush that syncs and drops the file's cache ends the job.</summary>
+internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IActorRef job)
+    : BlockingEndDriver(JobKind.SwapOut, handler, context, job)
+{
+    private protected override void Chunk() =>
+        Dispatch(Handler.PlanSwapOut(Options.SwapChunkBytes) ?? (PageWork)Handler.PlanSwapOutFlush());
+
+    private protected override void Completed(PageWork work, Exception? error)
+    {
+        if (error is not null)
+        {
+            // A failed write leaves its pages in staging, and a failed sync stages again what it
+            // would have freed.
+            var restored = RestoreUnsynced(work);
+            if (work is SwapFileFlush { Durable.Synced: true })
+            {
+                // Synced: the pages are on disk; a failure to drop the cache loses nothing.
+                Log.Warning("swap file synced but its page cache was not dropped: {0}", error.Message);
+                Reply(0, true, null);
+                return;
+            }
+
+            var what = restored > 0 ? $"{Kind} failed ({restored} written pages were not synced and are staged again)" : $"{Kind} failed";
+            Reply(0, false, SwapFailure.From(error, what));
+            return;
+        }
+
+        var pages = work is SwapOutWrite write ? Handler.CompleteSwapOut(write) : 0;
+        Reply(pages, work is SwapFileFlush, null);
+    }
+}

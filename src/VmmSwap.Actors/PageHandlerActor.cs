@@ -2,7 +2,8 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

@@ -1,7 +1,7 @@
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

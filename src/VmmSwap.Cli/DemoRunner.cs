@@ -248,7 +248,7 @@ public sealed class DemoRunner
     private async Task<long> StagingPagesAsync() => (await _swap.StatusAsync().ConfigureAwait(false)).Metrics.StagingPages;
 
     private static long ResidentPages(GuestMemory guest) =>
-        guest.Regions.Sum(r => PageSize.BytesToPages((ulong)Native.FileOps.Status(r.MemFd).AllocatedBytes));
+        guest.Regions.Sum(r => PageSize.BytesToPages((ulong)Native.Files.FileOps.Status(r.MemFd).AllocatedBytes));
 
     private static void Require(CommandReply reply)
     {

@@ -1,6 +1,8 @@
 using System.Globalization;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Cli;
 

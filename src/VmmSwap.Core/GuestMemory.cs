@@ -1,5 +1,5 @@
 using System.IO.Hashing;
-using VmmSwap.Native;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Core;
 

@@ -1,4 +1,6 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Core;
 
@@ -59,7 +61,7 @@ public sealed class GuestRegion : IDisposable
     public static GuestRegion Create(string name, ulong size)
     {
         RequireSize(size);
-        var memFd = Native.MemFd.Create(name, (long)size);
+        var memFd = Native.Memory.MemFd.Create(name, (long)size);
         try
         {
             var mapping = MemoryMapping.MapShared(memFd, 0, size, writable: true);

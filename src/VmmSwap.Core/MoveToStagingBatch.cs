@@ -1,4 +1,5 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Core;
 

@@ -1,4 +1,5 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Core;
 
@@ -20,7 +21,7 @@ public sealed unsafe class StagingMemory : IDisposable
     public StagingMemory(long pages)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pages);
-        _memFd = Native.MemFd.Create("vmm-swap staging", (long)PageSize.PagesToBytes(pages));
+        _memFd = Native.Memory.MemFd.Create("vmm-swap staging", (long)PageSize.PagesToBytes(pages));
         try
         {
             _mapping = MemoryMapping.MapShared(_memFd, 0, PageSize.PagesToBytes(pages), writable: true);

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Core;
 

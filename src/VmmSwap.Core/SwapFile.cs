@@ -1,4 +1,6 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Core;
 

@@ -1,4 +1,6 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Core;
 

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

@@ -1,5 +1,5 @@
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Actors.Tests;

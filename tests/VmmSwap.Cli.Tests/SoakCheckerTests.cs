@@ -1,7 +1,7 @@
 using VmmSwap.Actors;
 using VmmSwap.Cli.Soak;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
 
 namespace VmmSwap.Cli.Tests;
 

@@ -1,4 +1,5 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

@@ -1,4 +1,4 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

@@ -1,4 +1,4 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

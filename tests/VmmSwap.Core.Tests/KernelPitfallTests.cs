@@ -1,4 +1,6 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Events;
+using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

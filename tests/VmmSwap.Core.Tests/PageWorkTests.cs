@@ -1,4 +1,4 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
 
 namespace VmmSwap.Core.Tests;
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Core.Tests;
 

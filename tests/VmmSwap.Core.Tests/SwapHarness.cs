@@ -1,4 +1,5 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

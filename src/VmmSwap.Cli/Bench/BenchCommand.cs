@@ -5,7 +5,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Actors;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Bench;
 

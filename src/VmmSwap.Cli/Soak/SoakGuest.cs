@@ -1,5 +1,6 @@
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Cli.Soak;
 

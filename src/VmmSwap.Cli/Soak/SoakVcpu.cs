@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using VmmSwap.Native.Interop;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Events;
 
 /// <summary>An epoll instance watching descriptors for readability, each tagged with a caller token.</summary>
 public sealed unsafe class Epoll : IDisposable

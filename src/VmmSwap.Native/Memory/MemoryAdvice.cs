@@ -1,4 +1,4 @@
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Memory;
 
 /// <summary>The madvise(2) advice values this runtime uses.</summary>
 public enum MemoryAdvice

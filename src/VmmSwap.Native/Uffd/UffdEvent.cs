@@ -1,4 +1,4 @@
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>What a userfaultfd event reports.</summary>
 public enum UffdEventKind : byte

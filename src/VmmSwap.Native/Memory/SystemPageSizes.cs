@@ -1,4 +1,4 @@
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Memory;
 
 /// <summary>The base page size and the transparent huge page size of this machine.</summary>
 public static class SystemPageSizes

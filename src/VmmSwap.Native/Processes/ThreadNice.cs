@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Processes;
 
 /// <summary>The scheduling weight of the calling thread (setpriority on its thread id).</summary>
 public static class ThreadNice

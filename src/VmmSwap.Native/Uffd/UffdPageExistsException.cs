@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>
 /// UFFDIO_COPY or UFFDIO_ZEROPAGE found the page already populated (EEXIST). A handler must decide:

@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>
 /// UFFDIO_REGISTER or UNREGISTER found no mapping at the range in the address space behind the

@@ -1,4 +1,7 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Memory;
 
 /// <summary>memfd_create: anonymous shared memory with a file descriptor, sized with ftruncate.</summary>
 public static class MemFd

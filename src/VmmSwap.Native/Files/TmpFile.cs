@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Files;
 
 /// <summary>
 /// Files created with O_TMPFILE | O_EXCL and mode 0: they never have a directory entry, so they

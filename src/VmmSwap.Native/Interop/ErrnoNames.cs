@@ -1,4 +1,4 @@
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Interop;
 
 /// <summary>
 /// Symbolic names of the Linux errno values, for messages people read. The table is the kernel's

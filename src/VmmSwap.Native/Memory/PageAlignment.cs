@@ -1,4 +1,4 @@
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Memory;
 
 /// <summary>Argument checks for calls that need page-aligned addresses and lengths.</summary>
 internal static class PageAlignment

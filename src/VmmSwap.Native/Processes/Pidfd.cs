@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Processes;
 
 /// <summary>
 /// A pidfd (pidfd_open(2)): a handle on one process that, unlike its pid, can never name another

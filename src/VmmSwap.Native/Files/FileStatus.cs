@@ -1,4 +1,4 @@
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Files;
 
 /// <summary>The fields of fstat(2) this runtime looks at.</summary>
 /// <param name="Size">The file size in bytes.</param>

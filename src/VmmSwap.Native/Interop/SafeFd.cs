@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Interop;
 
 /// <summary>An owned Linux file descriptor, closed exactly once.</summary>
 public sealed class SafeFd : SafeHandle

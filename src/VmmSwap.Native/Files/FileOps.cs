@@ -1,6 +1,7 @@
 using Mono.Unix.Native;
+using VmmSwap.Native.Interop;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Files;
 
 /// <summary>File calls on raw descriptors: size, positional I/O, hole punching, status.</summary>
 public static unsafe class FileOps

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Interop;
 
 /// <summary>
 /// Raw libc entry points. Every import sets the last error so callers can turn a failure into a

@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Memory;
 
 /// <summary>madvise(2) over an address range that the caller owns.</summary>
 public static class Madvise

@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Memory;
 
 /// <summary>An mmap'd range, unmapped on dispose. Exposes the address, never a managed view.</summary>
 public sealed class MemoryMapping : IDisposable

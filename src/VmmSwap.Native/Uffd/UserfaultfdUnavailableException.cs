@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>The kernel or this process's permissions do not allow a userfaultfd of the kind needed.</summary>
 public sealed class UserfaultfdUnavailableException : NativeCallException

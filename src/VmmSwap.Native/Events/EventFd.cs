@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using VmmSwap.Native.Interop;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Events;
 
 /// <summary>A non-blocking eventfd counter, used to wake an epoll loop from another thread.</summary>
 public sealed unsafe class EventFd : IDisposable

@@ -1,4 +1,4 @@
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>
 /// A descriptor handed over as a userfaultfd cannot serve guest memory: it is closed, not a

@@ -1,4 +1,7 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Memory;
 
 /// <summary>How much of a file sits in RAM: its page-cache pages (mincore over a read-only mapping).</summary>
 public static unsafe class PageCache

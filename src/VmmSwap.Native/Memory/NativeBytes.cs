@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Memory;
 
 /// <summary>
 /// memcpy / memset / memcmp in libc. The one sanctioned way for managed code to read or write

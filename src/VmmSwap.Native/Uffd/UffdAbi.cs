@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>The userfaultfd kernel ABI (linux/userfaultfd.h), x86_64 and arm64 share it.</summary>
 internal static class UffdAbi

@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>
 /// The kernel refused a userfaultfd ioctl with EAGAIN because the address space is changing: a

@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>
 /// A non-blocking userfaultfd handshaken for missing-page faults on shared memory and remove

@@ -1,4 +1,6 @@
-namespace VmmSwap.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Uffd;
 
 /// <summary>
 /// The process that owns the registered memory has exited or exec'd (ESRCH, or ENOMEM from

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmmSwap.Native;
+namespace VmmSwap.Native.Interop;
 
 /// <summary>A Linux call failed; the message names the call, the errno and what it means.</summary>
 public class NativeCallException : IOException

@@ -1,4 +1,4 @@
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 

@@ -2,6 +2,9 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 

@@ -1,5 +1,8 @@
 using Akka.Actor;
 using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Staging;
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;

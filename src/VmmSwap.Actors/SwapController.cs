@@ -1,5 +1,6 @@
 using Akka.Actor;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Storage;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;

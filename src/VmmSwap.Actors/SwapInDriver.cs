@@ -1,5 +1,7 @@
 using Akka.Actor;
 using VmmSwap.Core;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;

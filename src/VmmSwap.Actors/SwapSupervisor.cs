@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Routing;
 using VmmSwap.Core;
+using VmmSwap.Core.Guest;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;

@@ -1,6 +1,7 @@
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Storage;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VmmSwap.Actors;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VmmSwap.Actors;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Spectre.Console;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using VmmSwap.Core;
+using VmmSwap.Core.Storage;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;

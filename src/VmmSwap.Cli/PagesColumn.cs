@@ -1,7 +1,7 @@
 using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Rendering;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
 using VmmSwap.Actors;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
 
 namespace VmmSwap.Cli;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli;
 

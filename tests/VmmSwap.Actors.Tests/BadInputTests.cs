@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;
 

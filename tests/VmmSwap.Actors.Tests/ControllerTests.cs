@@ -1,5 +1,7 @@
 using Akka.Actor;
 using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

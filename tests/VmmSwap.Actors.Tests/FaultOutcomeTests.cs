@@ -1,5 +1,5 @@
 using Akka.Actor;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;

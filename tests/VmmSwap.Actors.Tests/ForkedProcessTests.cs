@@ -1,5 +1,5 @@
 using Akka.Event;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 using Xunit.Abstractions;

@@ -1,6 +1,7 @@
 using VmmSwap.Actors;
 using VmmSwap.Cli.Soak;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
 
 namespace VmmSwap.Cli.Tests;

@@ -1,3 +1,5 @@
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 

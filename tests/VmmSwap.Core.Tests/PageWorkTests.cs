@@ -1,3 +1,4 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
 
 namespace VmmSwap.Core.Tests;

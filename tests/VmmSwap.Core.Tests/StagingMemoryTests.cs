@@ -1,3 +1,5 @@
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Staging;
 using VmmSwap.Native.Files;
 
 namespace VmmSwap.Core.Tests;

@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Memory;
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Actors;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Bench;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 using VmmSwap.Native.Processes;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Soak;
 

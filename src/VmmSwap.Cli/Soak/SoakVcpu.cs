@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Cli.Soak;

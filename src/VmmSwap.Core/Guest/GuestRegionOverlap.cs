@@ -1,6 +1,6 @@
 using VmmSwap.Native.Files;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Guest;
 
 /// <summary>The overlap check shared by every owner of a set of guest regions.</summary>
 internal static class GuestRegionOverlap

@@ -1,7 +1,7 @@
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Staging;
 
 /// <summary>
 /// One unit of the move to staging: copy some runs of guest pages into staging, then free exactly

@@ -1,4 +1,8 @@
-namespace VmmSwap.Core;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Staging;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// Staging pages and swap-file blocks already dropped from the page state whose memory and disk

@@ -1,4 +1,4 @@
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Guest;
 
 /// <summary>
 /// Two guest regions map the same bytes of one memfd (the same st_dev / st_ino, whichever

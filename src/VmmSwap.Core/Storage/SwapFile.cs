@@ -1,8 +1,9 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Storage;
 
 /// <summary>
 /// The swap file: an O_TMPFILE in the swap directory, one slot per guest page, mapped read-only

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using VmmSwap.Native.Interop;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Storage;
 
 /// <summary>
 /// The swap directory cannot hold the swap file: <see cref="SwapDirectoryProbe"/> found a step the

@@ -1,8 +1,9 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Guest;
 
 /// <summary>
 /// One region of guest memory: a MAP_SHARED mapping of a memfd at a host address. The memfd is

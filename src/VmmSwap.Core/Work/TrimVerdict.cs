@@ -1,4 +1,4 @@
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Work;
 
 /// <summary>What trim found a staged page to be.</summary>
 internal enum TrimVerdict : byte

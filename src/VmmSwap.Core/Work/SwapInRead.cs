@@ -1,4 +1,7 @@
-namespace VmmSwap.Core;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// One read of swap-in: a window of swap-file slots read with one pread into the swap-in's

@@ -1,4 +1,8 @@
-namespace VmmSwap.Core;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Staging;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// One trim chunk: the staged pages of a window of staging, examined for zero pages and for pages

@@ -1,4 +1,4 @@
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// A piece of page work planned on the page handler's thread and executed on another one, so

@@ -1,8 +1,9 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Storage;
 
 /// <summary>
 /// Checks, where the runtime starts, that a directory can hold the swap file: every kind of call

@@ -1,4 +1,4 @@
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Storage;
 
 /// <summary>The steps of <see cref="SwapDirectoryProbe"/>, in order: each is something the swap file needs.</summary>
 public enum SwapDirectoryProbeStep

@@ -1,8 +1,9 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// A swap-in in progress: brings pages back into the guest step by step, staging first, then the

@@ -1,7 +1,8 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Staging;
 
 /// <summary>
 /// Pages moved out of the guest, held in a memfd mapped once, with one present bit per page.

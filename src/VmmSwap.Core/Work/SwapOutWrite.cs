@@ -1,4 +1,7 @@
-namespace VmmSwap.Core;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// One swap-out chunk: a run of staged pages written to its slots in the swap file, with

@@ -1,6 +1,7 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Staging;
 
 /// <summary>
 /// Cuts a region's resident data into batches of at most one huge page each. A run of data that

@@ -1,7 +1,8 @@
 using System.IO.Hashing;
+using VmmSwap.Core.Pages;
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Guest;
 
 /// <summary>
 /// A guest's memory: one or more memfd-backed regions. Once registered with userfaultfd, a

@@ -1,4 +1,6 @@
-namespace VmmSwap.Core;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// The last step of a swap-out: the swap file is synced, the staging copies of the pages written

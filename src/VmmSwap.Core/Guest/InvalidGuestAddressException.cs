@@ -1,4 +1,4 @@
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Guest;
 
 /// <summary>An address reported by the kernel or a caller lies outside every registered guest region, or is misaligned.</summary>
 public sealed class InvalidGuestAddressException : ArgumentException

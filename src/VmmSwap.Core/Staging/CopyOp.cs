@@ -1,6 +1,6 @@
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Staging;
 
 /// <summary>
 /// A copy of pages from guest memory into staging, planned by the page handler and executed

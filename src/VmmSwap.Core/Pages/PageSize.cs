@@ -1,6 +1,6 @@
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Pages;
 
 /// <summary>Page arithmetic on host addresses, with the base page and transparent huge page sizes of this machine.</summary>
 public static class PageSize

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Pages;
 
 /// <summary>
 /// One bit per page, with a count of set bits and a low-water cursor below which no bit is set,

@@ -1,4 +1,8 @@
-namespace VmmSwap.Core;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Staging;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// Staging runs already written to the swap file whose memory may go only once the file is known

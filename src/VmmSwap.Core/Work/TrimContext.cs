@@ -1,4 +1,6 @@
-namespace VmmSwap.Core;
+using VmmSwap.Core.Pages;
+
+namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// A trim in progress: walks staging window by window and drops pages that need no write to the

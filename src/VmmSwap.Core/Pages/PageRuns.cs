@@ -1,4 +1,4 @@
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Pages;
 
 /// <summary>Page indices gathered one at a time on the fault path, handed back as runs of neighbours so each run costs one syscall.</summary>
 internal static class PageRuns

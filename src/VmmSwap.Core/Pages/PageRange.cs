@@ -1,4 +1,4 @@
-namespace VmmSwap.Core;
+namespace VmmSwap.Core.Pages;
 
 /// <summary>A half-open range of page indices [<see cref="Start"/>, <see cref="End"/>).</summary>
 /// <param name="Start">The first page.</param>

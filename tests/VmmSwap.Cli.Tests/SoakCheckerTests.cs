@@ -1,4 +1,5 @@
 using VmmSwap.Actors;
+using VmmSwap.Cli.Common;
 using VmmSwap.Cli.Soak;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;

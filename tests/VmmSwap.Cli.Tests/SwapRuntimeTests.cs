@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Microsoft.Extensions.DependencyInjection;
 using VmmSwap.Actors;
+using VmmSwap.Cli.Common;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using VmmSwap.Cli.Common;
+using VmmSwap.Cli.Demo;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 

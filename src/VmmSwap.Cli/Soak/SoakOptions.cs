@@ -1,4 +1,5 @@
 using System.Globalization;
+using VmmSwap.Cli.Common;
 using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Soak;

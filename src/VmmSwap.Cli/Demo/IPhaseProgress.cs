@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>Where the demo shows how far each phase has got.</summary>
 public interface IPhaseProgress

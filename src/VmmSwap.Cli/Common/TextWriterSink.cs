@@ -2,7 +2,7 @@ using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>A Serilog sink writing formatted events to a <see cref="TextWriter"/>, serialised because events come from many threads.</summary>
 public sealed class TextWriterSink(TextWriter writer, ITextFormatter formatter) : ILogEventSink

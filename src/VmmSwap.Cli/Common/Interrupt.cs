@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>
 /// A request to stop a run early, and the signal that made it: the demo then skips its remaining

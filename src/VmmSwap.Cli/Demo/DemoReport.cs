@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VmmSwap.Actors;
+using VmmSwap.Cli.Common;
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>Everything a demo run measured and concluded; printed as tables or as one JSON document.</summary>
 public sealed class DemoReport

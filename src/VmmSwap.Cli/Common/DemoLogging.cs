@@ -3,7 +3,7 @@ using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Display;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>
 /// The demo's Serilog logger: warnings and errors only (the runtime's state changes are shown by the

@@ -1,10 +1,11 @@
 using System.Globalization;
+using VmmSwap.Cli.Common;
 using VmmSwap.Core.Storage;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>The outcome of <see cref="InputValidation.Validate"/>: a setup to run, or one line naming the problem and the fix.</summary>
 /// <param name="Setup">What to run; null when refused.</param>

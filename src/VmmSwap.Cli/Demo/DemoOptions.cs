@@ -1,6 +1,6 @@
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>What <c>vmm-swap demo</c> was asked to do, as parsed; <see cref="InputValidation"/> decides whether it can run.</summary>
 public sealed record DemoOptions

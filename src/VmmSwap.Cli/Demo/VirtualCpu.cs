@@ -3,7 +3,7 @@ using System.Diagnostics;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>
 /// One simulated vCPU: a real thread that reads and writes its own slice of the guest's hot pages

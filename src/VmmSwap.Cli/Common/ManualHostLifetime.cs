@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Hosting;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>A host lifetime that reacts to no signal: the demo alone decides when the host stops.</summary>
 public sealed class ManualHostLifetime : IHostLifetime

@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>Host memory held on behalf of the guest at one moment.</summary>
 /// <param name="GuestBytes">RAM allocated to the guest memfds.</param>

@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>What a simulated guest page holds; each kind exercises a different path of the runtime.</summary>
 public enum PageKind

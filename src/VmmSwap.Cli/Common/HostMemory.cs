@@ -4,7 +4,7 @@ using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>Host memory: what is free for a new guest, and what a guest and its swap state hold.</summary>
 public static class HostMemory

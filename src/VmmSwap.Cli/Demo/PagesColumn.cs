@@ -3,7 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Rendering;
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>A progress column with the pages a phase has moved and, where it means something, the rate in MB/s.</summary>
 public sealed class PagesColumn : ProgressColumn

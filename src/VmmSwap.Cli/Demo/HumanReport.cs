@@ -1,8 +1,9 @@
 using System.Globalization;
 using Spectre.Console;
+using VmmSwap.Cli.Common;
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>The report for people: tables of phases, metrics, fault latency and host memory, and the verdict.</summary>
 public static class HumanReport

@@ -6,7 +6,7 @@ using Serilog;
 using VmmSwap.Actors;
 using VmmSwap.Core.Guest;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>
 /// The vmm-swap runtime hosted in this process the way a VMM would host it: a generic host with

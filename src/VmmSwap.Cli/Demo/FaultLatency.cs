@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>Percentiles of fault service latency as a vCPU sees it: from the access to its completion.</summary>
 /// <param name="Samples">Faults measured.</param>

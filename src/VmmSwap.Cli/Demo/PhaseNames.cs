@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>The demo's phases, in the order they run.</summary>
 public static class PhaseNames

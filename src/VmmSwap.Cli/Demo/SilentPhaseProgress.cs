@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>Shows nothing: with --json, stdout carries the report alone.</summary>
 public sealed class SilentPhaseProgress : IPhaseProgress, IPhaseTracker

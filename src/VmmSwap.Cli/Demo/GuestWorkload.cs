@@ -2,7 +2,7 @@ using System.Diagnostics;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>
 /// The simulated guest: fills its memory with the page mix, runs vCPU threads over a hot working

@@ -1,7 +1,7 @@
 using System.Globalization;
 using VmmSwap.Native.Interop;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Common;
 
 /// <summary>
 /// This process's open files as the kernel lists them in /proc/self/fd. The runtime keeps its

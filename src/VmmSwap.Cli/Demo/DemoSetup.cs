@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>Options that passed <see cref="InputValidation"/>, with what the checks learned about the host.</summary>
 /// <param name="Options">The validated options.</param>

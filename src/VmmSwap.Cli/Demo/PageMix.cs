@@ -1,7 +1,7 @@
 using System.Text;
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>
 /// Deterministic page contents in the proportions asked for: the same seed gives the same guest,

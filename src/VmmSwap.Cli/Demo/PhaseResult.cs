@@ -1,6 +1,6 @@
 using VmmSwap.Actors;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>One phase of the demo as measured.</summary>
 /// <param name="Name">The phase: fill, enable, guest-run, trim, swap-out, guest-idle, disable or verify.</param>

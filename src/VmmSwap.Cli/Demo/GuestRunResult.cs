@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>What the vCPUs did in one run of the guest.</summary>
 /// <param name="Faults">First touches since Enable: each was a userfaultfd fault.</param>

@@ -1,6 +1,7 @@
 using System.CommandLine;
+using VmmSwap.Cli.Common;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>The <c>demo</c> verb: its options and the action that validates them and runs the demo.</summary>
 public static class DemoCommand

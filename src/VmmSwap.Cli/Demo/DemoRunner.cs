@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using VmmSwap.Actors;
+using VmmSwap.Cli.Common;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>
 /// Runs the demo's life cycle on real kernel objects: fill a memfd-backed guest, host the runtime,

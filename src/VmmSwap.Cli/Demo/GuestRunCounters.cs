@@ -1,4 +1,4 @@
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>Counts shared by the vCPUs of one run, read live for the progress display.</summary>
 public sealed class GuestRunCounters

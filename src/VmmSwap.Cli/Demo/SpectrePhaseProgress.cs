@@ -1,6 +1,6 @@
 using Spectre.Console;
 
-namespace VmmSwap.Cli;
+namespace VmmSwap.Cli.Demo;
 
 /// <summary>
 /// One Spectre.Console progress bar per phase, with pages and MB/s. On a terminal the bars redraw

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

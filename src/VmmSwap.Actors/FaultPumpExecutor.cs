@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Akka.Dispatch;
-using VmmSwap.Native;
+using VmmSwap.Native.Events;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Actors;
 

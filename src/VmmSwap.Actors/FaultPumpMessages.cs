@@ -1,4 +1,4 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

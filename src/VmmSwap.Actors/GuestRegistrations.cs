@@ -1,5 +1,6 @@
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

@@ -1,7 +1,10 @@
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

@@ -1,6 +1,9 @@
 using Akka.Actor;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Staging;
+using VmmSwap.Core.Work;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

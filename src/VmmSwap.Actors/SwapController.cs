@@ -1,6 +1,7 @@
 using Akka.Actor;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Storage;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

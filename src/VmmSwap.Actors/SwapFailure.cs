@@ -1,4 +1,5 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

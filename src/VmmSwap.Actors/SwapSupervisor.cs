@@ -2,7 +2,8 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Routing;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

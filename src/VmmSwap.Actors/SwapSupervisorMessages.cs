@@ -1,5 +1,5 @@
 using Akka.Actor;
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

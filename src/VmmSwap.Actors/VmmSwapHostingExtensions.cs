@@ -1,7 +1,8 @@
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Storage;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

@@ -1,5 +1,5 @@
 using Akka.Configuration;
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Actors;
 

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using VmmSwap.Cli.Common;
+using VmmSwap.Cli.Demo;
 
 namespace VmmSwap.Cli;
 

@@ -1,4 +1,9 @@
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Staging;
+using VmmSwap.Core.Storage;
+using VmmSwap.Core.Work;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Core;
 

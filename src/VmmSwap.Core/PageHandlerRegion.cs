@@ -1,3 +1,6 @@
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+
 namespace VmmSwap.Core;
 
 /// <summary>A guest region as the page handler sees it: where it lies in host pages and in the swap file, and its fault counters.</summary>

@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

@@ -1,4 +1,6 @@
 using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

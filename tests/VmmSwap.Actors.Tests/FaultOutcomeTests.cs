@@ -1,6 +1,7 @@
 using Akka.Actor;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using Akka.Event;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 using Xunit.Abstractions;
 

@@ -1,5 +1,6 @@
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Files;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Actors.Tests;

@@ -1,4 +1,5 @@
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 using VmmSwap.Testing;
 using Xunit.Abstractions;
 

@@ -1,4 +1,4 @@
-using VmmSwap.Core;
+using VmmSwap.Core.Pages;
 using VmmSwap.Testing;
 using Xunit.Abstractions;
 

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
-using VmmSwap.Core;
+using VmmSwap.Core.Storage;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Actors.Tests;

@@ -51,7 +51,7 @@ public sealed class LifeCycleTests(ITestOutputHelper output) : SwapTestKit(outpu
     {
         using var guest = new GuestFixture(4096);
         guest.Fill(seed: 31);
-        var options = Options() with { SwapChunkBytes = (ulong)Core.PageSize.PagesToBytes(4) };
+        var options = Options() with { SwapChunkBytes = (ulong)Core.Pages.PageSize.PagesToBytes(4) };
         var swap = StartPaused(guest.Memory, options, name: "dying-job");
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);

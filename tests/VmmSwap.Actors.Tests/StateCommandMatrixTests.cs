@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using Akka.TestKit;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

@@ -1,4 +1,4 @@
-using VmmSwap.Core;
+using VmmSwap.Core.Storage;
 using VmmSwap.Testing;
 using Xunit.Abstractions;
 

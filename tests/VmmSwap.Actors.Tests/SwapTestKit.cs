@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Configuration;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

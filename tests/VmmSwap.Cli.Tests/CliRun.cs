@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using VmmSwap.Cli.Common;
 
 namespace VmmSwap.Cli.Tests;
 

@@ -1,7 +1,9 @@
 using VmmSwap.Actors;
+using VmmSwap.Cli.Common;
 using VmmSwap.Cli.Soak;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Files;
 
 namespace VmmSwap.Cli.Tests;
 

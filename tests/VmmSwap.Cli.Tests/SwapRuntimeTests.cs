@@ -1,7 +1,9 @@
 using Akka.Actor;
 using Microsoft.Extensions.DependencyInjection;
 using VmmSwap.Actors;
-using VmmSwap.Core;
+using VmmSwap.Cli.Common;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Tests;
 

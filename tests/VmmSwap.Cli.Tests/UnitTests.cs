@@ -1,5 +1,8 @@
 using System.Diagnostics;
-using VmmSwap.Core;
+using VmmSwap.Cli.Common;
+using VmmSwap.Cli.Demo;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Tests;
 

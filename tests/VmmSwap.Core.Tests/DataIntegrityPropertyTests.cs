@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Core.Tests;
 

@@ -32,8 +32,8 @@ public sealed class ForeignWriteTests
         var region = swap.Guest.Regions[0];
         var newer5 = Content(5, version: 2);
         var newer12 = Content(12, version: 2);
-        Native.FileOps.WriteAll(region.MemFd, newer5, region.MemFdOffset + (5 * Page));
-        Native.FileOps.WriteAll(region.MemFd, newer12, region.MemFdOffset + (12 * Page));
+        Native.Files.FileOps.WriteAll(region.MemFd, newer5, region.MemFdOffset + (5 * Page));
+        Native.Files.FileOps.WriteAll(region.MemFd, newer12, region.MemFdOffset + (12 * Page));
 
         Assert.Equal(16, swap.SwapIn());
         Assert.Equal(2, swap.Metrics().RedundantPages);
@@ -56,7 +56,7 @@ public sealed class ForeignWriteTests
         swap.SwapOutAll();
         var region = swap.Guest.Regions[0];
         var newer = Content(9, version: 2);
-        Native.FileOps.WriteAll(region.MemFd, newer, region.MemFdOffset + (9 * Page));
+        Native.Files.FileOps.WriteAll(region.MemFd, newer, region.MemFdOffset + (9 * Page));
 
         swap.Enable();
 

@@ -1,4 +1,6 @@
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Core.Tests;
 

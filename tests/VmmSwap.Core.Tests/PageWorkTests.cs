@@ -1,4 +1,5 @@
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Files;
 
 namespace VmmSwap.Core.Tests;
 

@@ -1,3 +1,5 @@
+using VmmSwap.Core.Pages;
+
 namespace VmmSwap.Core.Tests;
 
 public sealed class PresentListTests

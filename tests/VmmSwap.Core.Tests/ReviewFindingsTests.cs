@@ -1,4 +1,7 @@
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

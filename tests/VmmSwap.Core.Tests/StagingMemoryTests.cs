@@ -1,4 +1,6 @@
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Staging;
+using VmmSwap.Native.Files;
 
 namespace VmmSwap.Core.Tests;
 

@@ -1,3 +1,4 @@
+using VmmSwap.Core.Storage;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;

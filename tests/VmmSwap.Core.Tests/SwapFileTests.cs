@@ -1,5 +1,8 @@
 using System.Runtime.InteropServices;
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Core.Tests;
 

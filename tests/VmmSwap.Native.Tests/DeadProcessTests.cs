@@ -1,3 +1,5 @@
+using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Native.Tests;

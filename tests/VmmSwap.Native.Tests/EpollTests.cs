@@ -1,3 +1,6 @@
+using VmmSwap.Native.Events;
+using VmmSwap.Native.Memory;
+
 namespace VmmSwap.Native.Tests;
 
 public sealed class EpollTests

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Native.Tests;
 

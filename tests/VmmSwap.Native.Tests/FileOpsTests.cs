@@ -1,3 +1,7 @@
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
+
 namespace VmmSwap.Native.Tests;
 
 public sealed class FileOpsTests

@@ -1,3 +1,6 @@
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
+
 namespace VmmSwap.Native.Tests;
 
 /// <summary>Shared mappings at a chosen address, as a second process maps a guest's memfds where the first did.</summary>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Processes;
 
 namespace VmmSwap.Native.Tests;
 

@@ -1,3 +1,4 @@
+using VmmSwap.Native.Processes;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Native.Tests;

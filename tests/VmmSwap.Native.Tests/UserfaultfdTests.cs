@@ -1,3 +1,7 @@
+using VmmSwap.Native.Files;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Native.Tests;

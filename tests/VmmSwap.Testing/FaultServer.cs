@@ -1,4 +1,5 @@
-using VmmSwap.Native;
+using VmmSwap.Native.Events;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Testing;
 

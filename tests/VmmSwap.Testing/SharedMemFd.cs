@@ -1,5 +1,6 @@
 using Mono.Unix.Native;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Testing;
 

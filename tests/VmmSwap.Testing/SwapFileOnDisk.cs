@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Testing;
 

@@ -1,5 +1,6 @@
 using Akka.Event;
 using VmmSwap.Core;
+using VmmSwap.Core.Work;
 
 namespace VmmSwap.Actors;
 

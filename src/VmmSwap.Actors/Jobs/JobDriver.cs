@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Core;
+using VmmSwap.Core.Work;
 
 namespace VmmSwap.Actors;
 

@@ -1,6 +1,8 @@
 using Akka.Actor;
 using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Work;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
 

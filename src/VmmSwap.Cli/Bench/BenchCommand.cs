@@ -4,8 +4,8 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Actors;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Bench;
 

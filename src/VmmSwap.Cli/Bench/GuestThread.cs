@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
 
 namespace VmmSwap.Cli.Bench;
 

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Akka.Actor;
 using VmmSwap.Actors;
-using VmmSwap.Core;
+using VmmSwap.Cli.Common;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Bench;
 

@@ -1,4 +1,4 @@
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
-using VmmSwap.Core;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using VmmSwap.Native;
+using VmmSwap.Native.Processes;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using VmmSwap.Actors;
-using VmmSwap.Native;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Soak;
 

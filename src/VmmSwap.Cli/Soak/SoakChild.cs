@@ -1,6 +1,9 @@
 using System.Diagnostics;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
+using VmmSwap.Native.Processes;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Serilog.Events;
+using VmmSwap.Cli.Common;
 
 namespace VmmSwap.Cli.Soak;
 

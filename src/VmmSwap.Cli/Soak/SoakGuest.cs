@@ -1,5 +1,7 @@
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
-using VmmSwap.Core;
+using VmmSwap.Cli.Common;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Soak;
 

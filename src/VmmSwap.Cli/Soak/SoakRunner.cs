@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using VmmSwap.Actors;
-using VmmSwap.Core;
+using VmmSwap.Cli.Common;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using VmmSwap.Native;
+using VmmSwap.Native.Files;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using VmmSwap.Core;
-using VmmSwap.Native;
+using VmmSwap.Core.Guest;
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Cli.Soak;
 

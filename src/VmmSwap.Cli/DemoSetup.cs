@@ -1,9 +1,0 @@
-namespace VmmSwap.Cli;
-
-/// <summary>Options that passed <see cref="InputValidation"/>, with what the checks learned about the host.</summary>
-/// <param name="Options">The validated options.</param>
-/// <param name="SwapDirectory">
-/// The swap directory as the kernel names it (symbolic links resolved), so the swap file can be
-/// recognised among this process's open files.
-/// </param>
-public sealed record DemoSetup(DemoOptions Options, string SwapDirectory);

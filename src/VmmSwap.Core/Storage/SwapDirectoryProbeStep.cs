@@ -1,0 +1,20 @@
+namespace VmmSwap.Core.Storage;
+
+/// <summary>The steps of <see cref="SwapDirectoryProbe"/>, in order: each is something the swap file needs.</summary>
+public enum SwapDirectoryProbeStep
+{
+    /// <summary>Creating an unnamed file in the directory (open O_TMPFILE).</summary>
+    CreateFile,
+
+    /// <summary>Writing pages to the file (pwrite), as swap-out does.</summary>
+    Write,
+
+    /// <summary>Mapping the file shared and read-only (mmap), as the swap file's reads do.</summary>
+    Map,
+
+    /// <summary>Reading the written bytes back through the mapping.</summary>
+    ReadThroughMapping,
+
+    /// <summary>Freeing a page of the file (fallocate PUNCH_HOLE) and reading it back as zeros, as trim and swap-in do.</summary>
+    PunchHole,
+}

@@ -1,0 +1,324 @@
+using VmmSwap.Core.Pages;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
+
+namespace VmmSwap.Core.Work;
+
+/// <summary>
+/// A swap-in in progress: brings pages back into the guest step by step, staging first, then the
+/// swap file. The file is read a window at a time with one pread into a bounce buffer
+/// (<see cref="SwapInRead"/>, which may run on another thread, one window ahead of the copies),
+/// then each present run of the window is copied in with UFFDIO_COPY, a bounded step at a time,
+/// so a fault waits at most one step and a window fragmented by trim costs one sequential read
+/// rather than a fault per page of the file mapping. A window's page cache is dropped once its
+/// pages are in the guest. Dispose frees the buffers; no read may be running then.
+/// </summary>
+/// <remarks>
+/// crosvm copies straight from the file mapping and keeps read-ahead ahead of it by mlocking up
+/// to 16 MiB of the mapping. Reading into a buffer gets the kernel's sequential read-ahead without
+/// pinning pages, and leaves no cached copy of a page that is back in the guest.
+/// </remarks>
+public sealed class SwapInContext : IDisposable
+{
+    private readonly PageHandler _handler;
+
+    // Two buffers: the window being copied and the next one being read.
+    private readonly MemoryMapping?[] _buffers = new MemoryMapping?[2];
+    private int _stagingRegion;
+    private SwapInRead? _loaded;
+    private PageHandlerRegion? _loadedOwner;
+    private long _loadedNext;
+    private SwapInRead? _next;
+    private bool _nextLoaded;
+    private long _readCursor;
+    private PageRange? _lastWindow;
+
+    internal SwapInContext(PageHandler handler) => _handler = handler;
+
+    /// <summary>Whether a planned read has not been handed back with <see cref="Loaded"/> yet.</summary>
+    public bool ReadPending => _next is not null && !_nextLoaded;
+
+    /// <summary>
+    /// Brings the next pages in, on this thread: a step of <see cref="CopyStep"/>, reading the next
+    /// window (of <paramref name="maxBytes"/>) first when the step found nothing loaded. Returns the
+    /// pages brought in; 0 when nothing is left outside the guest. While a remove event is pending
+    /// it returns the pages done before the refusal, or throws <see cref="UffdRetryException"/> if
+    /// none: read events, then call again.
+    /// </summary>
+    public long SwapIn(Userfaultfd uffd, ulong maxBytes)
+    {
+        while (true)
+        {
+            var done = CopyStep(uffd, maxBytes);
+            if (done > 0)
+            {
+                return done;
+            }
+
+            if (PlanRead(maxBytes) is not { } read)
+            {
+                return 0;
+            }
+
+            read.Execute();
+            Loaded(read);
+        }
+    }
+
+    /// <summary>
+    /// Copies up to <paramref name="maxBytes"/> of pages into the guest through
+    /// <paramref name="uffd"/>: staged runs first (never crossing a region), then present runs of
+    /// the loaded window, moving on to the next window once it is loaded. Returns the pages
+    /// copied; 0 when staging is empty and no loaded window has anything left: wait for a pending
+    /// read, or plan one. Pages faulted in or removed since a window was read are skipped. Throws
+    /// <see cref="UffdRetryException"/> while a remove event is pending and nothing was copied.
+    /// </summary>
+    public long CopyStep(Userfaultfd uffd, ulong maxBytes)
+    {
+        ArgumentNullException.ThrowIfNull(uffd);
+        var maxPages = PageHandler.MaxPages(maxBytes);
+        var regions = _handler.HandledRegions;
+        for (; _stagingRegion < regions.Count; _stagingRegion++)
+        {
+            var done = FromStaging(uffd, regions[_stagingRegion], maxPages);
+            if (done > 0)
+            {
+                return done;
+            }
+        }
+
+        while (true)
+        {
+            var copied = _loaded is null ? 0 : FromLoaded(uffd, maxPages);
+            if (copied > 0 || _next is null || !_nextLoaded)
+            {
+                return copied;
+            }
+
+            Switch();
+        }
+    }
+
+    /// <summary>
+    /// Plans the read of the next window of <paramref name="maxBytes"/> of the swap file, from the
+    /// first present slot after the windows already planned, never crossing a region; null when a
+    /// read is already planned and not yet copied from, or no page is left to read. Execute it (on
+    /// any thread), then hand it to <see cref="Loaded"/>.
+    /// </summary>
+    public SwapInRead? PlanRead(ulong maxBytes)
+    {
+        var maxPages = PageHandler.MaxPages(maxBytes);
+        if (_next is not null || _handler.File.NextDataRange(_readCursor, long.MaxValue) is not { } first)
+        {
+            return null;
+        }
+
+        var owner = _handler.FindRegionOfFilePage(first.Start)
+            ?? throw new InvalidOperationException($"swap file page {first.Start} belongs to no region");
+        var window = new PageRange(first.Start, Math.Min(first.Start + maxPages, owner.FilePages.End));
+        var slot = _loaded is not null && _loaded.Buffer == 0 ? 1 : 0;
+        _next = new SwapInRead(_handler.File, window, slot, Buffer(slot, window.Count), _lastWindow, _handler.Deferred.Take());
+        _nextLoaded = false;
+        _lastWindow = window;
+        _readCursor = window.End;
+        return _next;
+    }
+
+    /// <summary>Takes an executed read back; <see cref="CopyStep"/> copies from it once the window before it is done.</summary>
+    public void Loaded(SwapInRead read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        if (!ReferenceEquals(read, _next))
+        {
+            throw new InvalidOperationException($"the read of {read.Window} was not the one planned");
+        }
+
+        _nextLoaded = true;
+        if (_loaded is null)
+        {
+            Switch();
+        }
+    }
+
+    /// <summary>
+    /// The buffer address holding swap-file slot <paramref name="index"/> when a loaded window
+    /// covers it; null otherwise. Valid for a page still present in the file: nothing writes the
+    /// file during a swap-in, so the bytes read are its bytes.
+    /// </summary>
+    internal nint? BufferedAddressOf(long index)
+    {
+        foreach (var read in (ReadOnlySpan<SwapInRead?>)[_loaded, _nextLoaded ? _next : null])
+        {
+            if (read is not null && read.Window.Contains(index))
+            {
+                return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(index - read.Window.Start);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Stops serving faults from this swap-in's buffers: its job is over, and the file may be
+    /// written again while a read still fills a buffer. The buffers stay until <see cref="Dispose"/>.
+    /// </summary>
+    public void StopServing()
+    {
+        if (ReferenceEquals(_handler.ActiveSwapIn, this))
+        {
+            _handler.ActiveSwapIn = null;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        StopServing();
+
+        if (_lastWindow is { } last)
+        {
+            try
+            {
+                _handler.File.DropCache(last);
+            }
+            catch (NativeCallException)
+            {
+                // Only page cache is at stake, and the file goes when swap is disabled.
+            }
+        }
+
+        foreach (var buffer in _buffers)
+        {
+            buffer?.Dispose();
+        }
+    }
+
+    private void Switch()
+    {
+        _loaded = _next;
+        _loadedOwner = _handler.FindRegionOfFilePage(_loaded!.Window.Start);
+        _loadedNext = _loaded.Window.Start;
+        _next = null;
+        _nextLoaded = false;
+    }
+
+    // Runs of staged pages in one region, up to maxPages in all; their staging memory is freed in
+    // one call over the span they cover (pages in it that were not staged are already free).
+    private long FromStaging(Userfaultfd uffd, PageHandlerRegion region, long maxPages)
+    {
+        var staging = _handler.Staging;
+        long done = 0;
+        var spanStart = -1L;
+        var spanEnd = -1L;
+        try
+        {
+            for (var from = region.FilePageOffset; done < maxPages;)
+            {
+                if (staging.FirstDataRange(maxPages - done, from, region.FilePages.End) is not { } run)
+                {
+                    break;
+                }
+
+                var copied = CopyIn(uffd, region, run, staging.AddressOf(run.Start), done);
+                spanStart = spanStart < 0 ? run.Start : spanStart;
+                spanEnd = run.Start + copied;
+                done += copied;
+                if (copied < run.Count)
+                {
+                    break;
+                }
+
+                from = run.End;
+            }
+        }
+        finally
+        {
+            if (spanStart >= 0)
+            {
+                staging.ClearRange(new PageRange(spanStart, spanEnd));
+                region.SwapInPages += done;
+            }
+        }
+
+        return done;
+    }
+
+    private long FromLoaded(Userfaultfd uffd, long maxPages)
+    {
+        var file = _handler.File;
+        var window = _loaded!.Window;
+        var owner = _loadedOwner!;
+        var buffer = _buffers[_loaded.Buffer]!.Address;
+        long done = 0;
+        try
+        {
+            while (done < maxPages && file.NextDataRange(_loadedNext, window.End) is { } present)
+            {
+                var run = new PageRange(present.Start, Math.Min(present.End, present.Start + maxPages - done));
+                var source = buffer + (nint)PageSize.PagesToBytes(run.Start - window.Start);
+                var copied = CopyIn(uffd, owner, run, source, done);
+
+                // Bytes stay on disk: an aborted swap-in leaves them for trim's clean-page check.
+                file.ClearRange(new PageRange(run.Start, run.Start + copied));
+                done += copied;
+                _loadedNext = run.Start + copied;
+                if (copied < run.Count)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            owner.SwapInPages += done;
+        }
+
+        return done;
+    }
+
+    private nint Buffer(int slot, long pages)
+    {
+        var bytes = PageSize.PagesToBytes(pages);
+        if (_buffers[slot] is not { } buffer || buffer.Length < bytes)
+        {
+            _buffers[slot]?.Dispose();
+            _buffers[slot] = null;
+            _buffers[slot] = buffer = MemoryMapping.MapAnonymous(bytes);
+        }
+
+        return buffer.Address;
+    }
+
+    // Pages done: all of the run, or those done before the kernel deferred the rest. A refusal
+    // with nothing of this step done yet is thrown, so the caller retries after reading events.
+    // A page already in the guest (another process's userfaultfd put it there, or a process whose
+    // mapping is not registered wrote it) is newer than the copy here: it counts as done.
+    private static long CopyIn(Userfaultfd uffd, PageHandlerRegion region, PageRange run, nint source, long doneBefore)
+    {
+        long done = 0;
+        while (done < run.Count)
+        {
+            var destination = region.AddressOfFilePage(run.Start + done);
+            try
+            {
+                // No wake: a thread faulting on one of these pages is woken when its fault is read.
+                uffd.Copy(destination, source + (nint)PageSize.PagesToBytes(done), PageSize.PagesToBytes(run.Count - done), wake: false);
+                return run.Count;
+            }
+            catch (UffdPageExistsException e)
+            {
+                var existing = e.Address;
+                done += PageSize.BytesToPages(existing - (ulong)destination) + 1;
+                uffd.Wake((nint)existing, (ulong)PageSize.Bytes);
+                region.RedundantPages++;
+            }
+            catch (UffdRetryException e) when (e.BytesDone > 0 || doneBefore + done > 0)
+            {
+                return done + PageSize.BytesToPages(e.BytesDone);
+            }
+        }
+
+        return done;
+    }
+}

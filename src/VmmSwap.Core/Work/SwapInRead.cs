@@ -1,0 +1,45 @@
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
+
+/// <summary>
+/// One read of swap-in: a window of swap-file slots read with one pread into the swap-in's
+/// buffers, on any thread, so a fault never waits for disk behind it. It first drops the page
+/// cache of the window read before it (its pages are copied, or about to be, from a buffer). Planned by
+/// <see cref="SwapInContext.PlanRead"/>; <see cref="SwapInContext.Loaded"/> hands it back, and
+/// <see cref="SwapInContext.CopyStep"/> then copies its present pages into the guest.
+/// </summary>
+public sealed class SwapInRead : PageWork
+{
+    private readonly SwapFile _file;
+    private readonly nint _buffer;
+    private readonly PageRange? _previous;
+
+    internal SwapInRead(SwapFile file, PageRange window, int bufferSlot, nint buffer, PageRange? previous, DeferredFrees frees)
+        : base(frees)
+    {
+        _file = file;
+        Window = window;
+        Buffer = bufferSlot;
+        _buffer = buffer;
+        _previous = previous;
+    }
+
+    /// <summary>The slots read.</summary>
+    public PageRange Window { get; }
+
+    /// <summary>Which of the swap-in's two buffers it reads into.</summary>
+    internal int Buffer { get; }
+
+    /// <inheritdoc />
+    protected override void Run()
+    {
+        if (_previous is { } previous)
+        {
+            _file.DropCache(previous);
+        }
+
+        _file.ReadInto(Window, _buffer);
+    }
+}

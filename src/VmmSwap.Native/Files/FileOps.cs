@@ -1,0 +1,209 @@
+using Mono.Unix.Native;
+using VmmSwap.Native.Interop;
+
+namespace VmmSwap.Native.Files;
+
+/// <summary>File calls on raw descriptors: size, positional I/O, hole punching, status.</summary>
+public static unsafe class FileOps
+{
+    /// <summary>Sets the file's size (ftruncate).</summary>
+    public static void Truncate(SafeFd fd, long size)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Libc.Ftruncate(fd.Value, size) < 0)
+        {
+            throw NativeCallException.FromLastError("ftruncate", $"fd {fd.Value} to {size} bytes");
+        }
+    }
+
+    /// <summary>Writes all of <paramref name="source"/> at <paramref name="offset"/>, retrying short writes.</summary>
+    public static void WriteAll(SafeFd fd, nint source, ulong length, long offset)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        ulong done = 0;
+        while (done < length)
+        {
+            var n = Libc.Pwrite(fd.Value, (void*)(source + (nint)done), (nuint)(length - done), offset + (long)done);
+            if (n < 0)
+            {
+                if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Libc.EINTR)
+                {
+                    continue;
+                }
+
+                throw NativeCallException.FromLastError("pwrite", $"fd {fd.Value} offset {offset + (long)done} length {length - done}");
+            }
+
+            done += (ulong)n;
+        }
+    }
+
+    /// <summary>Writes all of <paramref name="source"/> at <paramref name="offset"/>.</summary>
+    public static void WriteAll(SafeFd fd, ReadOnlySpan<byte> source, long offset)
+    {
+        fixed (byte* p = source)
+        {
+            WriteAll(fd, (nint)p, (ulong)source.Length, offset);
+        }
+    }
+
+    /// <summary>Reads exactly <paramref name="destination"/>.Length bytes at <paramref name="offset"/>; past the end reads zeros are an error.</summary>
+    public static void ReadExactly(SafeFd fd, Span<byte> destination, long offset)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        fixed (byte* p = destination)
+        {
+            var done = 0;
+            while (done < destination.Length)
+            {
+                var n = Libc.Pread(fd.Value, p + done, (nuint)(destination.Length - done), offset + done);
+                if (n < 0)
+                {
+                    if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Libc.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw NativeCallException.FromLastError("pread", $"fd {fd.Value} offset {offset + done}");
+                }
+
+                if (n == 0)
+                {
+                    throw new EndOfStreamException($"pread: fd {fd.Value} ended at offset {offset + done}, {destination.Length - done} bytes short");
+                }
+
+                done += (int)n;
+            }
+        }
+    }
+
+    /// <summary>Reads exactly <paramref name="length"/> bytes at <paramref name="offset"/> into native memory at <paramref name="destination"/>.</summary>
+    public static void ReadExactly(SafeFd fd, nint destination, ulong length, long offset) =>
+        ReadExactly(fd, new Span<byte>((void*)destination, checked((int)length)), offset);
+
+    /// <summary>
+    /// Starts writeback of a byte range's dirty pages without waiting for it
+    /// (sync_file_range WRITE), so a later fdatasync finds most of the file already on disk.
+    /// </summary>
+    public static void StartWriteback(SafeFd fd, long offset, long length)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Libc.SyncFileRange(fd.Value, offset, length, Libc.SYNC_FILE_RANGE_WRITE) < 0)
+        {
+            throw NativeCallException.FromLastError("sync_file_range(WRITE)", $"fd {fd.Value} offset {offset} length {length}");
+        }
+    }
+
+    /// <summary>
+    /// Drops the clean cached pages of a byte range from the page cache (POSIX_FADV_DONTNEED), so
+    /// data already copied elsewhere stops holding RAM. Dirty pages are left to writeback.
+    /// </summary>
+    public static void DropCachedRange(SafeFd fd, long offset, long length)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        var error = Libc.PosixFadvise(fd.Value, offset, length, Libc.POSIX_FADV_DONTNEED);
+        if (error != 0)
+        {
+            throw new NativeCallException("posix_fadvise(DONTNEED)", error, $"fd {fd.Value} offset {offset} length {length}");
+        }
+    }
+
+    /// <summary>Frees the blocks of a byte range, keeping the file size (fallocate PUNCH_HOLE).</summary>
+    public static void PunchHole(SafeFd fd, long offset, long length)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Libc.Fallocate(fd.Value, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, offset, length) < 0)
+        {
+            throw NativeCallException.FromLastError("fallocate(PUNCH_HOLE)", $"fd {fd.Value} offset {offset} length {length}");
+        }
+    }
+
+    /// <summary>
+    /// Writes the file's dirty pages to disk (fdatasync). A failure (EIO, or ENOSPC found at
+    /// writeback) means bytes written earlier may never reach the disk.
+    /// </summary>
+    public static void DataSync(SafeFd fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Libc.Fdatasync(fd.Value) < 0)
+        {
+            throw NativeCallException.FromLastError("fdatasync", $"fd {fd.Value}");
+        }
+    }
+
+    /// <summary>
+    /// Writes the file's dirty pages to disk (fdatasync) and drops its clean pages from the page
+    /// cache (POSIX_FADV_DONTNEED), giving their RAM back now rather than at the next reclaim.
+    /// </summary>
+    public static void DropPageCache(SafeFd fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Libc.Fdatasync(fd.Value) < 0)
+        {
+            throw NativeCallException.FromLastError("fdatasync", $"fd {fd.Value}");
+        }
+
+        var error = Libc.PosixFadvise(fd.Value, 0, 0, Libc.POSIX_FADV_DONTNEED);
+        if (error != 0)
+        {
+            throw new NativeCallException("posix_fadvise(DONTNEED)", error, $"fd {fd.Value}");
+        }
+    }
+
+    /// <summary>The status of an open file (fstat).</summary>
+    public static FileStatus Status(SafeFd fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Syscall.fstat(fd.Value, out var stat) < 0)
+        {
+            throw new NativeCallException("fstat", NativeConvert.FromErrno(Stdlib.GetLastError()), $"fd {fd.Value}");
+        }
+
+        return new FileStatus(
+            stat.st_size,
+            stat.st_blocks * 512,
+            (int)((uint)stat.st_mode & 0xFFF),
+            (long)stat.st_nlink,
+            stat.st_dev,
+            stat.st_ino);
+    }
+
+    /// <summary>
+    /// The data ranges of <paramref name="fd"/> within [<paramref name="start"/>, <paramref name="end"/>),
+    /// found with lseek SEEK_DATA / SEEK_HOLE, so holes are skipped without reading them.
+    /// </summary>
+    public static IEnumerable<(long Start, long End)> DataRanges(SafeFd fd, long start, long end)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        var position = start;
+        while (position < end)
+        {
+            var dataStart = Libc.Lseek(fd.Value, position, Libc.SEEK_DATA);
+            if (dataStart < 0)
+            {
+                // ENXIO: no data at or after position.
+                if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Libc.ENXIO)
+                {
+                    yield break;
+                }
+
+                throw NativeCallException.FromLastError("lseek(SEEK_DATA)", $"fd {fd.Value} offset {position}");
+            }
+
+            if (dataStart >= end)
+            {
+                yield break;
+            }
+
+            var holeStart = Libc.Lseek(fd.Value, dataStart, Libc.SEEK_HOLE);
+            if (holeStart < 0)
+            {
+                throw NativeCallException.FromLastError("lseek(SEEK_HOLE)", $"fd {fd.Value} offset {dataStart}");
+            }
+
+            var rangeEnd = Math.Min(holeStart, end);
+            yield return (dataStart, rangeEnd);
+            position = rangeEnd;
+        }
+    }
+}

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace VmmSwap.Actors.Tests;
 
 /// <summary>
-/// Bad input is refused with a clear cause and changes nothing (DESIGN.md §7): commands in the
+/// Bad input is refused with a clear cause and changes nothing (docs/RELIABILITY.md): commands in the
 /// wrong state, a second Enable, a fork while enabled, a swap directory gone after start, invalid options.
 /// </summary>
 public sealed class BadInputTests(ITestOutputHelper output) : SwapTestKit(output)

@@ -10,7 +10,7 @@ namespace VmmSwap.Actors.Tests;
 /// <summary>
 /// Real guest threads fault continuously through <see cref="GuestMemory"/> while trim, swap-out
 /// and swap-in run: no fault is lost and every page ends as last written. And the GC rule of
-/// DESIGN.md §3: the whole life cycle completes while another thread forces blocking GCs.
+/// docs/ARCHITECTURE.md, "GC safety": the whole life cycle completes while another thread forces blocking GCs.
 /// </summary>
 public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(output)
 {
@@ -427,7 +427,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
         }
     }
 
-    /// <summary>One thread forcing blocking gen-2 collections back to back (DESIGN.md §3).</summary>
+    /// <summary>One thread forcing blocking gen-2 collections back to back (docs/ARCHITECTURE.md, "GC safety").</summary>
     private sealed class GcStorm : IDisposable
     {
         private readonly Thread _thread;

@@ -10,7 +10,7 @@ namespace VmmSwap.Actors.Tests;
 /// <summary>
 /// Every command in every vmm-swap state, on a real userfaultfd, memfd guest and swap file: the
 /// reply, the state afterwards, the metrics, and the guest's data intact at the end. Jobs start
-/// paused, so each *InProgress state holds until the test sends <see cref="SwapTestKit.ResumeJobs"/>. The
+/// paused, so each *InProgress state holds until the test calls <see cref="SwapTestKit.ResumeJobs"/>. The
 /// expected behaviour follows crosvm's <c>monitor_process</c> (disabled) and <c>handle_vmm_swap</c>
 /// (enabled) loops.
 /// </summary>

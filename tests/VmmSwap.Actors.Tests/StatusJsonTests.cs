@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;
 
-/// <summary>Status JSON has exactly the shape crosvm prints for <c>crosvm swap status</c> (DESIGN.md §5).</summary>
+/// <summary>Status JSON has exactly the shape crosvm prints for <c>crosvm swap status</c>.</summary>
 public sealed class StatusJsonTests(ITestOutputHelper output) : SwapTestKit(output)
 {
     private static readonly SwapStatus Sample = new(

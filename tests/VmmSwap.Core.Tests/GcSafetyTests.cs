@@ -7,7 +7,7 @@ using VmmSwap.Testing;
 namespace VmmSwap.Core.Tests;
 
 /// <summary>
-/// DESIGN.md §3: guests faulting through GuestMemory while GCs run must never hang the process.
+/// docs/ARCHITECTURE.md, "GC safety": guests faulting through GuestMemory while GCs run must never hang the process.
 /// The same loop with a managed pointer read instead of <see cref="GuestMemory.Read"/> hangs in a
 /// Release build (checked by hand when this test was written), so this test can fail.
 /// </summary>
@@ -89,7 +89,7 @@ public sealed unsafe class GcSafetyTests
         stop.Cancel();
         gcThread.Join();
 
-        Assert.True(finished, "guest threads hung while GCs ran: managed code waited in a page fault (DESIGN.md §3)");
+        Assert.True(finished, "guest threads hung while GCs ran: managed code waited in a page fault (docs/ARCHITECTURE.md, GC safety)");
         Assert.Equal(0, mismatches);
         Assert.Equal(Pages * Rounds, server.Handled);
         Assert.True(collections > Rounds, $"only {collections} GCs ran during the test");

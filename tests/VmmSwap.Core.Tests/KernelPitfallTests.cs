@@ -7,7 +7,7 @@ using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests;
 
-/// <summary>The kernel behaviours DESIGN.md §2 lists, met on a real userfaultfd without a server thread.</summary>
+/// <summary>The kernel behaviours the fault path meets (docs/ARCHITECTURE.md, "The fault path"), met on a real userfaultfd without a server thread.</summary>
 public sealed class KernelPitfallTests : IDisposable
 {
     private static readonly int Page = PageSize.Bytes;

@@ -5,7 +5,7 @@ namespace VmmSwap.Cli.Bench;
 
 /// <summary>
 /// The bench's vCPU: a dedicated thread that touches guest memory only through
-/// <see cref="GuestMemory"/>'s native accessors (DESIGN.md §3), timing each first touch.
+/// <see cref="GuestMemory"/>'s native accessors (docs/ARCHITECTURE.md, "GC safety"), timing each first touch.
 /// </summary>
 internal static class GuestThread
 {

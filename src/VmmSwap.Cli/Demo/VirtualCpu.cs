@@ -7,7 +7,7 @@ namespace VmmSwap.Cli.Demo;
 
 /// <summary>
 /// One simulated vCPU: a real thread that reads and writes its own slice of the guest's hot pages
-/// through <see cref="GuestMemory"/>. Every access goes through the native accessors (DESIGN.md §3),
+/// through <see cref="GuestMemory"/>. Every access goes through the native accessors (docs/ARCHITECTURE.md, "GC safety"),
 /// so a thread waiting in a userfaultfd fault is in native code and never stalls a GC. The first
 /// touch of a page since Enable is a fault; its latency is recorded.
 /// </summary>

@@ -7,7 +7,7 @@ namespace VmmSwap.Core.Guest;
 /// <summary>
 /// A guest's memory: one or more memfd-backed regions. Once registered with userfaultfd, a
 /// touch of a missing page blocks the touching thread until the fault is served, so every
-/// accessor here reaches guest bytes only through native calls (DESIGN.md §3): a thread that
+/// accessor here reaches guest bytes only through native calls (docs/ARCHITECTURE.md, "GC safety"): a thread that
 /// waits in a fault is then in native code and a GC never waits for it.
 /// </summary>
 public sealed class GuestMemory : IDisposable

@@ -4,7 +4,7 @@ namespace VmmSwap.Core.Staging;
 
 /// <summary>
 /// A copy of pages from guest memory into staging, planned by the page handler and executed
-/// later, possibly on another thread. The copy runs in native code (DESIGN.md §3).
+/// later, possibly on another thread. The copy runs in native code (docs/ARCHITECTURE.md, "GC safety").
 /// </summary>
 /// <param name="Source">The first guest host address.</param>
 /// <param name="Destination">The first staging address.</param>

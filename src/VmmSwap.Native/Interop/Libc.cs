@@ -5,7 +5,7 @@ namespace VmmSwap.Native.Interop;
 /// <summary>
 /// Raw libc entry points. Every import sets the last error so callers can turn a failure into a
 /// <see cref="NativeCallException"/> naming the call. None uses SuppressGCTransition: a call that
-/// touches guest memory may block in a page fault, and the GC must not wait for it (DESIGN.md §3).
+/// touches guest memory may block in a page fault, and the GC must not wait for it (docs/ARCHITECTURE.md, "GC safety").
 /// </summary>
 internal static unsafe partial class Libc
 {

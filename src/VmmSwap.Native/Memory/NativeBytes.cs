@@ -5,7 +5,7 @@ namespace VmmSwap.Native.Memory;
 /// <summary>
 /// memcpy / memset / memcmp in libc. The one sanctioned way for managed code to read or write
 /// memory that may be registered with userfaultfd: the calling thread sits in native code, in
-/// preemptive GC mode, while it waits in a page fault, so a GC never waits for it (DESIGN.md §3).
+/// preemptive GC mode, while it waits in a page fault, so a GC never waits for it (docs/ARCHITECTURE.md, "GC safety").
 /// </summary>
 public static class NativeBytes
 {

@@ -241,10 +241,11 @@ public sealed unsafe class Userfaultfd : IDisposable
     }
 
     /// <summary>
-    /// Drains the queue without blocking: reads events until none is pending (what an
-    /// edge-triggered epoll wake-up requires) or <paramref name="max"/> are read, in the order the
+    /// Drains the queue without blocking: reads events until none is pending or
+    /// <paramref name="max"/> are read, in the order the
     /// kernel queued them. An empty array means nothing was pending. Past <paramref name="max"/>
-    /// the rest stay queued; the caller reads again before waiting in epoll.
+    /// the rest stay queued: the fault pump's epoll watch is level-triggered, so it is woken for
+    /// them again.
     /// </summary>
     public UffdEvent[] Drain(int max)
     {
@@ -266,7 +267,7 @@ public sealed unsafe class Userfaultfd : IDisposable
 
     /// <summary>
     /// Reads as many pending events as fit in <paramref name="events"/> without blocking and
-    /// returns how many were read; 0 means the queue is drained (edge-triggered: read until 0).
+    /// returns how many were read; 0 means the queue is drained.
     /// </summary>
     public int ReadEvents(Span<UffdEvent> events)
     {

@@ -22,7 +22,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly IActorRef _pool;
 
     // One worker, not the pool: replies to one asker keep their order.
-    private readonly IActorRef _statusWorker;
+    private readonly PublishedCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<(Userfaultfd Uffd, ulong Address)> _deferred = [];
 
@@ -45,13 +45,13 @@ internal sealed class PageHandlerActor : ReceiveActor
     // The Enable under way (or the last one): its batches out on the page workers.
     private StagingFanIn _enable = new();
 
-    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef statusWorker)
+    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, PublishedCounters counters)
     {
         _guest = guest;
         _options = options;
         _supervisor = supervisor;
         _pool = pool;
-        _statusWorker = statusWorker;
+        _counters = counters;
         _jobs = new JobContext(options, _log, pool, Self);
         _registrations = new GuestRegistrations(guest.Regions);
         Receive<UffdEventBatch>(Handle);
@@ -76,11 +76,10 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<WorkDone>(Handle);
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
-        Receive<ReportStatus>(Handle);
     }
 
-    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef statusWorker) =>
-        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, statusWorker))
+    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, PublishedCounters counters) =>
+        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, counters))
             .WithDispatcher(VmmSwapConfig.FaultPumpDispatcher)
             .WithMailbox(VmmSwapConfig.PageHandlerMailbox);
 
@@ -549,11 +548,17 @@ internal sealed class PageHandlerActor : ReceiveActor
         _mainUffd = null;
     }
 
-    // The counters are read here; the resident count (a walk of the guest memfds) is left to the
-    // status worker, which every reply goes through, so replies to one asker keep their order.
-    private void Handle(ReportStatus m)
+    // Every message may change the counters: they are published as it ends (PublishedCounters).
+    protected override bool AroundReceive(Receive receive, object message)
     {
-        var enabled = _handler is not null && m.State != SwapState.Ready;
-        _statusWorker.Tell(new CompleteStatus(m, enabled ? _handler!.Counters() : SwapMetrics.Empty, enabled ? _guest.Regions : []));
+        _counters.Begin();
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        finally
+        {
+            _counters.End(_handler?.Counters() ?? SwapMetrics.Empty);
+        }
     }
 }

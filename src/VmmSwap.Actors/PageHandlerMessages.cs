@@ -52,8 +52,7 @@ internal sealed record FinishDisable(IReadOnlyList<Userfaultfd> Uffds);
 
 /// <summary>
 /// A status to send (alone, or in the reply to <paramref name="Command"/>) to
-/// <paramref name="ReplyTo"/>: the PageHandler adds its counters (after every fault batch it has
-/// taken in, so a guest thread's served fault is counted), the status worker the resident pages.
+/// <paramref name="ReplyTo"/>, once the status worker has added the metrics.
 /// </summary>
 internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, SwapFailure? Failure, string? Command, CommandOutcome Outcome, string? Reason)
 {
@@ -66,11 +65,11 @@ internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTra
 }
 
 /// <summary>
-/// Count the resident pages of <paramref name="Regions"/> into <paramref name="Counters"/> and
-/// answer <paramref name="Request"/> (sent to the status worker: the count walks the guest memfds,
-/// which would hold faults up on the fault thread).
+/// Answer <paramref name="Request"/> with the counters published in <paramref name="Counters"/>
+/// and the resident pages of <paramref name="Regions"/> (none while disabled: metrics are zero
+/// then), on the status worker: the count walks the guest memfds.
 /// </summary>
-internal sealed record CompleteStatus(ReportStatus Request, SwapMetrics Counters, IReadOnlyList<GuestRegion> Regions);
+internal sealed record CompleteStatus(ReportStatus Request, PublishedCounters Counters, IReadOnlyList<GuestRegion> Regions);
 
 /// <summary>Execute one move-to-staging batch (sent to the pool).</summary>
 internal sealed record ExecuteBatch(MoveToStagingBatch Batch);

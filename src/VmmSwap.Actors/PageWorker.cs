@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using VmmSwap.Core;
 using VmmSwap.Native.Processes;
 
 namespace VmmSwap.Actors;
@@ -27,7 +28,7 @@ internal sealed class PageWorker : ReceiveActor
         Receive<DisposePageState>(m => m.Handler.Dispose());
         Receive<CompleteStatus>(m =>
         {
-            var metrics = m.Counters;
+            var metrics = m.Regions.Count == 0 ? SwapMetrics.Empty : m.Counters.Read();
             try
             {
                 metrics = metrics with { ResidentPages = m.Regions.Sum(r => r.ResidentPages()) };

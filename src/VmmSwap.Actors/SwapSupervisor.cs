@@ -10,8 +10,9 @@ namespace VmmSwap.Actors;
 /// <summary>
 /// One per guest: the vmm-swap state machine, following crosvm's monitor loop. Each state is a
 /// behaviour whose data (the running job, who waits for a reply) are its parameters; every command
-/// is answered in every state. Replies carry a status with the PageHandler's counters, so no Ask
-/// is needed anywhere.
+/// is answered in every state. Replies carry a status the status worker completes with the
+/// counters the PageHandler publishes, so no reply passes through the fault thread and no Ask is
+/// needed anywhere.
 /// </summary>
 /// <remarks>
 /// The state x command table (docs/ARCHITECTURE.md, "The state machine"); "abort" means: the
@@ -42,6 +43,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private IActorRef _pump = ActorRefs.Nobody;
     private IActorRef _pool = ActorRefs.Nobody;
     private IActorRef _statusWorker = ActorRefs.Nobody;
+    private readonly PublishedCounters _counters = new();
 
     // What Status reports: the state, the last transition and, in Failed, its cause.
     private SwapState _state = SwapState.Ready;
@@ -95,7 +97,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     {
         _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
         _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
-        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _statusWorker), "page-handler");
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _counters), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
     }
@@ -544,9 +546,9 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
     private void ReportState() => Report(Sender, null, CommandOutcome.Accepted, null);
 
-    // Through the PageHandler, which adds the counters as of every fault it has served (a guest
-    // woken by a fault is counted before the status is), then the status worker, which adds the
-    // resident count; one worker, so replies to one asker keep their order.
+    // Straight to the status worker, never through the fault thread: it adds the counters the
+    // PageHandler published (including every fault served before this) and the resident count.
+    // One worker, so replies to one asker keep their order. Metrics are zero while disabled.
     private void Report(IActorRef replyTo, string? command, CommandOutcome outcome, string? reason) =>
-        _pageHandler.Tell(new ReportStatus(replyTo, _state, _transition, _failure, command, outcome, reason));
+        _statusWorker.Tell(new CompleteStatus(new ReportStatus(replyTo, _state, _transition, _failure, command, outcome, reason), _counters, _state == SwapState.Ready ? [] : _guest.Regions));
 }

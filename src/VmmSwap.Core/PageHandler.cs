@@ -228,24 +228,6 @@ public sealed class PageHandler : IDisposable
     }
 
     /// <summary>
-    /// Writes the first run of staged pages (at most <paramref name="maxBytes"/>) to the swap file
-    /// and frees it from staging, on this thread. Returns the pages written; 0 when staging is
-    /// empty. On a failure (e.g. a full disk) the pages stay in staging.
-    /// </summary>
-    public long SwapOut(ulong maxBytes)
-    {
-        if (PlanSwapOut(maxBytes) is not { } write)
-        {
-            return 0;
-        }
-
-        write.Execute();
-        var written = CompleteSwapOut(write);
-        FlushDeferredFrees();
-        return written;
-    }
-
-    /// <summary>
     /// Plans the write of the first run of staged pages (at most <paramref name="maxBytes"/>);
     /// null when staging is empty. Execute it on any thread, then pass it to
     /// <see cref="CompleteSwapOut"/>; plan nothing else that writes staging meanwhile.

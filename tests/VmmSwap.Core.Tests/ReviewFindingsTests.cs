@@ -45,7 +45,7 @@ public sealed class ReviewFindingsTests
             lock (gate)
             {
                 Stage(handler, region);
-                while (handler.SwapOut(Chunk) > 0)
+                while (handler.SwapOutChunk(Chunk) > 0)
                 {
                 }
             }
@@ -60,11 +60,11 @@ public sealed class ReviewFindingsTests
                 // Cycle 2: the guest's pages (unchanged) are staged again, trimmed, swapped out.
                 Stage(handler, region);
                 var trim = handler.StartTrim();
-                while (trim.TrimPages(1024) is not null)
+                while (trim.TrimChunk(handler, 1024) is not null)
                 {
                 }
 
-                while (handler.SwapOut(Chunk) > 0)
+                while (handler.SwapOutChunk(Chunk) > 0)
                 {
                 }
 

@@ -125,7 +125,7 @@ internal sealed class SwapHarness : IDisposable
         {
             long total = 0;
             long pages;
-            for (var i = 0; (maxChunks is null || i < maxChunks) && (pages = Handler.SwapOut(chunk)) > 0; i++)
+            for (var i = 0; (maxChunks is null || i < maxChunks) && (pages = Handler.SwapOutChunk(chunk)) > 0; i++)
             {
                 total += pages;
             }
@@ -144,7 +144,7 @@ internal sealed class SwapHarness : IDisposable
         lock (_gate)
         {
             var trim = Handler.StartTrim();
-            while (trim.TrimPages(1024) is not null)
+            while (trim.TrimChunk(Handler, 1024) is not null)
             {
             }
 

@@ -40,8 +40,11 @@ public sealed class SwapInContext : IDisposable
     public bool ReadPending => _next is not null && !_nextLoaded;
 
     /// <summary>
-    /// Brings the next pages in, on this thread: a step of <see cref="CopyStep"/>, reading the next
-    /// window (of <paramref name="maxBytes"/>) first when the step found nothing loaded. Returns the
+    /// Brings the next pages in, reading on this thread: a step of <see cref="CopyStep"/>, reading
+    /// the next window (of <paramref name="maxBytes"/>) first when the step found nothing loaded.
+    /// The one synchronous swap-in, for a runtime stopped while enabled: it has no page worker left
+    /// to read for it (the running runtime's swap-in reads on one, see the Actors' SwapInDriver;
+    /// tests drive this one). Returns the
     /// pages brought in; 0 when nothing is left outside the guest. While a remove event is pending
     /// it returns the pages done before the refusal, or throws <see cref="UffdRetryException"/> if
     /// none: read events, then call again.

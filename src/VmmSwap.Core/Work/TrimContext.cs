@@ -24,23 +24,6 @@ public sealed class TrimContext
     public long CleanPages { get; private set; }
 
     /// <summary>
-    /// Examines the next <paramref name="maxPages"/> pages (fewer at a region's end) on this
-    /// thread and returns how many were dropped; null once every region has been walked.
-    /// </summary>
-    public long? TrimPages(long maxPages)
-    {
-        if (Plan(maxPages) is not { } window)
-        {
-            return null;
-        }
-
-        window.Execute();
-        var trimmed = Complete(window);
-        _handler.FlushDeferredFrees();
-        return trimmed;
-    }
-
-    /// <summary>
     /// Plans the examination of the next <paramref name="maxPages"/> pages (fewer at a region's
     /// end); once every region has been walked, one last window with nothing to examine carries
     /// the frees still deferred, then null. Execute it, then pass it to <see cref="Complete"/>.

@@ -34,11 +34,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     // Userfaultfds checked while disabled, for the next Enable to register.
     private readonly List<Userfaultfd> _checked = [];
     private PageHandler? _handler;
-    private readonly JobContext _jobs;
-
-    // The running job's driver, and ended ones whose work still runs (a swap-in's read ahead).
-    private JobDriver? _driver;
-    private readonly List<JobDriver> _ended = [];
+    private readonly JobDrivers _jobs;
     private Userfaultfd? _mainUffd;
     private bool _flushScheduled;
 
@@ -52,7 +48,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _supervisor = supervisor;
         _pool = pool;
         _counters = counters;
-        _jobs = new JobContext(options, _log, pool, Self);
+        _jobs = new JobDrivers(new JobContext(options, _log, pool, Self));
         _registrations = new GuestRegistrations(guest.Regions);
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
@@ -64,16 +60,9 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<AttachUffd>(Handle);
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
-        Receive<RunChunk>(Handle);
-        Receive<ContinueSwapIn>(m =>
-        {
-            // A step of a job that ended meanwhile is dropped with its driver.
-            if (_driver is SwapInDriver swapIn && swapIn.Job.Equals(m.Job))
-            {
-                swapIn.Continue(m.Pages);
-            }
-        });
-        Receive<WorkDone>(Handle);
+        Receive<RunChunk>(m => _jobs.RunChunk(m.Kind, Sender, _handler, _mainUffd));
+        Receive<ContinueSwapIn>(m => _jobs.ContinueSwapIn(m.Job, m.Pages));
+        Receive<WorkDone>(m => _jobs.WorkDone(m.Work, m.Error));
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
     }
@@ -92,13 +81,8 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         // A page worker may still be reading staging or a buffer: cancel its work or let it finish
         // before the memory goes; if it will not finish, leak the memory rather than crash under it.
-        EndDriver();
-        var safe = true;
-        foreach (var ended in _ended)
-        {
-            safe &= ended.InFlight?.CancelOrWait(TimeSpan.FromSeconds(30)) ?? true;
-        }
-
+        _jobs.EndRunning();
+        var safe = _jobs.CloseEnded(TimeSpan.FromSeconds(30));
         if (!safe)
         {
             _log.Error("a page worker is still running after 30 s; its memory is left mapped");
@@ -119,7 +103,6 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         if (safe)
         {
-            AbandonEnded();
             _handler?.Dispose();
         }
     }
@@ -418,61 +401,11 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    // Swap-out writes, trim windows and swap-in reads run on the page workers, so faults are
-    // served meanwhile; a driver belongs to one job: a job that died without EndJob leaves
-    // nothing behind for the next one.
-    private void Handle(RunChunk m)
-    {
-        if (_handler is null)
-        {
-            Sender.Tell(new ChunkDone(m.Kind, 0, false, new SwapFailure(SwapFailureKind.Internal, $"{m.Kind} chunk failed: no page state: vmm-swap is not enabled")));
-            return;
-        }
-
-        if (_driver is null || !_driver.Job.Equals(Sender))
-        {
-            EndDriver();
-            try
-            {
-                _driver = m.Kind switch
-                {
-                    JobKind.SwapOut => new SwapOutDriver(_handler, _jobs, Sender),
-                    JobKind.Trim => new TrimDriver(_handler, _jobs, Sender),
-                    _ => new SwapInDriver(_handler, _mainUffd!, _jobs, Sender),
-                };
-            }
-            catch (Exception error)
-            {
-                Sender.Tell(new ChunkDone(m.Kind, 0, false, SwapFailure.From(error, $"{m.Kind} chunk failed")));
-                return;
-            }
-        }
-
-        _driver.RunChunk();
-    }
-
-    private void Handle(WorkDone m)
-    {
-        if (_driver is { } driver && ReferenceEquals(m.Work, driver.InFlight))
-        {
-            driver.WorkDone(m.Work, m.Error);
-            return;
-        }
-
-        // The work of an ended job: what it used goes now.
-        var ended = _ended.FindIndex(d => ReferenceEquals(d.InFlight, m.Work));
-        if (ended >= 0)
-        {
-            _ended[ended].Abandoned(m.Work);
-            _ended.RemoveAt(ended);
-        }
-    }
-
     // Finished, aborted or dead: the driver goes, and what the job's work left to free goes now,
     // before anything can be staged or written again.
     private void EndJob(JobKind kind)
     {
-        EndDriver();
+        _jobs.EndRunning();
         try
         {
             // Written but never synced: staged again, so nothing rests on unsynced bytes.
@@ -483,41 +416,6 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             _log.Warning("{0}: freeing dropped pages failed: {1}", kind, e.Message);
         }
-    }
-
-    private void EndDriver()
-    {
-        if (_driver?.End() == true)
-        {
-            _ended.Add(_driver);
-        }
-
-        _driver = null;
-    }
-
-    // No ended job's work may touch page state any more: work not started is cancelled, running
-    // work waited for (up to timeout), then what it used goes.
-    private void CloseEnded(TimeSpan timeout)
-    {
-        foreach (var ended in _ended)
-        {
-            if (ended.InFlight is { } work && work.CancelOrWait(timeout))
-            {
-                ended.Abandoned(work);
-            }
-        }
-
-        _ended.Clear();
-    }
-
-    private void AbandonEnded()
-    {
-        foreach (var ended in _ended)
-        {
-            ended.Abandoned(ended.InFlight!);
-        }
-
-        _ended.Clear();
     }
 
     private void Handle(FinishDisable m)
@@ -534,7 +432,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _failed.Clear();
 
         // The page state is about to be closed: no read of an aborted swap-in may still use it.
-        CloseEnded(TimeSpan.FromSeconds(30));
+        _jobs.CloseEnded(TimeSpan.FromSeconds(30));
 
         // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
         // swap file (freeing its blocks) can take a while; a page worker does it.

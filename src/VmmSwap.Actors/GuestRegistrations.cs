@@ -14,6 +14,9 @@ internal sealed class GuestRegistrations
     private readonly IReadOnlyList<GuestRegion> _regions;
     private readonly List<Userfaultfd> _registered = [];
 
+    // Checked while disabled, for the next Enable to register.
+    private readonly List<Userfaultfd> _checked = [];
+
     internal GuestRegistrations(IReadOnlyList<GuestRegion> regions) => _regions = regions;
 
     /// <summary>The userfaultfds registered now.</summary>
@@ -26,11 +29,46 @@ internal sealed class GuestRegistrations
         _registered.Add(uffd);
     }
 
-    /// <summary>Checks that <paramref name="uffd"/>'s process maps every region here, by registering them and unregistering them again.</summary>
+    /// <summary>
+    /// Checks that <paramref name="uffd"/>'s process maps every region here, by registering them
+    /// and unregistering them again; the next <see cref="AddAll"/> registers it.
+    /// </summary>
     internal void Check(Userfaultfd uffd)
     {
         RegisterAll(uffd);
         Unregister(uffd);
+        _checked.Add(uffd);
+    }
+
+    /// <summary>
+    /// Registers every region with each of <paramref name="uffds"/> and with those checked since the
+    /// last call (an Enable sent right behind a ProcessForked must register that child too, before
+    /// the supervisor has heard back); a closed one was dropped meanwhile. One whose process has
+    /// exited goes to <paramref name="gone"/>. The first that cannot be registered stops it: every
+    /// registration is undone and that one and its error are returned; null when all are in.
+    /// </summary>
+    internal (Userfaultfd Uffd, NativeCallException Error)? AddAll(IReadOnlyList<Userfaultfd> uffds, Action<Userfaultfd> gone)
+    {
+        var all = uffds.Concat(_checked).Distinct().Where(u => !u.Fd.IsClosed).ToList();
+        _checked.Clear();
+        foreach (var uffd in all)
+        {
+            try
+            {
+                Add(uffd);
+            }
+            catch (UffdTargetGoneException)
+            {
+                gone(uffd);
+            }
+            catch (NativeCallException error)
+            {
+                RemoveAll(gone);
+                return (uffd, error);
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Forgets <paramref name="uffd"/> without unregistering: its process is gone.</summary>

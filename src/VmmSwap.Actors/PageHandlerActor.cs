@@ -21,7 +21,6 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly IActorRef _supervisor;
     private readonly IActorRef _pool;
 
-    // One worker, not the pool: replies to one asker keep their order.
     private readonly PublishedCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<(Userfaultfd Uffd, ulong Address)> _deferred = [];
@@ -31,8 +30,6 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly List<(Userfaultfd Uffd, ulong Address)> _failed = [];
     private readonly GuestRegistrations _registrations;
 
-    // Userfaultfds checked while disabled, for the next Enable to register.
-    private readonly List<Userfaultfd> _checked = [];
     private PageHandler? _handler;
     private readonly JobDrivers _jobs;
     private Userfaultfd? _mainUffd;
@@ -302,41 +299,22 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
         _mainUffd = uffds[0];
-
-        // Those checked while disabled count even if the supervisor has not heard back yet: an
-        // Enable sent right behind a ProcessForked must register that child too. A closed one
-        // was dropped meanwhile (by the pump, on this thread).
-        var all = uffds.Concat(_checked).Distinct().Where(u => !u.Fd.IsClosed).ToList();
-        _checked.Clear();
-        foreach (var uffd in all)
+        if (_registrations.AddAll(uffds, Gone) is not var (uffd, error))
         {
-            try
-            {
-                _registrations.Add(uffd);
-            }
-            catch (UffdTargetGoneException)
-            {
-                _log.Info("the process behind userfaultfd {0} has exited; dropping it", uffd.Fd.Value);
-                _supervisor.Tell(new UffdGone(uffd));
-            }
-            catch (NativeCallException error)
-            {
-                var which = ReferenceEquals(uffd, _mainUffd) ? "the runtime's own userfaultfd" : $"the userfaultfd of a forked process (fd {uffd.Fd.Value}, now dropped)";
-                _enable.Failed(SwapFailure.From(error, $"enable failed: registering guest memory with {which} failed"));
-                if (!ReferenceEquals(uffd, _mainUffd))
-                {
-                    _supervisor.Tell(new UffdGone(uffd));
-                }
-
-                UnregisterAll();
-                _handler.Dispose();
-                _handler = null;
-                _mainUffd = null;
-                return false;
-            }
+            return true;
         }
 
-        return true;
+        var which = ReferenceEquals(uffd, _mainUffd) ? "the runtime's own userfaultfd" : $"the userfaultfd of a forked process (fd {uffd.Fd.Value}, now dropped)";
+        _enable.Failed(SwapFailure.From(error, $"enable failed: registering guest memory with {which} failed"));
+        if (!ReferenceEquals(uffd, _mainUffd))
+        {
+            _supervisor.Tell(new UffdGone(uffd));
+        }
+
+        _handler.Dispose();
+        _handler = null;
+        _mainUffd = null;
+        return false;
     }
 
     private void Handle(AttachUffd m)
@@ -348,7 +326,6 @@ internal sealed class PageHandlerActor : ReceiveActor
             {
                 // Only a check that its process maps every region here; Enable registers it.
                 _registrations.Check(m.Uffd);
-                _checked.Add(m.Uffd);
             }
             else
             {
@@ -364,11 +341,13 @@ internal sealed class PageHandlerActor : ReceiveActor
     }
 
     // Unregisters every userfaultfd; one whose process has exited is dropped, as expected.
-    private string? UnregisterAll() => _registrations.RemoveAll(uffd =>
+    private string? UnregisterAll() => _registrations.RemoveAll(Gone);
+
+    private void Gone(Userfaultfd uffd)
     {
         _log.Info("the process behind userfaultfd {0} has exited; dropping it", uffd.Fd.Value);
         _supervisor.Tell(new UffdGone(uffd));
-    });
+    }
 
     // Retries faults that failed: the page state changed since (an Enable has completed).
     private void RetryFailed()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Native;
 

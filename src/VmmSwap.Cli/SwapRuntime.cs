@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
 using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 
 namespace VmmSwap.Cli;

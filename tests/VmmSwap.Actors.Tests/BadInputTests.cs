@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Configuration;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Native;
 using Xunit.Abstractions;

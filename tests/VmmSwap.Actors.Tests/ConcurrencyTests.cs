@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using Xunit.Abstractions;
 

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using Xunit.Abstractions;
 

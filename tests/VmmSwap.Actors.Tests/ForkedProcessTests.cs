@@ -1,4 +1,5 @@
 using Akka.Event;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Native;
 using VmmSwap.Testing;

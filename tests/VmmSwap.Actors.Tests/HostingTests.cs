@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Testing;
 

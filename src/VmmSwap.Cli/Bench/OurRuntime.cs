@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 
 namespace VmmSwap.Cli.Bench;

@@ -1,6 +1,6 @@
 using Akka.Configuration;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>The built-in HOCON (hocon/vmm-swap.hocon, embedded) and the dispatcher and mailbox ids it defines.</summary>
 public static class VmmSwapConfig

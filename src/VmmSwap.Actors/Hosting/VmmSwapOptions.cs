@@ -1,7 +1,7 @@
 using Akka.Configuration;
 using VmmSwap.Core;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>Runtime options, read from the <c>vmm-swap</c> HOCON section and overridable in code.</summary>
 public sealed record VmmSwapOptions

@@ -2,7 +2,7 @@ using Akka.Actor;
 using VmmSwap.Core;
 using VmmSwap.Native;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>
 /// A typed async facade over a <see cref="SwapSupervisor"/>, for hosts that do not want raw

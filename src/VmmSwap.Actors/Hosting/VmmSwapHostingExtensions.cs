@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using VmmSwap.Core;
 using VmmSwap.Native;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>Adds the vmm-swap runtime to an ActorSystem built with Akka.Hosting.</summary>
 public static class VmmSwapHostingExtensions

@@ -3,7 +3,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Event;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>
 /// Stops a supervisor the orderly way when its actor system shuts down: <see cref="SwapCommand.Exit"/> (the

@@ -11,7 +11,8 @@ public static class VmmSwapHostingExtensions
     /// <summary>
     /// Adds the vmm-swap HOCON as a fallback (the host's own <c>vmm-swap</c> keys win), bridges
     /// Akka's logging to Microsoft.Extensions.Logging (and so to Serilog where the host registered
-    /// it), and starts a <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the
+    /// it) beside the Akka loggers the host configured before this call (a host that configured
+    /// none gets the bridge alone, in place of Akka's console logger), and starts a <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the
     /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON unless
     /// <paramref name="options"/> overrides them in code. A swap directory that cannot hold the swap
     /// file stops the start with <see cref="SwapDirectoryUnusableException"/>, before the supervisor
@@ -22,13 +23,7 @@ public static class VmmSwapHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(guest);
-        return builder
-            .AddHocon(VmmSwapConfig.For((options ?? new VmmSwapOptions()).Validated()), HoconAddMode.Append)
-            .ConfigureLoggers(loggers =>
-            {
-                loggers.ClearLoggers();
-                loggers.AddLoggerFactory();
-            })
+        return LoggerFactoryBridge.AddTo(builder.AddHocon(VmmSwapConfig.For((options ?? new VmmSwapOptions()).Validated()), HoconAddMode.Append))
             .WithActors((system, registry) =>
             {
                 var resolved = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();

@@ -11,7 +11,7 @@ namespace VmmSwap.Cli;
 
 /// <summary>
 /// The vmm-swap runtime hosted in this process the way a VMM would host it: a generic host with
-/// Akka.Hosting, <see cref="VmmSwapHostingExtensions.WithVmmSwap"/>, Akka's logging bridged through
+/// Akka.Hosting, <see cref="VmmSwapHostingExtensions.WithVmmSwap(AkkaConfigurationBuilder, GuestMemory, VmmSwapOptions?)"/>, Akka's logging bridged through
 /// Microsoft.Extensions.Logging to Serilog, and the supervisor taken from the ActorRegistry.
 /// </summary>
 public sealed class SwapRuntime : IAsyncDisposable

@@ -1,7 +1,7 @@
+using Akka.Configuration;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using VmmSwap.Core;
-using VmmSwap.Native;
 
 namespace VmmSwap.Actors.Hosting;
 
@@ -9,30 +9,48 @@ namespace VmmSwap.Actors.Hosting;
 public static class VmmSwapHostingExtensions
 {
     /// <summary>
-    /// Adds the vmm-swap HOCON as a fallback (the host's own <c>vmm-swap</c> keys win), bridges
-    /// Akka's logging to Microsoft.Extensions.Logging (and so to Serilog where the host registered
-    /// it) beside the Akka loggers the host configured before this call (a host that configured
-    /// none gets the bridge alone, in place of Akka's console logger), and starts a <see cref="SwapSupervisor"/> for <paramref name="guest"/>, registered in the
-    /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON unless
-    /// <paramref name="options"/> overrides them in code. A swap directory that cannot hold the swap
-    /// file stops the start with <see cref="SwapDirectoryUnusableException"/>, before the supervisor
-    /// exists. When the host stops, the supervisor exits (every page swapped back in) before the
-    /// ActorSystem terminates, for up to <see cref="VmmSwapOptions.ShutdownTimeout"/>.
+    /// Adds the vmm-swap runtime without a guest, for a host that adds its guests at run time
+    /// with <see cref="VmmSwapGuests.For"/>: the vmm-swap HOCON as a fallback (the host's own
+    /// <c>vmm-swap</c> keys win), the page-worker dispatcher sized for the options (those given,
+    /// or those of the host's HOCON added before this call), and Akka's logging bridged to
+    /// Microsoft.Extensions.Logging (and so to Serilog where the host registered it). The bridge
+    /// joins the Akka loggers the host configured before this call; a host that configured none
+    /// gets the bridge alone, in place of Akka's console logger. The log level stays the host's.
+    /// <paramref name="options"/> in code take the place of the host's <c>vmm-swap</c> keys, so
+    /// guests added without options of their own get them. When the host stops, every guest exits
+    /// (every page swapped back in) before the ActorSystem terminates, for up to its
+    /// <see cref="VmmSwapOptions.ShutdownTimeout"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, VmmSwapOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (options is not null)
+        {
+            builder.AddHocon(options.Validated().ToHocon(), HoconAddMode.Prepend);
+        }
+
+        var runtime = options ?? VmmSwapOptions.FromConfig(builder.Configuration.GetOrElse(Config.Empty));
+        return LoggerFactoryBridge.AddTo(builder.AddHocon(VmmSwapConfig.For(runtime), HoconAddMode.Append))
+            .WithActors((system, _) => VmmSwapGuests.For(system));
+    }
+
+    /// <summary>
+    /// Adds the vmm-swap runtime (<see cref="WithVmmSwap(AkkaConfigurationBuilder, VmmSwapOptions?)"/>)
+    /// and starts it for <paramref name="guest"/>, the guest <see cref="VmmSwapGuests.DefaultId"/>
+    /// of <see cref="VmmSwapGuests"/>, its <see cref="SwapSupervisor"/> also registered in the
+    /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON
+    /// unless <paramref name="options"/> overrides them in code. A swap directory that cannot hold
+    /// the swap file stops the start with <see cref="SwapDirectoryUnusableException"/>, before the
+    /// supervisor exists.
     /// </summary>
     public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, GuestMemory guest, VmmSwapOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(guest);
-        return LoggerFactoryBridge.AddTo(builder.AddHocon(VmmSwapConfig.For((options ?? new VmmSwapOptions()).Validated()), HoconAddMode.Append))
+        return builder
+            .WithVmmSwap(options)
             .WithActors((system, registry) =>
-            {
-                var resolved = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
-                SwapDirectoryProbe.Check(resolved.ResolvedSwapDirectory);
-                var uffd = Userfaultfd.Create();
-                var supervisor = system.ActorOf(SwapSupervisor.Props(guest, uffd, resolved), "vmm-swap");
-                ExitOnShutdown.Register(system, supervisor, resolved);
-                registry.Register<SwapSupervisor>(supervisor);
-            });
+                registry.Register<SwapSupervisor>(VmmSwapGuests.For(system).Add(VmmSwapGuests.DefaultId, guest, options).Supervisor));
     }
 
     /// <summary>

@@ -143,6 +143,18 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task The_page_worker_threads_are_as_many_as_the_page_workers_of_the_hosts_hocon()
+    {
+        await using var host = await TestHost.StartAsync(new InMemorySink(), s => s.AddAkka("vmm-swap-thread-count", akka => akka
+            .AddHocon("vmm-swap.page-workers = 3", HoconAddMode.Prepend)
+            .WithVmmSwap()));
+        var config = host.Services.GetRequiredService<ActorSystem>().Settings.Config;
+
+        Assert.Equal(3, config.GetInt($"{VmmSwapConfig.PageWorkerDispatcher}.dedicated-thread-pool.thread-count"));
+        Assert.Equal(3, VmmSwapOptions.FromConfig(config).ResolvedPageWorkerCount);
+    }
+
+    [Fact]
     public async Task Stopping_the_host_while_swap_is_enabled_keeps_the_guests_data()
     {
         using var guest = new GuestFixture(48, 16);

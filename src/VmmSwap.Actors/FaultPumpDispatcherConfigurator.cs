@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using Akka.Dispatch;
+using VmmSwap.Actors.Hosting;
 
 namespace VmmSwap.Actors;
 

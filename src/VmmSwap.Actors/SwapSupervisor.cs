@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Routing;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
 using VmmSwap.Native.Uffd;

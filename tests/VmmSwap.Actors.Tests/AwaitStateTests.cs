@@ -1,3 +1,4 @@
+using VmmSwap.Actors.Hosting;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

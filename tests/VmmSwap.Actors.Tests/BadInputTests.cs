@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Core.Pages;
 using VmmSwap.Native.Uffd;

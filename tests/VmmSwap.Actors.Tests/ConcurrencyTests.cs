@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;

@@ -1,3 +1,4 @@
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;

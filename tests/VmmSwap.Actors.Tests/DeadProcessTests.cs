@@ -1,3 +1,4 @@
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Testing;
 using Xunit.Abstractions;
 

@@ -1,4 +1,5 @@
 using Akka.Event;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Pages;
 using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;

@@ -1,30 +1,22 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Akka;
 using Akka.Actor;
 using Akka.Hosting;
+using Akka.Hosting.Logging;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Serilog;
-using Serilog.Core;
 using Serilog.Events;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Storage;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Actors.Tests;
 
 /// <summary>
-/// The library contract of DESIGN.md §5: a host adds the runtime with
+/// The library contract: a host adds the runtime with
 /// <c>AddAkka(..., b =&gt; b.WithVmmSwap(...))</c>, finds the supervisor in the ActorRegistry, and
-/// gets Akka's log through Microsoft.Extensions.Logging into Serilog.
+/// gets Akka's log through Microsoft.Extensions.Logging into Serilog, beside the Akka loggers it
+/// configured itself.
 /// </summary>
-/// <remarks>
-/// The test project does not reference Microsoft.Extensions.Hosting (only its abstractions come in
-/// through Akka.Hosting), so <see cref="TestHost"/> does what HostBuilder's host does with the
-/// registered services: build the provider, start every <see cref="IHostedService"/> in order,
-/// stop them in reverse.
-/// </remarks>
 public sealed class HostingTests
 {
     private static readonly TimeSpan Deadline = SwapTestKit.Deadline;
@@ -111,6 +103,58 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task A_hosts_own_akka_logger_stays_and_akka_still_logs_through_the_logger_factory()
+    {
+        using var guest = new GuestFixture(16);
+        guest.Fill(seed: 54);
+        var sink = new InMemorySink();
+        await using var host = await TestHost.StartAsync(sink, s => s.AddAkka("vmm-swap-own-logger", akka => akka
+            .ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLogger<RecordingLogger>();
+            })
+            .WithVmmSwap(guest.Memory, SwapTestKit.Options())));
+        var system = host.Services.GetRequiredService<ActorSystem>();
+
+        Assert.Equal([typeof(RecordingLogger), typeof(LoggerFactoryLogger)], system.Settings.Loggers.Select(l => Type.GetType(l)));
+        var swap = new SwapController(host.Services.GetRequiredService<ActorRegistry>().Get<SwapSupervisor>(), Deadline);
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.DisableAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Ready, Deadline);
+
+        // One log, both ways: the host's logger and Microsoft.Extensions.Logging (Serilog here).
+        await RecordingLogger.WaitForAsync(system.Name, "Ready -> Pending", Deadline);
+        await sink.WaitForAsync("Ready -> Pending", Deadline);
+        Assert.Empty(guest.Mismatches());
+    }
+
+    [Fact]
+    public async Task The_hosts_log_level_stays_and_a_host_without_akka_loggers_gets_the_bridge_alone()
+    {
+        using var guest = new GuestFixture(16);
+        await using var host = await TestHost.StartAsync(new InMemorySink(), s => s.AddAkka("vmm-swap-log-level", akka => akka
+            .AddHocon("akka.loglevel = WARNING", HoconAddMode.Prepend)
+            .WithVmmSwap(guest.Memory, SwapTestKit.Options())));
+        var system = host.Services.GetRequiredService<ActorSystem>();
+
+        Assert.Equal("WARNING", system.Settings.LogLevel);
+        Assert.Equal([typeof(LoggerFactoryLogger)], system.Settings.Loggers.Select(l => Type.GetType(l)));
+    }
+
+    [Fact]
+    public async Task The_page_worker_threads_are_as_many_as_the_page_workers_of_the_hosts_hocon()
+    {
+        await using var host = await TestHost.StartAsync(new InMemorySink(), s => s.AddAkka("vmm-swap-thread-count", akka => akka
+            .AddHocon("vmm-swap.page-workers = 3", HoconAddMode.Prepend)
+            .WithVmmSwap()));
+        var config = host.Services.GetRequiredService<ActorSystem>().Settings.Config;
+
+        Assert.Equal(3, config.GetInt($"{VmmSwapConfig.PageWorkerDispatcher}.dedicated-thread-pool.thread-count"));
+        Assert.Equal(3, VmmSwapOptions.FromConfig(config).ResolvedPageWorkerCount);
+    }
+
+    [Fact]
     public async Task Stopping_the_host_while_swap_is_enabled_keeps_the_guests_data()
     {
         using var guest = new GuestFixture(48, 16);
@@ -169,133 +213,5 @@ public sealed class HostingTests
         Assert.Empty(guest.MemFdMismatches());
         await sink.WaitForAsync($"waiting for the swap-in of {active.Metrics.SwapPages} pages (0 in staging, {active.Metrics.SwapPages} in the swap file)", Deadline);
         await system.WhenTerminated.WaitAsync(Deadline);
-    }
-
-    /// <summary>Keeps every Serilog event in memory.</summary>
-    private sealed class InMemorySink : ILogEventSink
-    {
-        private readonly ConcurrentQueue<LogEvent> _events = new();
-
-        public void Emit(LogEvent logEvent) => _events.Enqueue(logEvent);
-
-        /// <summary>Waits for an event whose rendered message contains <paramref name="text"/>.</summary>
-        internal async Task<LogEvent> WaitForAsync(string text, TimeSpan deadline)
-        {
-            var until = DateTime.UtcNow + deadline;
-            while (true)
-            {
-                var match = _events.FirstOrDefault(e => e.RenderMessage(CultureInfo.InvariantCulture).Contains(text, StringComparison.Ordinal));
-                if (match is not null)
-                {
-                    return match;
-                }
-
-                Assert.True(
-                    DateTime.UtcNow < until,
-                    $"no Serilog event containing '{text}' within {deadline.TotalSeconds} s; got:{Environment.NewLine}{string.Join(Environment.NewLine, _events.Select(e => e.RenderMessage(CultureInfo.InvariantCulture)))}");
-                await Task.Delay(10);
-            }
-        }
-    }
-
-    /// <summary>The services of a generic host and its start / stop of hosted services.</summary>
-    private sealed class TestHost : IAsyncDisposable
-    {
-        private readonly ServiceProvider _services;
-        private readonly Lifetime _lifetime;
-        private readonly Serilog.Core.Logger _serilog;
-        private readonly List<IHostedService> _hosted;
-        private bool _stopped;
-
-        private TestHost(ServiceProvider services, Lifetime lifetime, Serilog.Core.Logger serilog)
-        {
-            _services = services;
-            _lifetime = lifetime;
-            _serilog = serilog;
-            _hosted = [.. services.GetServices<IHostedService>()];
-        }
-
-        internal IServiceProvider Services => _services;
-
-        internal bool StopRequested => _lifetime.StopRequested;
-
-        internal static async Task<TestHost> StartAsync(GuestFixture guest, InMemorySink sink, string systemName, Action<IServiceCollection>? addRuntime = null)
-        {
-            var serilog = new LoggerConfiguration().MinimumLevel.Debug().WriteTo.Sink(sink).CreateLogger();
-            var lifetime = new Lifetime();
-            var services = new ServiceCollection();
-            services.AddSingleton<IHostApplicationLifetime>(lifetime);
-            services.AddLogging(logging => logging.ClearProviders().SetMinimumLevel(LogLevel.Debug).AddSerilog(serilog));
-            (addRuntime ?? (s => s.AddAkka(systemName, akka => akka.WithVmmSwap(guest.Memory, SwapTestKit.Options()))))(services);
-            var host = new TestHost(services.BuildServiceProvider(), lifetime, serilog);
-            Assert.NotEmpty(host._hosted);
-            using var cancel = new CancellationTokenSource(Deadline);
-            try
-            {
-                foreach (var service in host._hosted)
-                {
-                    await service.StartAsync(cancel.Token);
-                }
-            }
-            catch
-            {
-                // As a host whose start failed: what did start is stopped and the services disposed.
-                await host.DisposeAsync();
-                throw;
-            }
-
-            return host;
-        }
-
-        internal async Task StopAsync()
-        {
-            if (_stopped)
-            {
-                return;
-            }
-
-            _stopped = true;
-            using var cancel = new CancellationTokenSource(Deadline);
-            for (var i = _hosted.Count - 1; i >= 0; i--)
-            {
-                await _hosted[i].StopAsync(cancel.Token).WaitAsync(Deadline);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await StopAsync();
-            await _services.DisposeAsync();
-            await _serilog.DisposeAsync();
-            _lifetime.Dispose();
-        }
-    }
-
-    private sealed class Lifetime : IHostApplicationLifetime, IDisposable
-    {
-        private readonly CancellationTokenSource _started = new();
-        private readonly CancellationTokenSource _stopping = new();
-        private readonly CancellationTokenSource _stopped = new();
-
-        public CancellationToken ApplicationStarted => _started.Token;
-
-        public CancellationToken ApplicationStopping => _stopping.Token;
-
-        public CancellationToken ApplicationStopped => _stopped.Token;
-
-        internal bool StopRequested { get; private set; }
-
-        public void StopApplication()
-        {
-            StopRequested = true;
-            _stopping.Cancel();
-        }
-
-        public void Dispose()
-        {
-            _started.Dispose();
-            _stopping.Dispose();
-            _stopped.Dispose();
-        }
     }
 }

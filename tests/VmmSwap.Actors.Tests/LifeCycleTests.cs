@@ -1,4 +1,5 @@
 using Akka.Actor;
+using VmmSwap.Actors.Hosting;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Configuration;
+using VmmSwap.Actors.Hosting;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;

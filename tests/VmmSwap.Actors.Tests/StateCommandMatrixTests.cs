@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Akka.TestKit;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;

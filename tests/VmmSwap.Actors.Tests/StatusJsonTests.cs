@@ -1,4 +1,5 @@
 using System.Text.Json;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using Xunit.Abstractions;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Configuration;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Guest;
 using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Core.Work;
 

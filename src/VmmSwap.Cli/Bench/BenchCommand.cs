@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
-using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Pages;
 using VmmSwap.Native.Uffd;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Cli.Common;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;

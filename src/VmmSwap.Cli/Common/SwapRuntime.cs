@@ -4,13 +4,14 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
 using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Guest;
 
 namespace VmmSwap.Cli.Common;
 
 /// <summary>
 /// The vmm-swap runtime hosted in this process the way a VMM would host it: a generic host with
-/// Akka.Hosting, <see cref="VmmSwapHostingExtensions.WithVmmSwap"/>, Akka's logging bridged through
+/// Akka.Hosting, <see cref="VmmSwapHostingExtensions.WithVmmSwap(AkkaConfigurationBuilder, GuestMemory, VmmSwapOptions?)"/>, Akka's logging bridged through
 /// Microsoft.Extensions.Logging to Serilog, and the supervisor taken from the ActorRegistry.
 /// </summary>
 public sealed class SwapRuntime : IAsyncDisposable

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 
 namespace VmmSwap.Cli.Soak;
 

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 

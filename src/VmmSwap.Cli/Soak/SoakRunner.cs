@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using VmmSwap.Actors;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Cli.Common;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;

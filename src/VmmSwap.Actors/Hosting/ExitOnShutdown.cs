@@ -3,7 +3,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Event;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>
 /// Stops a supervisor the orderly way when its actor system shuts down: <see cref="SwapCommand.Exit"/> (the
@@ -20,23 +20,31 @@ internal static class ExitOnShutdown
     /// <summary>Adds the task that exits <paramref name="supervisor"/> to <paramref name="system"/>'s coordinated shutdown.</summary>
     internal static void Register(ActorSystem system, IActorRef supervisor, VmmSwapOptions options)
     {
-        var shutdown = CoordinatedShutdown.Get(system);
-        var log = Logging.GetLogger(system, typeof(ExitOnShutdown));
-        var phaseTimeout = shutdown.Timeout(Phase);
+        WarnIfPhaseIsShorter(system, options);
+        CoordinatedShutdown.Get(system).AddTask(Phase, $"vmm-swap-exit-{supervisor.Path.Name}", () => ExitAsync(system, supervisor, options.ShutdownTimeout));
+    }
+
+    /// <summary>Logs a warning when <see cref="Phase"/>'s timeout would cut off a swap-in <paramref name="options"/> allow more time.</summary>
+    internal static void WarnIfPhaseIsShorter(ActorSystem system, VmmSwapOptions options)
+    {
+        var phaseTimeout = CoordinatedShutdown.Get(system).Timeout(Phase);
         if (phaseTimeout < options.ShutdownTimeout)
         {
-            log.Warning(
+            Logging.GetLogger(system, typeof(ExitOnShutdown)).Warning(
                 "akka.coordinated-shutdown.phases.{0}.timeout ({1}) is shorter than vmm-swap.shutdown-timeout ({2}): a swap-in at shutdown is cut off at {1}; set both",
                 Phase,
                 phaseTimeout,
                 options.ShutdownTimeout);
         }
-
-        shutdown.AddTask(Phase, $"vmm-swap-exit-{supervisor.Path.Name}", () => ExitAsync(supervisor, options.ShutdownTimeout, log));
     }
 
-    private static async Task<Done> ExitAsync(IActorRef supervisor, TimeSpan timeout, ILoggingAdapter log)
+    /// <summary>
+    /// Exits <paramref name="supervisor"/> and waits for it and its children to stop, for up to
+    /// <paramref name="timeout"/>; logs the outcome and never throws, as a shutdown task must.
+    /// </summary>
+    internal static async Task<Done> ExitAsync(ActorSystem system, IActorRef supervisor, TimeSpan timeout)
     {
+        var log = Logging.GetLogger(system, typeof(ExitOnShutdown));
         var clock = Stopwatch.StartNew();
         log.Info("the actor system is shutting down: stopping vmm-swap ({0}) first, waiting up to {1}", supervisor.Path.Name, timeout);
         using var deadline = new CancellationTokenSource(timeout);

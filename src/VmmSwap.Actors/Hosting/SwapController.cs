@@ -3,7 +3,7 @@ using VmmSwap.Core.Guest;
 using VmmSwap.Core.Storage;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>
 /// A typed async facade over a <see cref="SwapSupervisor"/>, for hosts that do not want raw
@@ -36,27 +36,19 @@ public sealed class SwapController
     /// <see cref="UserfaultfdUnavailableException"/> naming the fix before any actor starts; a swap
     /// directory that cannot hold the swap file gets <see cref="SwapDirectoryUnusableException"/>.
     /// When <paramref name="system"/> shuts down, the supervisor exits (every page swapped back in)
-    /// before it terminates, for up to <see cref="VmmSwapOptions.ShutdownTimeout"/>; the system's
-    /// config must include <see cref="VmmSwapConfig.For"/> for that phase's timeout.
+    /// before it terminates, for up to <see cref="VmmSwapOptions.ShutdownTimeout"/>. The system's
+    /// config must include <see cref="VmmSwapConfig.For"/> (dispatchers, mailbox, that phase's
+    /// timeout); without it this throws <see cref="InvalidOperationException"/>. Several guests in
+    /// one system, by id, are <see cref="VmmSwapGuests"/>'s.
     /// </summary>
     public static SwapController Start(ActorSystem system, GuestMemory guest, VmmSwapOptions? options = null, string name = "vmm-swap")
     {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(guest);
         options = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
-        SwapDirectoryProbe.Check(options.ResolvedSwapDirectory);
-        var uffd = Userfaultfd.Create();
-        try
-        {
-            var supervisor = system.ActorOf(SwapSupervisor.Props(guest, uffd, options), name);
-            ExitOnShutdown.Register(system, supervisor, options);
-            return new SwapController(supervisor);
-        }
-        catch
-        {
-            uffd.Dispose();
-            throw;
-        }
+        var supervisor = SupervisorStarter.Start(system, guest, options, name);
+        ExitOnShutdown.Register(system, supervisor, options);
+        return new SwapController(supervisor);
     }
 
     /// <summary>Moves guest memory to staging; completes when staging is complete. Pause the guest meanwhile.</summary>

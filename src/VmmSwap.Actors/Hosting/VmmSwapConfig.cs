@@ -1,6 +1,6 @@
 using Akka.Configuration;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Hosting;
 
 /// <summary>The built-in HOCON (hocon/vmm-swap.hocon, embedded) and the dispatcher and mailbox ids it defines.</summary>
 public static class VmmSwapConfig
@@ -16,21 +16,29 @@ public static class VmmSwapConfig
 
     private static readonly Lazy<Config> Embedded = new(Load);
 
-    /// <summary>The defaults, as shipped in hocon/vmm-swap.hocon.</summary>
+    /// <summary>
+    /// The defaults, as shipped in hocon/vmm-swap.hocon: the one place each option's default is
+    /// written. An actor system needs <see cref="For"/>, which adds what depends on the machine.
+    /// </summary>
     public static Config Default => Embedded.Value;
 
     /// <summary>
-    /// The defaults with the pool dispatcher sized for <paramref name="options"/>, and coordinated
-    /// shutdown's <c>before-actor-system-terminate</c> phase given their
-    /// <see cref="VmmSwapOptions.ShutdownTimeout"/> (vmm-swap exits in that phase).
+    /// The configuration of an actor system running vmm-swap with <paramref name="options"/>: their
+    /// <c>vmm-swap</c> section (so <see cref="VmmSwapOptions.FromConfig"/> of it gives them back),
+    /// the page-worker dispatcher sized for them, and coordinated shutdown's
+    /// <c>before-actor-system-terminate</c> phase given their
+    /// <see cref="VmmSwapOptions.ShutdownTimeout"/> (vmm-swap exits in that phase), over
+    /// <see cref="Default"/>.
     /// </summary>
     public static Config For(VmmSwapOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validated();
         return ConfigurationFactory.ParseString(
             $"""
-            vmm-swap.page-worker-dispatcher.dedicated-thread-pool.thread-count = {options.ResolvedPageWorkerCount}
-            akka.coordinated-shutdown.phases.{ExitOnShutdown.Phase}.timeout = {(long)options.ShutdownTimeout.TotalMilliseconds}ms
+            {options.ToHocon()}
+            {PageWorkerDispatcher}.dedicated-thread-pool.thread-count = {options.ResolvedPageWorkerCount}
+            akka.coordinated-shutdown.phases.{ExitOnShutdown.Phase}.timeout = {HoconText.Duration(options.ShutdownTimeout)}
             """)
             .WithFallback(Default);
     }

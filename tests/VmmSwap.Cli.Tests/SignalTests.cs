@@ -76,7 +76,7 @@ public sealed class SignalTests
     // The demo prints nothing before its report with --json; its swap file (an O_TMPFILE in
     // swapDir, open in the process) taking up more blocks than the start's probe file of the swap
     // directory (two pages, see SwapDirectoryProbe) ever does is the sign that swap-out has written
-    // pages. Counting any blocks caught the probe during "fill".
+    // pages.
     private static async Task WaitForSwapFileDataAsync(Process demo, string swapDir, Task<string> stderr)
     {
         var clock = Stopwatch.StartNew();
@@ -98,10 +98,7 @@ public sealed class SignalTests
         {
             foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
             {
-                if (new FileInfo(fd).LinkTarget is { } target
-                    && target.StartsWith(swapDir + "/", StringComparison.Ordinal)
-                    && Syscall.stat(fd, out var stat) == 0
-                    && stat.st_blocks * 512 > ProbeFileBytes)
+                if (BlocksOf(fd, swapDir) * 512 > ProbeFileBytes)
                 {
                     return true;
                 }
@@ -113,6 +110,30 @@ public sealed class SignalTests
         }
 
         return false;
+    }
+
+    // The blocks of the file behind the demo's descriptor if it lies in swapDir, else 0. Opened
+    // first and both checks made on the test's own descriptor: the demo may close that number and
+    // reuse it between a readlink and a stat of its /proc link (the probe file's number, reused
+    // for a guest memfd full of data during "fill", passed for a swap file that had data).
+    private static long BlocksOf(string demoFd, string swapDir)
+    {
+        var own = Syscall.open(demoFd, OpenFlags.O_RDONLY);
+        if (own < 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{own}").LinkTarget is { } target
+                && target.StartsWith(swapDir + "/", StringComparison.Ordinal)
+                && Syscall.fstat(own, out var stat) == 0 ? stat.st_blocks : 0;
+        }
+        finally
+        {
+            Syscall.close(own);
+        }
     }
 
     private static string[] PhaseNames(JsonNode report) =>

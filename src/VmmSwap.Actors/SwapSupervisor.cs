@@ -1,7 +1,10 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Routing;
+using VmmSwap.Actors.FaultPath;
 using VmmSwap.Actors.Hosting;
+using VmmSwap.Actors.Jobs;
+using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
 using VmmSwap.Native.Uffd;
@@ -30,7 +33,9 @@ namespace VmmSwap.Actors;
 /// Failed             re-stage      ignored   ignored   swap-in job      swap-in, then stop  register
 /// </code>
 /// While Enable moves pages (Enabling), commands and Status wait; a second Enable fails. While a
-/// job aborts or Disable unregisters (Disabling), commands wait and Status is answered.
+/// job aborts or Disable unregisters (Disabling), commands wait and Status is answered. One file
+/// for all the behaviours, past the usual length, so that the table above and the code that
+/// implements each of its cells read together.
 /// </remarks>
 public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 {
@@ -137,7 +142,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(Ignore);
         Receive<SwapCommand.ProcessForked>(Attach);
-        Receive<SwapCommand.Exit>(_ => Stop(Sender));
+        Receive<SwapCommand.Exit>(_ => Stop([Sender]));
         Common();
     }
 
@@ -148,7 +153,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.SwapOut>(m => StartJob(m, JobKind.SwapOut));
         Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
         Receive<SwapCommand.Exit>(_ => StartExit());
-        Enabled(null, null);
+        Enabled(null, []);
     }
 
     // Trim or swap-out running: Enable, Disable and Exit abort it first.
@@ -159,17 +164,18 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(_ => AbortThenReplay(job));
         Receive<SwapCommand.Exit>(_ => AbortThenReplay(job));
-        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m => JobEnded(job, m, exitReplyTo: null));
+        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m => JobEnded(job, m, exits: []));
         JobWatched(job);
-        Enabled(job, exitReplyTo: null);
+        Enabled(job, exits: []);
     }
 
-    // Exit waits for the swap-in (exitReplyTo); Enable aborts it, unless an Exit waits: exiting wins.
-    private void SwapInRunning(RunningJob job, IActorRef? exitReplyTo)
+    // Every Exit waits for the swap-in (exits, answered once it is done); Enable aborts it, unless
+    // an Exit waits: exiting wins.
+    private void SwapInRunning(RunningJob job, IReadOnlyList<IActorRef> exits)
     {
         Receive<SwapCommand.Enable>(m =>
         {
-            if (exitReplyTo is null)
+            if (exits.Count == 0)
             {
                 AbortThenReplay(job);
             }
@@ -184,11 +190,11 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Exit>(_ =>
         {
             _log.Info("exit requested: waiting for swap-in to finish");
-            Become(() => SwapInRunning(job, Sender));
+            Become(() => SwapInRunning(job, [.. exits, Sender]));
         });
-        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m => JobEnded(job, m, exitReplyTo));
+        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m => JobEnded(job, m, exits));
         JobWatched(job);
-        Enabled(job, exitReplyTo);
+        Enabled(job, exits);
     }
 
     // Active, and Failed once nothing runs: Enable re-stages, Disable swaps in.
@@ -199,7 +205,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
         Receive<SwapCommand.Exit>(_ => StartExit());
-        Enabled(null, null);
+        Enabled(null, []);
     }
 
     // The job that failed, or that a failed fault stopped, may still be ending (stopping): what
@@ -224,7 +230,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             Become(() => Failed(null));
         });
         JobWatched(stopping);
-        Enabled(stopping, null);
+        Enabled(stopping, []);
     }
 
     // Transient: the move to staging runs; commands wait, a second Enable fails. Status waits too:
@@ -264,7 +270,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     }
 
     // Transient: swap-in is done; regions are being unregistered.
-    private void Disabling(IActorRef? exitReplyTo)
+    private void Disabling(IReadOnlyList<IActorRef> exits)
     {
         Receive<SwapDisabled>(m =>
         {
@@ -275,9 +281,9 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
             Enter(SwapState.Ready, Ready);
             Stash.UnstashAll();
-            if (exitReplyTo is not null)
+            if (exits.Count > 0)
             {
-                Stop(exitReplyTo);
+                Stop(exits);
             }
         });
         Receive<SwapCommand.Status>(_ => ReportState());
@@ -286,10 +292,10 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     }
 
     // A failed fault fails the runtime and stops the job running (job), answering a waiting Exit.
-    private void Enabled(RunningJob? job, IActorRef? exitReplyTo)
+    private void Enabled(RunningJob? job, IReadOnlyList<IActorRef> exits)
     {
         Receive<SwapCommand.ProcessForked>(Attach);
-        Receive<FaultFailed>(m => Fail(m.Failure, job, exitReplyTo));
+        Receive<FaultFailed>(m => Fail(m.Failure, job, exits));
         Common();
     }
 
@@ -352,7 +358,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         else if (m.Enabled)
         {
             // Pages already staged stay where they are; Disable brings them back.
-            Fail(m.Error, stopping: null, exitReplyTo: null);
+            Fail(m.Error, stopping: null, exits: []);
             Reply(replyTo, nameof(SwapCommand.Enable), CommandOutcome.Failed, m.Error.Message);
         }
         else
@@ -365,8 +371,8 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Stash.UnstashAll();
     }
 
-    // Replies Accepted; Exit (exitReplyTo) is answered only once swap-in is done.
-    private void StartJob(SwapCommand? command, JobKind kind, IActorRef? exitReplyTo = null)
+    // Replies Accepted; Exit (exits) is answered only once swap-in is done.
+    private void StartJob(SwapCommand? command, JobKind kind, IReadOnlyList<IActorRef>? exits = null)
     {
         _transition = StateTransition.Empty;
         var actor = Context.ActorOf(ChunkJob.Props(kind, _pageHandler, Self, startHeld: _jobGate is not null), $"{kind.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}");
@@ -382,7 +388,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
                 Enter(SwapState.SwapOutInProgress, () => TrimOrSwapOutRunning(job));
                 break;
             default:
-                Enter(SwapState.SwapInInProgress, () => SwapInRunning(job, exitReplyTo));
+                Enter(SwapState.SwapInInProgress, () => SwapInRunning(job, exits ?? []));
                 break;
         }
 
@@ -395,7 +401,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private void StartExit()
     {
         _log.Info("exit requested: swapping every page in first");
-        StartJob(null, JobKind.SwapIn, Sender);
+        StartJob(null, JobKind.SwapIn, [Sender]);
     }
 
     // The command in hand is stashed (the stash is empty in every state that runs a job, so it
@@ -430,13 +436,13 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Stash.UnstashAll();
     }
 
-    private void JobEnded(RunningJob job, JobCompleted m, IActorRef? exitReplyTo)
+    private void JobEnded(RunningJob job, JobCompleted m, IReadOnlyList<IActorRef> exits)
     {
         Context.Unwatch(job.Actor);
         _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
         if (m.Error is not null)
         {
-            Fail(m.Error, stopping: null, exitReplyTo);
+            Fail(m.Error, stopping: null, exits);
             return;
         }
 
@@ -444,7 +450,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         switch (job.Kind)
         {
             case JobKind.SwapIn:
-                Become(() => Disabling(exitReplyTo));
+                Become(() => Disabling(exits));
                 _pageHandler.Tell(new FinishDisable([.. _uffds]));
                 break;
             case JobKind.Trim:
@@ -458,7 +464,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
     // The pages stay where they are; the host decides (Disable brings them back). A job still
     // running is told to stop; Failed waits for it before starting anything else.
-    private void Fail(SwapFailure failure, RunningJob? stopping, IActorRef? exitReplyTo)
+    private void Fail(SwapFailure failure, RunningJob? stopping, IReadOnlyList<IActorRef> exits)
     {
         stopping?.Actor.Tell(AbortJob.Instance);
         _transition = StateTransition.Empty;
@@ -466,9 +472,9 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _failure = failure;
         Enter(SwapState.Failed, () => Failed(stopping));
         Context.System.EventStream.Publish(new VmmSwapFailed(Self, failure));
-        if (exitReplyTo is not null)
+        foreach (var exit in exits)
         {
-            Reply(exitReplyTo, nameof(SwapCommand.Exit), CommandOutcome.Failed, failure.Message);
+            Reply(exit, nameof(SwapCommand.Exit), CommandOutcome.Failed, failure.Message);
         }
     }
 
@@ -503,10 +509,15 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     }
 
     // Answered here, not by the status worker, which stops with this actor; metrics are zero while disabled.
-    private void Stop(IActorRef replyTo)
+    private void Stop(IReadOnlyList<IActorRef> exits)
     {
         _log.Info("vmm-swap stopping");
-        replyTo.Tell(new CommandReply(nameof(SwapCommand.Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _failure)));
+        var reply = new CommandReply(nameof(SwapCommand.Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _failure));
+        foreach (var exit in exits)
+        {
+            exit.Tell(reply);
+        }
+
         Context.Stop(Self);
     }
 

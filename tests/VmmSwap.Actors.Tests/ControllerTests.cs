@@ -398,6 +398,35 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
     }
 
     [Fact]
+    public async Task Every_Exit_sent_during_swap_in_is_answered_once_it_is_done()
+    {
+        using var guest = new GuestFixture(64, 32);
+        guest.Fill(seed: 14);
+        var swap = StartPaused(guest.Memory, Options(), name: "two-exits-during-swap-in");
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.DisableAsync().WaitAsync(Deadline);
+        Watch(swap.Supervisor);
+        var first = CreateTestProbe();
+        var second = CreateTestProbe();
+
+        // Two hosts (or a host and its shutdown) ask to exit while the held swap-in runs.
+        first.Send(swap.Supervisor, SwapCommand.Exit.Instance);
+        second.Send(swap.Supervisor, SwapCommand.Exit.Instance);
+        Assert.Equal(SwapState.SwapInInProgress, (await swap.StatusAsync().WaitAsync(Deadline)).State);
+        ResumeJobs(swap);
+
+        foreach (var asker in new[] { first, second })
+        {
+            var reply = asker.ExpectMsg<CommandReply>(Deadline);
+            Assert.Equal(CommandOutcome.Accepted, reply.Outcome);
+            Assert.Equal(SwapState.Ready, reply.Status.State);
+        }
+
+        await ExpectTerminatedAsync(swap.Supervisor, Deadline);
+        Assert.Empty(guest.Mismatches());
+    }
+
+    [Fact]
     public async Task Replies_to_one_asker_come_in_the_order_it_asked()
     {
         using var guest = new GuestFixture(64, 64);

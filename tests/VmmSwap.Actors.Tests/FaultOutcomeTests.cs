@@ -1,4 +1,5 @@
 using Akka.Actor;
+using VmmSwap.Actors.FaultPath;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Pages;
 using VmmSwap.Native.Interop;

@@ -1,3 +1,4 @@
+using VmmSwap.Actors.FaultPath;
 using VmmSwap.Core;
 
 namespace VmmSwap.Actors.Tests;

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Actors.Hosting;
+using VmmSwap.Actors.Jobs;
 using VmmSwap.Core.Guest;
 using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;

@@ -3,7 +3,7 @@ using Akka.Event;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// Watches every userfaultfd of the guest from the fault pump thread and hands each drained batch

@@ -2,7 +2,7 @@ using Akka.Configuration;
 using Akka.Dispatch;
 using VmmSwap.Actors.Hosting;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// The dispatcher named by <c>vmm-swap.fault-pump-dispatcher</c>: an Akka <see cref="Dispatcher"/>

@@ -3,7 +3,7 @@ using Akka.Dispatch;
 using VmmSwap.Native.Events;
 using VmmSwap.Native.Interop;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// An Akka executor with one OS thread that waits in epoll on every watched userfaultfd plus a

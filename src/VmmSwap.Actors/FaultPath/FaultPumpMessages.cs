@@ -1,6 +1,6 @@
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>Start reading events of <paramref name="Uffd"/> on the pump thread.</summary>
 internal sealed record WatchUffd(Userfaultfd Uffd);

@@ -2,7 +2,7 @@ using VmmSwap.Core.Guest;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// Which userfaultfds have the guest regions registered, owned by the PageHandler actor (one

@@ -1,13 +1,15 @@
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Actors.Hosting;
+using VmmSwap.Actors.Jobs;
+using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// The only owner of the page state (<see cref="PageHandler"/>): serves fault and remove batches,
@@ -15,6 +17,13 @@ namespace VmmSwap.Actors;
 /// Faults come first (see <see cref="PageHandlerMailbox"/>). It never lets an exception escape a
 /// message: the page state must survive any single failure, so failures become replies.
 /// </summary>
+/// <remarks>
+/// Longer than one concern per file usually allows because the fault path is kept whole here:
+/// serving a fault, deferring it on EAGAIN, parking it when it fails, waking it unserved, and the
+/// three moments that retry or wake parked faults (Enable done, Disable done, stopped while
+/// enabled). Jobs (<c>Jobs/JobDrivers</c>), registration (<see cref="GuestRegistrations"/>) and the
+/// Enable fan-in (<see cref="StagingFanIn"/>) live in their own types.
+/// </remarks>
 internal sealed class PageHandlerActor : ReceiveActor
 {
     private readonly GuestMemory _guest;

@@ -1,11 +1,8 @@
 using Akka.Actor;
-using VmmSwap.Core;
-using VmmSwap.Core.Guest;
-using VmmSwap.Core.Staging;
 using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>Events drained from one userfaultfd, in the order read. Served ahead of background work.</summary>
 internal sealed record UffdEventBatch(Userfaultfd Source, UffdEvent[] Events);
@@ -41,44 +38,11 @@ internal sealed record RunChunk(JobKind Kind);
 /// <summary>Copy the next swap-in step for <paramref name="Job"/>, <paramref name="Pages"/> pages into its chunk.</summary>
 internal sealed record ContinueSwapIn(IActorRef Job, long Pages);
 
-/// <summary>The result of a chunk: pages done, whether the job has nothing left, or the error that stopped it.</summary>
-internal sealed record ChunkDone(JobKind Kind, long Pages, bool Finished, SwapFailure? Error);
-
 /// <summary>A job is over (finished or aborted): drop its context.</summary>
 internal sealed record EndJob(JobKind Kind);
 
 /// <summary>Unregister every region from <paramref name="Uffds"/> and drop the page state.</summary>
 internal sealed record FinishDisable(IReadOnlyList<Userfaultfd> Uffds);
 
-/// <summary>
-/// A status to send (alone, or in the reply to <paramref name="Command"/>) to
-/// <paramref name="ReplyTo"/>, once the status worker has added the metrics.
-/// </summary>
-internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, SwapFailure? Failure, string? Command, CommandOutcome Outcome, string? Reason)
-{
-    /// <summary>The status with <paramref name="metrics"/>, or the command reply carrying it.</summary>
-    internal object ReplyWith(SwapMetrics metrics)
-    {
-        var status = new SwapStatus(State, metrics, Transition, Failure);
-        return Command is null ? status : new CommandReply(Command, Outcome, Reason, status);
-    }
-}
-
-/// <summary>
-/// Answer <paramref name="Request"/> with the counters published in <paramref name="Counters"/>
-/// and the resident pages of <paramref name="Regions"/> (none while disabled: metrics are zero
-/// then), on the status worker: the count walks the guest memfds.
-/// </summary>
-internal sealed record CompleteStatus(ReportStatus Request, PublishedCounters Counters, IReadOnlyList<GuestRegion> Regions);
-
-/// <summary>Execute one move-to-staging batch (sent to the pool).</summary>
-internal sealed record ExecuteBatch(MoveToStagingBatch Batch);
-
-/// <summary>Execute a job's work (a swap-out write or flush, a trim window, a swap-in read), sent to the pool by a <see cref="JobDriver"/>.</summary>
-internal sealed record ExecuteWork(PageWork Work);
-
 /// <summary>A job's work has run, or failed with <paramref name="Error"/>; its driver completes it.</summary>
 internal sealed record WorkDone(PageWork Work, Exception? Error);
-
-/// <summary>Close page state after a disable, freeing the swap file's blocks (sent to the pool; not answered).</summary>
-internal sealed record DisposePageState(PageHandler Handler);

@@ -1,6 +1,6 @@
 using VmmSwap.Core;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// The page state's counters as their owner, the PageHandler actor, publishes them at the end of

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// One Enable's move to staging, fanned out to the page workers as batches: how many are still

@@ -2,7 +2,7 @@ using Akka.Event;
 using VmmSwap.Core;
 using VmmSwap.Core.Work;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// A driver whose work writes staging or the swap file (swap-out, trim): a job that died with

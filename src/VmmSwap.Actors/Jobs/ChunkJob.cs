@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Akka.Actor;
+using VmmSwap.Actors.FaultPath;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// A trim, swap-out or swap-in run: asks the PageHandler for one chunk at a time, reports progress

@@ -2,7 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Actors.Hosting;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>What every <see cref="JobDriver"/> of one PageHandler actor shares: its options, its log, the page-worker pool and the actor itself.</summary>
 /// <param name="Options">The runtime's options (chunk sizes).</param>

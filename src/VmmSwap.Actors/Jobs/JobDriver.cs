@@ -1,10 +1,11 @@
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Actors.Hosting;
+using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Work;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// Drives one job's chunks on the PageHandler actor's thread (docs/ARCHITECTURE.md, "Jobs"):

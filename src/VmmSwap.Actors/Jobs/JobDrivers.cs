@@ -3,7 +3,7 @@ using VmmSwap.Core;
 using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// The PageHandler actor's job drivers: the running job's, and ended ones whose work still runs

@@ -1,6 +1,6 @@
 using Akka.Actor;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// Holds every job of a supervisor before its first chunk until <see cref="Release"/>, so a test

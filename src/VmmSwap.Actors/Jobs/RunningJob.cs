@@ -1,6 +1,6 @@
 using Akka.Actor;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>The job a supervisor state runs: its kind and the <see cref="ChunkJob"/> actor running it.</summary>
 /// <param name="Kind">Trim, swap-out or swap-in.</param>

@@ -1,10 +1,11 @@
 using Akka.Actor;
+using VmmSwap.Actors.FaultPath;
 using VmmSwap.Core;
 using VmmSwap.Core.Pages;
 using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// Swap-in: the copies into the guest stay on the fault thread, in bounded steps, because they

@@ -3,7 +3,7 @@ using Akka.Event;
 using VmmSwap.Core;
 using VmmSwap.Core.Work;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>Swap-out: each chunk writes one run of staging (a page worker's pwrite); once staging is empty, the flush that syncs and drops the file's cache ends the job.</summary>
 internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IActorRef job)

@@ -2,7 +2,7 @@ using Akka.Actor;
 using VmmSwap.Core;
 using VmmSwap.Core.Work;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Jobs;
 
 /// <summary>Trim: each chunk compares one window of staging (zero pages, pages unchanged since their last write) on a page worker; the handler drops what it found.</summary>
 internal sealed class TrimDriver(PageHandler handler, JobContext context, IActorRef job)

@@ -1,10 +1,11 @@
 using Akka.Actor;
 using Akka.Event;
+using VmmSwap.Actors.FaultPath;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Native.Processes;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Workers;
 
 /// <summary>
 /// A routee of the page-work pool: runs work the PageHandler planned, off the fault pump thread,

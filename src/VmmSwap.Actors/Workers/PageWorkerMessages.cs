@@ -1,11 +1,12 @@
 using Akka.Actor;
+using VmmSwap.Actors.FaultPath;
+using VmmSwap.Actors.Jobs;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Staging;
 using VmmSwap.Core.Work;
-using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors;
+namespace VmmSwap.Actors.Workers;
 
 /// <summary>
 /// A status to send (alone, or in the reply to <paramref name="Command"/>) to

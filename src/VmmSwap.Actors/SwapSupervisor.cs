@@ -252,6 +252,15 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<JobCompleted>(m => Sender.Equals(job.Actor), m =>
         {
             Context.Unwatch(job.Actor);
+            if (m.Error is not null)
+            {
+                // Its chunk in flight failed before it could stop: a failure, not an abort. The
+                // host hears of it (Failed, VmmSwapFailed) before the command goes on from there.
+                Fail(m.Error, stopping: null, exits: []);
+                Stash.UnstashAll();
+                return;
+            }
+
             _log.Info("{0} aborted after {1} pages in {2} ms", m.Kind, m.Pages, (long)m.Elapsed.TotalMilliseconds);
             AfterAbort(job);
         });

@@ -13,6 +13,11 @@ namespace VmmSwap.Core;
 /// chunked move to staging, swap-out, swap-in and trim. Not thread-safe: one owner serialises
 /// every call (the PageHandler actor); only <see cref="MoveToStagingBatch.Execute"/> runs elsewhere.
 /// </summary>
+/// <remarks>
+/// One file past the usual length: every transition of a page (fault, remove, move to staging,
+/// write, sync, restore, swap-in) is here, next to the others, because each must leave the page
+/// in exactly one place; the work itself lives in <c>Work/</c> and <c>Staging/</c>.
+/// </remarks>
 public sealed class PageHandler : IDisposable
 {
     private readonly PageHandlerRegion[] _regions;

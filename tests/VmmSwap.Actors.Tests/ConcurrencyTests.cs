@@ -11,7 +11,8 @@ namespace VmmSwap.Actors.Tests;
 /// <summary>
 /// Real guest threads fault continuously through <see cref="GuestMemory"/> while trim, swap-out
 /// and swap-in run: no fault is lost and every page ends as last written. And the GC rule of
-/// docs/ARCHITECTURE.md, "GC safety": the whole life cycle completes while another thread forces blocking GCs.
+/// docs/ARCHITECTURE.md, "GC safety": the whole life cycle completes while another thread forces blocking GCs. One
+/// class past the usual length: the cases share the guest threads and their page checks.
 /// </summary>
 public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(output)
 {

@@ -9,7 +9,8 @@ namespace VmmSwap.Actors.Tests;
 /// <summary>
 /// crosvm's controller / end-to-end tests, driven through <see cref="SwapController"/>: every
 /// command of the life cycle, repeated cycles, aborted swap-ins and Exit, with every guest page
-/// checked against what was last written.
+/// checked against what was last written. One class past the usual length: each case is the
+/// end-to-end life cycle with one variation, and they share its helpers.
 /// </summary>
 public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(output)
 {

@@ -13,7 +13,8 @@ namespace VmmSwap.Actors.Tests;
 /// reply, the state afterwards, the metrics, and the guest's data intact at the end. Jobs start
 /// paused, so each *InProgress state holds until the test calls <see cref="SwapTestKit.ResumeJobs"/>. The
 /// expected behaviour follows crosvm's <c>monitor_process</c> (disabled) and <c>handle_vmm_swap</c>
-/// (enabled) loops.
+/// (enabled) loops. One class past the usual length: the matrix, the way each state is reached and
+/// each command checked read as one table.
 /// </summary>
 public sealed class StateCommandMatrixTests(ITestOutputHelper output) : SwapTestKit(output)
 {

@@ -5,6 +5,11 @@ using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Core.Tests;
 
+/// <summary>
+/// The page handler on a real userfaultfd and memfd guest, without actors: faults from staging, the
+/// file and zero pages, removes, move to staging, swap-out, trim and swap-in. One class past the
+/// usual length: the cases share one harness and walk one page life cycle.
+/// </summary>
 public sealed unsafe class PageHandlerTests
 {
     private static readonly int Page = PageSize.Bytes;

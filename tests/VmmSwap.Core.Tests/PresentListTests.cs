@@ -2,6 +2,10 @@ using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Core.Tests;
 
+/// <summary>
+/// The present-page bitmap: set, clear, counts, run walks and their edges. One class past the usual
+/// length: many small edge cases of one type, each a few lines.
+/// </summary>
 public sealed class PresentListTests
 {
     [Fact]

@@ -4,6 +4,10 @@ using VmmSwap.Native.Files;
 
 namespace VmmSwap.Core.Tests;
 
+/// <summary>
+/// Staging memory on a real memfd: copies in, presence, release and the deferred frees. One class
+/// past the usual length: the cases share one staging fixture.
+/// </summary>
 public sealed unsafe class StagingMemoryTests
 {
     private static readonly int Page = PageSize.Bytes;

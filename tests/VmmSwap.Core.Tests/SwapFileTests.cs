@@ -6,6 +6,11 @@ using VmmSwap.Native.Memory;
 
 namespace VmmSwap.Core.Tests;
 
+/// <summary>
+/// The swap file on a real O_TMPFILE: writes, reads through its mapping, hole punching, presence and
+/// on-disk marks, sync and its failures. One class past the usual length: every case shares the same
+/// file fixture and checks one more call of the same small surface.
+/// </summary>
 public sealed class SwapFileTests
 {
     private static readonly int Page = PageSize.Bytes;

@@ -17,7 +17,9 @@ namespace VmmSwap.Core.Work;
 /// <remarks>
 /// crosvm copies straight from the file mapping and keeps read-ahead ahead of it by mlocking up
 /// to 16 MiB of the mapping. Reading into a buffer gets the kernel's sequential read-ahead without
-/// pinning pages, and leaves no cached copy of a page that is back in the guest.
+/// pinning pages, and leaves no cached copy of a page that is back in the guest. One file past
+/// the usual length: the two buffers, the window cursor and the copy steps share state that a
+/// split would have to hand back and forth on every step.
 /// </remarks>
 public sealed class SwapInContext : IDisposable
 {

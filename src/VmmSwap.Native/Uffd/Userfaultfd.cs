@@ -8,6 +8,11 @@ namespace VmmSwap.Native.Uffd;
 /// A non-blocking userfaultfd handshaken for missing-page faults on shared memory and remove
 /// events. Thin: it reports what the kernel says, typed; deciding what to do is the caller's job.
 /// </summary>
+/// <remarks>
+/// One file past the usual length because it is the whole ioctl surface of one kernel object
+/// (API handshake, register, unregister, copy, zero page, wake, events), each call with the errno
+/// classification the kernel gives that call.
+/// </remarks>
 public sealed unsafe class Userfaultfd : IDisposable
 {
     private const string DevicePath = "/dev/userfaultfd";

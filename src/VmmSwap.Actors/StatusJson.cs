@@ -66,9 +66,10 @@ public static class StatusJson
             root["error"]?.GetValue<string>() is { } error ? new SwapFailure(ParseKind(root["error_kind"]), error) : null);
     }
 
-    // A document without the kind (crosvm's own, or an older one) names no cause beyond its message.
+    // A document without the kind (crosvm's own, or an older one), or with a kind this version does
+    // not know (a newer one), names no cause beyond its message.
     private static SwapFailureKind ParseKind(JsonNode? kind) =>
-        kind is null ? SwapFailureKind.Internal
-        : Enum.TryParse<SwapFailureKind>(kind.GetValue<string>(), out var parsed) ? parsed
-        : throw new JsonException($"status JSON has an unknown error_kind \"{kind.GetValue<string>()}\"");
+        kind is not null && Enum.TryParse<SwapFailureKind>(kind.GetValue<string>(), ignoreCase: false, out var parsed) && Enum.IsDefined(parsed)
+            ? parsed
+            : SwapFailureKind.Internal;
 }

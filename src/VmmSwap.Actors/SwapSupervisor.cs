@@ -252,25 +252,15 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<JobCompleted>(m => Sender.Equals(job.Actor), m =>
         {
             Context.Unwatch(job.Actor);
-            if (m.Error is not null)
-            {
-                // Its chunk in flight failed before it could stop: a failure, not an abort. The
-                // host hears of it (Failed, VmmSwapFailed) before the command goes on from there.
-                Fail(m.Error, stopping: null, exits: []);
-                Stash.UnstashAll();
-                return;
-            }
-
-            _log.Info("{0} aborted after {1} pages in {2} ms", m.Kind, m.Pages, (long)m.Elapsed.TotalMilliseconds);
-            AfterAbort(job);
+            _log.Info("{0} {1} after {2} pages in {3} ms", m.Kind, m.Error is null ? "aborted" : "failed while aborting", m.Pages, (long)m.Elapsed.TotalMilliseconds);
+            AbortEnded(job, m.Error);
         });
 
-        // A job that dies without answering the abort still ends the abort.
+        // A job that dies without answering the abort still ends it, as a failure (as when no abort runs).
         Receive<Terminated>(m => m.ActorRef.Equals(job.Actor), _ =>
         {
             _pageHandler.Tell(new EndJob(job.Kind));
-            _log.Warning("{0} stopped unexpectedly while aborting", job.Kind);
-            AfterAbort(job);
+            AbortEnded(job, new SwapFailure(SwapFailureKind.Internal, $"the {job.Kind} job stopped unexpectedly"));
         });
         Receive<SwapCommand.Status>(_ => ReportState());
         Receive<JobProgress>(_ => { });
@@ -289,12 +279,15 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             }
 
             Enter(SwapState.Ready, Ready);
-            Stash.UnstashAll();
             if (exits.Count > 0)
             {
-                Stop(exits);
+                Stop([.. exits, .. AnswerStashed()]);
+                return;
             }
+
+            Stash.UnstashAll();
         });
+        Receive<SwapCommand.Exit>(_ => Become(() => Disabling([.. exits, Sender])));
         Receive<SwapCommand.Status>(_ => ReportState());
         Receive<UffdGone>(UffdGone);
         ReceiveAny(_ => Stash.Stash());
@@ -423,6 +416,26 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Become(() => Aborting(job));
     }
 
+    // A job whose chunk in flight failed before it could stop has failed, not aborted: the host
+    // hears of it (Failed, VmmSwapFailed) before the waiting commands go on from there. Already
+    // Failed, the first cause stays the one reported.
+    private void AbortEnded(RunningJob job, SwapFailure? failure)
+    {
+        if (failure is not null && _state != SwapState.Failed)
+        {
+            Fail(failure, stopping: null, exits: []);
+            Stash.UnstashAll();
+            return;
+        }
+
+        if (failure is not null)
+        {
+            _log.Warning("{0} ended after the failure with another: {1}", job.Kind, failure.Message);
+        }
+
+        AfterAbort(job);
+    }
+
     // The behaviour of the state an aborted job leaves (staging still holds every page after a
     // trim; after a swap-out or a swap-in some may be in the file; a failure stays a failure),
     // for the replayed command to move on from. The reported state is left to that command: a
@@ -517,18 +530,74 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         }
     }
 
-    // Answered here, not by the status worker, which stops with this actor; metrics are zero while disabled.
+    // Exit's replies go through the status worker too, behind the replies it still holds, and
+    // the supervisor stops once the worker has sent them all and stopped; what arrives meanwhile
+    // is answered (Stopping).
     private void Stop(IReadOnlyList<IActorRef> exits)
     {
         _log.Info("vmm-swap stopping");
-        var reply = new CommandReply(nameof(SwapCommand.Exit), CommandOutcome.Accepted, null, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _failure));
         foreach (var exit in exits)
         {
-            exit.Tell(reply);
+            Report(exit, nameof(SwapCommand.Exit), CommandOutcome.Accepted, null);
         }
 
-        Context.Stop(Self);
+        Context.Watch(_statusWorker);
+        _statusWorker.Tell(PoisonPill.Instance);
+        Become(Stopping);
     }
+
+    // Commands that waited for the Disable an Exit was waiting on: another Exit is answered with
+    // it (returned), every other command is refused, and a wait for a state that will never come
+    // fails when the supervisor stops (PostStop).
+    private List<IActorRef> AnswerStashed()
+    {
+        var exits = new List<IActorRef>();
+        foreach (var envelope in Stash.ClearStash())
+        {
+            switch (envelope.Message)
+            {
+                case SwapCommand.Exit:
+                    exits.Add(envelope.Sender);
+                    break;
+                case SwapCommand command:
+                    Report(envelope.Sender, command.Name, CommandOutcome.Failed, "vmm-swap is exiting");
+                    break;
+                case AwaitState wait when wait.State == SwapState.Ready:
+                    Report(envelope.Sender, null, CommandOutcome.Accepted, null);
+                    break;
+                case AwaitState wait:
+                    _stateWaiters.Add((wait.State, envelope.Sender));
+                    break;
+            }
+        }
+
+        return exits;
+    }
+
+    // Transient: the status worker sends what it holds and stops; then the supervisor stops. It is
+    // Ready, so every reply now has zero metrics and needs no worker.
+    private void Stopping()
+    {
+        Receive<Terminated>(m => m.ActorRef.Equals(_statusWorker), _ => Context.Stop(Self));
+        Receive<SwapCommand.Exit>(_ => Sender.Tell(StoppedReply(nameof(SwapCommand.Exit), CommandOutcome.Accepted, null)));
+        Receive<SwapCommand.Status>(_ => Sender.Tell(StoppedReply(null, CommandOutcome.Accepted, null).Status));
+        Receive<SwapCommand>(m => Sender.Tell(StoppedReply(m.Name, CommandOutcome.Failed, "vmm-swap is stopping")));
+        Receive<AwaitState>(m =>
+        {
+            if (m.State == SwapState.Ready)
+            {
+                Sender.Tell(StoppedReply(null, CommandOutcome.Accepted, null).Status);
+            }
+            else
+            {
+                _stateWaiters.Add((m.State, Sender));
+            }
+        });
+        ReceiveAny(_ => { });
+    }
+
+    private CommandReply StoppedReply(string? command, CommandOutcome outcome, string? reason) =>
+        new(command ?? string.Empty, outcome, reason, new SwapStatus(SwapState.Ready, SwapMetrics.Empty, _transition, _failure));
 
     // Checked here (open, a handshaken userfaultfd with the features needed); the PageHandler,
     // which owns registration, then checks its process maps the guest and answers UffdAttached.

@@ -399,6 +399,35 @@ public sealed class ControllerTests(ITestOutputHelper output) : SwapTestKit(outp
     }
 
     [Fact]
+    public void Statuses_sent_before_Exit_are_answered_before_its_reply_and_none_is_lost()
+    {
+        const int Statuses = 500;
+        using var guest = new GuestFixture(64, 64);
+        guest.Fill(seed: 15);
+        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "statuses-then-exit");
+        var probe = CreateTestProbe();
+        probe.Watch(swap.Supervisor);
+
+        // Statuses are answered by the status worker; Exit stops the supervisor, and with it the
+        // worker: what the worker still holds must go out first, in order.
+        for (var i = 0; i < Statuses; i++)
+        {
+            probe.Send(swap.Supervisor, SwapCommand.Status.Instance);
+        }
+
+        probe.Send(swap.Supervisor, SwapCommand.Exit.Instance);
+
+        for (var i = 0; i < Statuses; i++)
+        {
+            Assert.Equal(SwapState.Ready, probe.ExpectMsg<SwapStatus>(Deadline).State);
+        }
+
+        Assert.Equal(CommandOutcome.Accepted, probe.ExpectMsg<CommandReply>(Deadline).Outcome);
+        probe.ExpectTerminated(swap.Supervisor, Deadline);
+        Assert.Empty(guest.Mismatches());
+    }
+
+    [Fact]
     public async Task Every_Exit_sent_during_swap_in_is_answered_once_it_is_done()
     {
         using var guest = new GuestFixture(64, 32);

@@ -88,8 +88,18 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         // A page worker may still be reading staging or a buffer: cancel its work or let it finish
         // before the memory goes; if it will not finish, leak the memory rather than crash under it.
-        _jobs.EndRunning();
-        var safe = _jobs.CloseEnded(TimeSpan.FromSeconds(30));
+        var safe = true;
+        try
+        {
+            _jobs.EndRunning();
+        }
+        catch (Exception error)
+        {
+            _log.Error(error, "ending the running job's work failed; its memory is left mapped");
+            safe = false;
+        }
+
+        safe &= _jobs.CloseEnded(TimeSpan.FromSeconds(30));
         if (!safe)
         {
             _log.Error("a page worker is still running after 30 s; its memory is left mapped");
@@ -420,19 +430,39 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         _failed.Clear();
 
-        // The page state is about to be closed: no read of an aborted swap-in may still use it.
-        _jobs.CloseEnded(TimeSpan.FromSeconds(30));
+        // The page state is about to be closed: no work of an ended job may still use it. If some
+        // will not finish, the page state is left open (leaked) rather than freed under it.
+        var safe = _jobs.CloseEnded(TimeSpan.FromSeconds(30));
 
         // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
         // swap file (freeing its blocks) can take a while; a page worker does it.
         Sender.Tell(new SwapDisabled(error));
-        if (_handler is not null)
+        if (_handler is not null && safe)
         {
             _pool.Tell(new DisposePageState(_handler));
+        }
+        else if (_handler is not null)
+        {
+            _log.Error("a page worker still runs the work of an ended job after 30 s; the page state is left open");
         }
 
         _handler = null;
         _mainUffd = null;
+    }
+
+    // The page state's counters; if they cannot be read, the last published stay, and readers
+    // still see the message end (a version left odd would hold every Status forever).
+    private SwapMetrics CountersNow()
+    {
+        try
+        {
+            return _handler?.Counters() ?? SwapMetrics.Empty;
+        }
+        catch (Exception error)
+        {
+            _log.Error(error, "the page counters could not be read");
+            return _counters.Last;
+        }
     }
 
     // Every message may change the counters: they are published as it ends (PublishedCounters).
@@ -445,7 +475,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
         finally
         {
-            _counters.End(_handler?.Counters() ?? SwapMetrics.Empty);
+            _counters.End(CountersNow());
         }
     }
 }

@@ -34,6 +34,9 @@ internal sealed class PublishedCounters
         return Volatile.Read(ref _current);
     }
 
+    /// <summary>The counters last published, without waiting: for the PageHandler actor itself.</summary>
+    internal SwapMetrics Last => Volatile.Read(ref _current);
+
     /// <summary>A message starts changing the page state; only the PageHandler actor calls it.</summary>
     internal void Begin() => Interlocked.Increment(ref _version);
 

@@ -197,17 +197,13 @@ public sealed class VmmSwapGuests : IExtension
     // death notice. The child sends that notice before it tells any watcher, and an actor handles
     // system messages before ordinary ones, so the guardian's answer to a message sent after the
     // stop was seen comes after the name is free: the id can be added again at once.
+    // No answer (the guardian stopped meanwhile, or the ask timed out) means the actor system is
+    // terminating and takes no new guest: nothing is left to wait for.
     private async Task NameFreedAsync()
     {
-        try
-        {
-            var answer = _system.Guardian.Ask<ActorIdentity>(new Identify(null), GuardianAnswer);
-            await Task.WhenAny(answer, _system.WhenTerminated).ConfigureAwait(false);
-        }
-        catch (AskTimeoutException)
-        {
-            // The guardian stopped meanwhile: the actor system is terminating and takes no new guest.
-        }
+        var answer = _system.Guardian.Ask<ActorIdentity>(new Identify(null), GuardianAnswer);
+        await Task.WhenAny(answer, _system.WhenTerminated).ConfigureAwait(false);
+        _ = answer.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
     }
 
     private async Task<Done> ExitAllAsync()

@@ -29,14 +29,13 @@ internal abstract class BlockingEndDriver : JobDriver
         if (orphan.CancelOrWait(OrphanWait))
         {
             RestoreUnsynced(orphan);
-        }
-        else
-        {
-            // Its sync may still succeed and free what a restore would stage again: leave it.
-            Log.Error("{0}: a page worker is still running the work of a job that died", Kind);
+            return false;
         }
 
-        return false;
+        // Its sync may still succeed and free what a restore would stage again: leave it, and keep
+        // the driver among the ended ones so the memory it reads is not freed under it.
+        Log.Error("{0}: a page worker is still running the work of a job that died", Kind);
+        return true;
     }
 
     // Staging copies that work would have freed after a sync it did not get to do successfully.

@@ -27,9 +27,9 @@ internal sealed class JobDrivers(JobContext context)
 
         if (_running is null || !_running.Job.Equals(job))
         {
-            EndRunning();
             try
             {
+                EndRunning();
                 _running = kind switch
                 {
                     JobKind.SwapOut => new SwapOutDriver(handler, context, job),
@@ -76,12 +76,12 @@ internal sealed class JobDrivers(JobContext context)
     /// <summary>The running job is over (finished, aborted or dead).</summary>
     internal void EndRunning()
     {
-        if (_running?.End() == true)
-        {
-            _ended.Add(_running);
-        }
-
+        var running = _running;
         _running = null;
+        if (running?.End() == true)
+        {
+            _ended.Add(running);
+        }
     }
 
     /// <summary>

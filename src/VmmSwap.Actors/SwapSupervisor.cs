@@ -33,7 +33,8 @@ namespace VmmSwap.Actors;
 /// Failed             re-stage      ignored   ignored   swap-in job      swap-in, then stop  register
 /// </code>
 /// While Enable moves pages (Enabling), commands and Status wait; a second Enable fails. While a
-/// job aborts or Disable unregisters (Disabling), commands wait and Status is answered. One file
+/// job aborts or Disable unregisters (Disabling), commands wait and Status is answered; an Exit
+/// stops the supervisor once the status worker has sent every reply it holds (Stopping). One file
 /// for all the behaviours, past the usual length, so that the table above and the code that
 /// implements each of its cells read together.
 /// </remarks>

@@ -16,6 +16,10 @@ namespace VmmSwap.Actors.Control;
 /// </summary>
 internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILoggingAdapter log, TimeSpan idleTimeout)
 {
+    // How long, and how much, a connection closed on an error is read after its last reply.
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(1);
+    private const int LingerBytes = 1024 * 1024;
+
     private readonly LineReader _reader = new(socket);
     private PeerCredentials _peer;
 
@@ -30,6 +34,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
             {
                 log.Warning("vmm-swap control: refused a connection from pid {0} uid {1}: only root and uid {2} may connect", _peer.Pid, _peer.Uid, own);
                 await SendAsync(Error(null, ControlErrorCode.PermissionDenied, $"uid {_peer.Uid} may not control vmm-swap: only root and uid {own} may"), stop).ConfigureAwait(false);
+                await LingerAsync().ConfigureAwait(false);
                 return;
             }
 
@@ -49,6 +54,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         {
             log.Info("vmm-swap control: closed the connection of pid {0}: {1}", _peer.Pid, e.Message);
             await TrySendAsync(Error(e.Id, e.Code, e.Message), stop).ConfigureAwait(false);
+            await LingerAsync().ConfigureAwait(false);
         }
         catch (SocketException e)
         {
@@ -262,6 +268,33 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
             log.Debug("vmm-swap control: the error reply to pid {0} was not sent: {1}", _peer.Pid, e.Message);
+        }
+    }
+
+    // Closing a socket whose peer's bytes are still unread resets the connection, and the peer may
+    // then lose the error reply before it reads it: end our side, and read what the peer still
+    // sends until it closes too, for a bounded time and amount.
+    private async Task LingerAsync()
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            using var linger = new CancellationTokenSource(LingerTime);
+            var buffer = new byte[16 * 1024];
+            for (var drained = 0; drained < LingerBytes;)
+            {
+                var read = await socket.ReceiveAsync(buffer, SocketFlags.None, linger.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                drained += read;
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer is gone or keeps sending: it is closed either way.
         }
     }
 

@@ -54,11 +54,3 @@ internal sealed class LineReader(Socket socket)
         }
     }
 }
-
-/// <summary>A message grew past <see cref="ControlProtocol.MaxMessageBytes"/> without its newline.</summary>
-internal sealed class MessageTooLargeException()
-    : Exception($"a message is longer than {ControlProtocol.MaxMessageBytes} bytes (newline included)");
-
-/// <summary>The peer closed its side after <paramref name="bytes"/> bytes of a message without its newline.</summary>
-internal sealed class TruncatedMessageException(int bytes)
-    : Exception($"the connection ended {bytes} bytes into a message, before its newline");

@@ -264,6 +264,44 @@ public sealed class ControlSocketTests : IDisposable
         Assert.Empty(guest.Mismatches());
     }
 
+    [Fact]
+    public async Task The_python_client_of_PROTOCOL_md_reads_the_status()
+    {
+        var protocol = await File.ReadAllTextAsync(Path.Combine(RepoRoot(), "docs", "PROTOCOL.md"));
+        var section = protocol[protocol.IndexOf("## A client in Python", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```python\n", StringComparison.Ordinal) + "```python\n".Length;
+        var code = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        using var guest = new GuestFixture(8);
+        await using var host = await StartHostAsync(guest, "vmm-swap-control-python");
+        var swap = VmmSwapGuests.For(host.Services.GetRequiredService<ActorSystem>()).Get(VmmSwapGuests.DefaultId);
+
+        var pythonStart = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _dir };
+        pythonStart.ArgumentList.Add("-c");
+        pythonStart.ArgumentList.Add(code.Replace("\"vs.sock\"", $"\"{SocketPath}\"", StringComparison.Ordinal));
+        using var python = Process.Start(pythonStart)!;
+        var output = python.StandardOutput.ReadToEndAsync();
+        var error = python.StandardError.ReadToEndAsync();
+        await python.WaitForExitAsync().WaitAsync(Deadline);
+        Assert.True(python.ExitCode == 0, await error);
+        var printed = (await output).Trim();
+
+        // Python prints the dict's repr; its keys are crosvm's and its state the runtime's.
+        Assert.Contains("'state': 'Ready'", printed, StringComparison.Ordinal);
+        Assert.Contains("'swap_pages': 0", printed, StringComparison.Ordinal);
+        Assert.Equal(SwapState.Ready, (await swap.StatusAsync().WaitAsync(Deadline)).State);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VmmSwap.Actors.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("the repository root was not found above the test's directory");
+    }
+
     private static void AssertError(JsonObject? reply, params string[] codes)
     {
         Assert.NotNull(reply);

@@ -13,7 +13,8 @@ namespace VmmSwap.Actors.Tests;
 /// <summary>
 /// The control socket of docs/PROTOCOL.md on a real host, a real guest and a real Unix socket:
 /// every command's reply against the runtime's own status, the file's mode and life, the peer
-/// check, every error reply, and clients at once.
+/// check, every error reply, and clients at once. Past ~300 lines because these are the one
+/// protocol's tests, sharing its host, raw client and out-of-process clients.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ControlSocketTests : IDisposable

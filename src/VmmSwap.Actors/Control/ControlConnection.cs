@@ -12,7 +12,9 @@ namespace VmmSwap.Actors.Control;
 /// One client of the <see cref="ControlSocket"/>: the peer check, the hello, then one request at a
 /// time, each answered before the next is read (docs/PROTOCOL.md). Every command goes to the
 /// guest's supervisor through its <see cref="SwapController"/>, so commands of different clients
-/// are serialised by the supervisor's mailbox as the host's own are.
+/// are serialised by the supervisor's mailbox as the host's own are. Past ~300 lines because the
+/// protocol of one connection (peer check, hello, a request's checks, its reply or error, the
+/// lingering close) reads best in one place, top to bottom, as docs/PROTOCOL.md describes it.
 /// </summary>
 internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILoggingAdapter log, TimeSpan idleTimeout)
 {

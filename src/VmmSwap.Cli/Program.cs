@@ -6,7 +6,9 @@ namespace VmmSwap.Cli;
 
 /// <summary>
 /// The <c>vmm-swap</c> command line: <c>demo</c> runs the whole swap life cycle on a simulated
-/// guest, <c>bench</c> measures it, <c>soak</c> drives it hard and checks that nothing is lost.
+/// guest, <c>bench</c> measures it, <c>soak</c> drives it hard and checks that nothing is lost;
+/// <c>enable</c>, <c>trim</c>, <c>out</c>, <c>disable</c> and <c>status</c> drive a running host
+/// through its control socket.
 /// </summary>
 public static class Program
 {
@@ -39,6 +41,10 @@ public static class Program
             Soak.SoakCommand.Create(stdout, stderr),
             Soak.SoakChildCommand.Create(stdout, stderr),
         };
+        foreach (var verb in Control.ControlVerbs.Create(stdout, stderr))
+        {
+            root.Add(verb);
+        }
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -46,6 +52,14 @@ public static class Program
             // System.CommandLine would print every error plus the whole help text; one line that
             // names the problem is easier to act on, and the help is one flag away.
             var command = parsed.CommandResult.Command == root ? "vmm-swap" : $"vmm-swap {parsed.CommandResult.Command.Name}";
+            if (parsed.CommandResult.Command == root && args.Length > 0 && !args[0].StartsWith('-'))
+            {
+                // Without this the parser's first complaint is "Required command was not provided".
+                var known = string.Join(", ", root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name));
+                await stderr.WriteLineAsync($"vmm-swap: unknown command '{args[0]}'; the commands are {known} (see 'vmm-swap --help')").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
             await stderr.WriteLineAsync($"{command}: {parsed.Errors[0].Message} (see '{command} --help')").ConfigureAwait(false);
             return ExitBadInput;
         }

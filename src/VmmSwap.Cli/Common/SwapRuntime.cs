@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
 using VmmSwap.Actors;
+using VmmSwap.Actors.Control;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Guest;
 
@@ -30,8 +31,11 @@ public sealed class SwapRuntime : IAsyncDisposable
     /// <summary>The host's services (the ActorSystem among them), for tests.</summary>
     internal IServiceProvider Services => _host.Services;
 
-    /// <summary>Starts the host and the runtime for <paramref name="guest"/>, its swap file in <paramref name="swapDirectory"/>.</summary>
-    public static async Task<SwapRuntime> StartAsync(GuestMemory guest, string swapDirectory, Serilog.ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the host and the runtime for <paramref name="guest"/>, its swap file in
+    /// <paramref name="swapDirectory"/>, and a control socket at <paramref name="controlSocket"/> if one is given.
+    /// </summary>
+    public static async Task<SwapRuntime> StartAsync(GuestMemory guest, string swapDirectory, Serilog.ILogger logger, CancellationToken cancellationToken, string? controlSocket = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(logger);
@@ -41,8 +45,9 @@ public sealed class SwapRuntime : IAsyncDisposable
         // would stop the host, and the actor system with it, while guest pages are swapped out.
         builder.Services.AddSingleton<IHostLifetime, ManualHostLifetime>();
         builder.Logging.ClearProviders().SetMinimumLevel(LogLevel.Warning).AddSerilog(logger, dispose: false);
-        builder.Services.AddAkka("vmm-swap-demo", akka => akka
-            .AddHocon(
+        builder.Services.AddAkka("vmm-swap-demo", akka =>
+        {
+            akka.AddHocon(
                 // Akka writes to stdout before its logger is up; stdout is the report's. And Akka
                 // must not stop itself on SIGINT/SIGTERM (its CLR hook): the demo stops it, after
                 // every page is back in the guest.
@@ -53,7 +58,12 @@ public sealed class SwapRuntime : IAsyncDisposable
                 akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                 """,
                 HoconAddMode.Prepend)
-            .WithVmmSwap(guest, new VmmSwapOptions { SwapDirectory = swapDirectory }));
+            .WithVmmSwap(guest, new VmmSwapOptions { SwapDirectory = swapDirectory });
+            if (controlSocket is not null)
+            {
+                akka.WithVmmSwapControlSocket(controlSocket);
+            }
+        });
         var host = builder.Build();
         try
         {

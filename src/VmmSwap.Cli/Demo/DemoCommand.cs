@@ -62,9 +62,15 @@ public static class DemoCommand
             Description = "Print the report as one JSON document and no progress.",
         };
 
+        var controlSocket = new Option<string?>("--control-socket")
+        {
+            Description = "Open a control socket at PATH while the demo runs (mode 0600), so 'vmm-swap status PATH' (and enable, trim, out, disable) reach its runtime from another terminal. The demo still runs its own script: commands sent meanwhile are interleaved with its phases.",
+            HelpName = "PATH",
+        };
+
         var command = new Command("demo", "Fill a simulated guest, swap its memory out and back in while it runs, and verify every page.")
         {
-            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json,
+            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json, controlSocket,
         };
         command.SetAction((result, _) => RunAsync(
             new DemoOptions
@@ -79,6 +85,7 @@ public static class DemoCommand
                 SwapDir = result.GetValue(swapDir),
                 Seed = result.GetValue(seed),
                 Json = result.GetValue(json),
+                ControlSocket = result.GetValue(controlSocket),
             },
             stdout,
             stderr,

@@ -41,6 +41,13 @@ public sealed record DemoOptions
     /// <summary>Print one JSON document instead of progress bars and tables.</summary>
     public bool Json { get; init; }
 
+    /// <summary>
+    /// Path of a control socket (docs/PROTOCOL.md) the demo opens while it runs, so that
+    /// <c>vmm-swap status PATH</c> and the other verbs reach its runtime from another terminal;
+    /// null opens none.
+    /// </summary>
+    public string? ControlSocket { get; init; }
+
     /// <summary>Percent of random (incompressible, unique) pages: whatever the other kinds leave.</summary>
     public int RandomPercent => 100 - ZeroPercent - RepeatedPercent - TextPercent;
 

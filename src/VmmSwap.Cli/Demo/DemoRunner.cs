@@ -52,7 +52,7 @@ public sealed class DemoRunner
         var workload = new GuestWorkload(guest, options);
 
         // Disposed before the guest (reverse order): the runtime must never outlive the memory it serves.
-        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None).ConfigureAwait(false);
+        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket).ConfigureAwait(false);
         _swap = runtime.Controller;
 
         await RunPhaseAsync(PhaseNames.Fill, guest.PageCount, showRate: true, tracker =>

@@ -150,6 +150,22 @@ public static unsafe class FileOps
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> itself (a symlink is not followed) is a Unix domain socket;
+    /// false if nothing is there. Other lstat(2) failures throw a <see cref="NativeCallException"/>.
+    /// </summary>
+    public static bool IsSocket(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Syscall.lstat(path, out var stat) < 0)
+        {
+            var errno = NativeConvert.FromErrno(Stdlib.GetLastError());
+            return errno == Libc.ENOENT ? false : throw new NativeCallException("lstat", errno, path);
+        }
+
+        return (stat.st_mode & FilePermissions.S_IFMT) == FilePermissions.S_IFSOCK;
+    }
+
     /// <summary>The status of an open file (fstat).</summary>
     public static FileStatus Status(SafeFd fd)
     {

@@ -29,6 +29,9 @@ internal static unsafe partial class Libc
     internal const int EBADF = 9;
     internal const int ENOSYS = 38;
 
+    internal const int SOL_SOCKET = 1;
+    internal const int SO_PEERCRED = 17;
+
     internal const int O_RDONLY = 0;
     internal const int O_RDWR = 2;
     internal const int O_EXCL = 0x80;
@@ -76,6 +79,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Open(string path, int flags, uint mode);
+
+    [LibraryImport(Lib, EntryPoint = "getsockopt", SetLastError = true)]
+    internal static partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport(Lib, EntryPoint = "geteuid")]
+    internal static partial uint GetEuid();
 
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);

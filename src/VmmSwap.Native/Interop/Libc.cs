@@ -28,6 +28,7 @@ internal static unsafe partial class Libc
     internal const int ENOTDIR = 20;
     internal const int EBADF = 9;
     internal const int ENOSYS = 38;
+    internal const int ENODEV = 19;
 
     internal const int O_RDONLY = 0;
     internal const int O_RDWR = 2;

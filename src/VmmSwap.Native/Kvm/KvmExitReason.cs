@@ -41,7 +41,4 @@ public enum KvmExitReason : uint
 
     /// <summary>KVM_EXIT_SYSTEM_EVENT: shutdown, reset or crash requested by the guest.</summary>
     SystemEvent = 24,
-
-    /// <summary>KVM_EXIT_MEMORY_FAULT: KVM could not resolve guest memory and says where.</summary>
-    MemoryFault = 39,
 }

@@ -1,13 +1,16 @@
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Kvm;
 using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
+using VmmSwap.Testing;
 
 namespace VmmSwap.Native.Tests;
 
 /// <summary>The KVM bindings against the real /dev/kvm: VMs, vCPUs, registers, memory slots.</summary>
-public sealed class KvmTests
+public sealed unsafe class KvmTests
 {
     private const ulong SlotSize = 2 << 20;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     [Fact]
     public void A_missing_device_is_a_typed_error_that_says_how_to_enable_kvm()
@@ -129,5 +132,46 @@ public sealed class KvmTests
         Assert.Equal(KvmExitReason.Mmio, guest.Vcpu.Run());
         Assert.Equal(new KvmMmioExit(KvmGuest.MmioBase + 0x10, 0x0BAD_F00D_CAFE_D00DUL, 8, IsWrite: true), guest.Vcpu.Mmio);
         Assert.Equal(0x0BAD_F00D_CAFE_D00DUL, guest.Vcpu.GetRegs().Rax);
+    }
+
+    [KvmFact]
+    public void A_guest_load_from_a_missing_page_of_a_registered_slot_is_one_userfaultfd_fault_and_the_guest_sees_the_bytes_served()
+    {
+        const ulong Touched = 0x10_0000;
+        const ulong Served = 0x5A5A_5A5A_5A5A_5A5AUL;
+
+        // mov rax, [abs32]; mov [abs32], rax; jmp $.
+        byte[] code =
+        [
+            0x48, 0x8B, 0x04, 0x25, .. BitConverter.GetBytes((uint)Touched),
+            0x48, 0x89, 0x04, 0x25, .. BitConverter.GetBytes((uint)(KvmGuest.MmioBase + 0x08)),
+            0xEB, 0xFE,
+        ];
+        using var guest = new KvmGuest(code);
+        using var uffd = Userfaultfd.Create();
+        uffd.Register(guest.Mapping.Address, guest.Mapping.Length);
+        var page = new byte[SystemPageSizes.PageSize];
+        Array.Fill(page, (byte)0x5A);
+        var faults = new List<UffdEvent>();
+
+        var exit = KvmExitReason.Unknown;
+        using (new FaultServer(uffd, (u, e) =>
+        {
+            faults.Add(e);
+            fixed (byte* p = page)
+            {
+                u.Copy((nint)(e.Address & ~(ulong)(page.Length - 1)), (nint)p, (ulong)page.Length, wake: true);
+            }
+        }))
+        {
+            Assert.True(Blocking.RunOnThread(() => exit = guest.Vcpu.Run(), Deadline), "KVM_RUN did not return: the guest's fault was never served");
+        }
+
+        Assert.Equal(KvmExitReason.Mmio, exit);
+        Assert.Equal(new KvmMmioExit(KvmGuest.MmioBase + 0x08, Served, 8, IsWrite: true), guest.Vcpu.Mmio);
+        var fault = Assert.Single(faults);
+        Assert.Equal(UffdEventKind.PageFault, fault.Kind);
+        Assert.Equal((ulong)guest.Mapping.Address + Touched, fault.Address);
+        Assert.False(fault.IsWrite);
     }
 }

@@ -174,4 +174,77 @@ public sealed unsafe class KvmTests
         Assert.Equal((ulong)guest.Mapping.Address + Touched, fault.Address);
         Assert.False(fault.IsWrite);
     }
+
+    [KvmFact]
+    public void A_guest_fault_nobody_serves_holds_the_vcpu_in_kvm_run_until_it_is_served()
+    {
+        // The vCPU waits in the fault like any thread would: KVM_RUN neither returns nor fails
+        // with EFAULT while the fault is queued, and goes on once UFFDIO_COPY wakes it.
+        const ulong Touched = 0x10_0000;
+        const ulong Served = 0x3C3C_3C3C_3C3C_3C3CUL;
+
+        // mov rax, [abs32]; mov [abs32], rax; jmp $.
+        byte[] code =
+        [
+            0x48, 0x8B, 0x04, 0x25, .. BitConverter.GetBytes((uint)Touched),
+            0x48, 0x89, 0x04, 0x25, .. BitConverter.GetBytes((uint)(KvmGuest.MmioBase + 0x08)),
+            0xEB, 0xFE,
+        ];
+        using var guest = new KvmGuest(code);
+        using var uffd = Userfaultfd.Create();
+        uffd.Register(guest.Mapping.Address, guest.Mapping.Length);
+
+        using var returned = new ManualResetEventSlim();
+        var exit = KvmExitReason.Unknown;
+        Exception? error = null;
+        var vcpuThread = new Thread(() =>
+        {
+            try
+            {
+                exit = guest.Vcpu.Run();
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+            finally
+            {
+                returned.Set();
+            }
+        })
+        { IsBackground = true, Name = "test vcpu" };
+        vcpuThread.Start();
+
+        var fault = WaitForOneEvent(uffd);
+        Assert.Equal(UffdEventKind.PageFault, fault.Kind);
+        Assert.Equal((ulong)guest.Mapping.Address + Touched, fault.Address);
+        Assert.False(returned.Wait(TimeSpan.FromMilliseconds(500)), $"KVM_RUN returned with its fault unserved: {error?.Message ?? exit.ToString()}");
+
+        var page = new byte[SystemPageSizes.PageSize];
+        Array.Fill(page, (byte)0x3C);
+        fixed (byte* p = page)
+        {
+            uffd.Copy(guest.Mapping.Address + (nint)Touched, (nint)p, (ulong)page.Length, wake: true);
+        }
+
+        Assert.True(returned.Wait(Deadline), "KVM_RUN did not return after its fault was served");
+        Assert.Null(error);
+        Assert.Equal(KvmExitReason.Mmio, exit);
+        Assert.Equal(new KvmMmioExit(KvmGuest.MmioBase + 0x08, Served, 8, IsWrite: true), guest.Vcpu.Mmio);
+    }
+
+    private static UffdEvent WaitForOneEvent(Userfaultfd uffd)
+    {
+        var events = new UffdEvent[4];
+        var deadline = DateTime.UtcNow + Deadline;
+        int n;
+        while ((n = uffd.ReadEvents(events)) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the guest's touch raised no userfaultfd event");
+            Thread.Sleep(1);
+        }
+
+        Assert.Equal(1, n);
+        return events[0];
+    }
 }

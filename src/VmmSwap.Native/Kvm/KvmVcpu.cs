@@ -44,8 +44,8 @@ public sealed unsafe class KvmVcpu : IDisposable
     /// <summary>
     /// Runs the guest until it exits to the host (KVM_RUN) and returns why. A signal that
     /// interrupts it returns <see cref="KvmExitReason.Interrupted"/>. Any other failure throws
-    /// <see cref="NativeCallException"/>; EFAULT means KVM could not fault in host memory behind
-    /// a slot, e.g. a userfaultfd fault nobody served.
+    /// <see cref="NativeCallException"/>; EFAULT means KVM could not fault in the host memory
+    /// behind a slot. A userfaultfd fault nobody serves does not fail: the call waits in it.
     /// </summary>
     /// <remarks>
     /// KVM_RUN blocks for as long as the guest runs, including while a guest access waits in a
@@ -67,7 +67,7 @@ public sealed unsafe class KvmVcpu : IDisposable
         }
 
         var detail = errno == Libc.EFAULT
-            ? $"vCPU {Id}: KVM could not fault in the host memory behind a guest access (a userfaultfd fault not served, or a slot whose mapping is gone)"
+            ? $"vCPU {Id}: KVM could not fault in the host memory behind a guest access (is the slot's mapping still there?)"
             : $"vCPU {Id}";
         throw new NativeCallException("ioctl(KVM_RUN)", errno, detail);
     }

@@ -28,6 +28,7 @@ internal static unsafe partial class Libc
     internal const int ENOTDIR = 20;
     internal const int EBADF = 9;
     internal const int ENOSYS = 38;
+    internal const int ENODEV = 19;
 
     internal const int SOL_SOCKET = 1;
     internal const int SO_PEERCRED = 17;

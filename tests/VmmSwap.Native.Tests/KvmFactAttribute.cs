@@ -23,7 +23,7 @@ public sealed class KvmFactAttribute : FactAttribute
     {
         try
         {
-            using var kvm = Kvm.Kvm.Open();
+            using var kvm = KvmSystem.Open();
             return null;
         }
         catch (KvmUnavailableException e)

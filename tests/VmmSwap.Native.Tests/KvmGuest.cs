@@ -25,12 +25,12 @@ internal sealed class KvmGuest : IDisposable
     // Page-table entry bits: present, writable, user, and (in a PD) a 2 MiB page.
     private const ulong Present = 1, Writable = 2, User = 4, LargePage = 0x80;
 
-    private readonly Kvm.Kvm _kvm;
+    private readonly KvmSystem _kvm;
     private readonly KvmVm _vm;
 
     internal KvmGuest(ReadOnlySpan<byte> code)
     {
-        _kvm = Kvm.Kvm.Open();
+        _kvm = KvmSystem.Open();
         try
         {
             _vm = _kvm.CreateVm();

@@ -15,7 +15,7 @@ public sealed unsafe class KvmTests
     [Fact]
     public void A_missing_device_is_a_typed_error_that_says_how_to_enable_kvm()
     {
-        var error = Assert.Throws<KvmUnavailableException>(() => Kvm.Kvm.Open("/nonexistent/kvm"));
+        var error = Assert.Throws<KvmUnavailableException>(() => KvmSystem.Open("/nonexistent/kvm"));
         Assert.Equal(Libc.ENOENT, error.Errno);
         Assert.Contains("open(/nonexistent/kvm)", error.Message, StringComparison.Ordinal);
         Assert.Contains("ENOENT", error.Message, StringComparison.Ordinal);
@@ -28,7 +28,7 @@ public sealed unsafe class KvmTests
     [Fact]
     public void A_device_that_is_not_kvm_is_refused_by_the_api_version_check()
     {
-        var error = Assert.Throws<KvmUnavailableException>(() => Kvm.Kvm.Open("/dev/null"));
+        var error = Assert.Throws<KvmUnavailableException>(() => KvmSystem.Open("/dev/null"));
         Assert.Contains("KVM_GET_API_VERSION", error.Message, StringComparison.Ordinal);
         Assert.Contains("ENOTTY", error.Message, StringComparison.Ordinal);
     }
@@ -36,7 +36,7 @@ public sealed unsafe class KvmTests
     [KvmFact]
     public void Kvm_opens_with_a_kvm_run_area_of_whole_pages()
     {
-        using var kvm = Kvm.Kvm.Open();
+        using var kvm = KvmSystem.Open();
         Assert.True(kvm.VcpuMmapSize >= SystemPageSizes.PageSize, $"KVM_GET_VCPU_MMAP_SIZE gave {kvm.VcpuMmapSize}");
         Assert.Equal(0, kvm.VcpuMmapSize % SystemPageSizes.PageSize);
     }
@@ -44,7 +44,7 @@ public sealed unsafe class KvmTests
     [KvmFact]
     public void A_vcpu_reads_back_the_registers_it_was_given()
     {
-        using var kvm = Kvm.Kvm.Open();
+        using var kvm = KvmSystem.Open();
         using var vm = kvm.CreateVm();
         using var vcpu = vm.CreateVcpu(0);
         Assert.Equal(0, vcpu.Id);
@@ -57,7 +57,7 @@ public sealed unsafe class KvmTests
     [KvmFact]
     public void A_vcpu_reads_back_long_mode_sregs()
     {
-        using var kvm = Kvm.Kvm.Open();
+        using var kvm = KvmSystem.Open();
         using var vm = kvm.CreateVm();
         using var vcpu = vm.CreateVcpu(0);
 
@@ -80,7 +80,7 @@ public sealed unsafe class KvmTests
     [KvmFact]
     public void Two_vcpus_of_one_vm_get_their_own_ids_and_a_duplicate_id_is_refused()
     {
-        using var kvm = Kvm.Kvm.Open();
+        using var kvm = KvmSystem.Open();
         using var vm = kvm.CreateVm();
         using var first = vm.CreateVcpu(0);
         using var second = vm.CreateVcpu(1);
@@ -94,7 +94,7 @@ public sealed unsafe class KvmTests
     [KvmFact]
     public void A_memfd_mapping_registers_as_a_memory_slot_and_an_overlapping_slot_is_refused()
     {
-        using var kvm = Kvm.Kvm.Open();
+        using var kvm = KvmSystem.Open();
         using var vm = kvm.CreateVm();
         using var memFd = MemFd.Create("kvm slot", (long)SlotSize);
         using var mapping = MemoryMapping.MapShared(memFd, 0, SlotSize, writable: true);

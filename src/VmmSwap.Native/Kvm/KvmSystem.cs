@@ -7,7 +7,7 @@ namespace VmmSwap.Native.Kvm;
 /// An open /dev/kvm whose API version is checked: creates VMs. Thin: it reports what the kernel
 /// says, typed; what to run is the caller's job.
 /// </summary>
-public sealed class Kvm : IDisposable
+public sealed class KvmSystem : IDisposable
 {
     /// <summary>Where KVM's device node lives.</summary>
     public const string DevicePath = "/dev/kvm";
@@ -20,7 +20,7 @@ public sealed class Kvm : IDisposable
     private const string PermissionFix =
         "run as root or grant this user read/write access to /dev/kvm (e.g. add it to the 'kvm' group)";
 
-    private Kvm(SafeFd fd, int vcpuMmapSize)
+    private KvmSystem(SafeFd fd, int vcpuMmapSize)
     {
         Fd = fd;
         VcpuMmapSize = vcpuMmapSize;
@@ -36,10 +36,10 @@ public sealed class Kvm : IDisposable
     /// Opens /dev/kvm and checks it speaks API version 12. Throws <see cref="KvmUnavailableException"/>
     /// naming the cause and the fix when it is missing, refused or of another version.
     /// </summary>
-    public static Kvm Open() => Open(DevicePath);
+    public static KvmSystem Open() => Open(DevicePath);
 
     /// <summary>Opens <paramref name="devicePath"/>; tests point it elsewhere to see the refusal path.</summary>
-    internal static Kvm Open(string devicePath)
+    internal static KvmSystem Open(string devicePath)
     {
         var raw = Libc.Open(devicePath, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         if (raw < 0)
@@ -80,7 +80,7 @@ public sealed class Kvm : IDisposable
                 throw NativeCallException.FromLastError("ioctl(KVM_GET_VCPU_MMAP_SIZE)");
             }
 
-            return new Kvm(fd, mmapSize);
+            return new KvmSystem(fd, mmapSize);
         }
         catch
         {

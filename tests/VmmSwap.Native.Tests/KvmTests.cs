@@ -140,14 +140,7 @@ public sealed unsafe class KvmTests
         const ulong Touched = 0x10_0000;
         const ulong Served = 0x5A5A_5A5A_5A5A_5A5AUL;
 
-        // mov rax, [abs32]; mov [abs32], rax; jmp $.
-        byte[] code =
-        [
-            0x48, 0x8B, 0x04, 0x25, .. BitConverter.GetBytes((uint)Touched),
-            0x48, 0x89, 0x04, 0x25, .. BitConverter.GetBytes((uint)(KvmGuest.MmioBase + 0x08)),
-            0xEB, 0xFE,
-        ];
-        using var guest = new KvmGuest(code);
+        using var guest = new KvmGuest(LoadThenStoreOut(Touched));
         using var uffd = Userfaultfd.Create();
         uffd.Register(guest.Mapping.Address, guest.Mapping.Length);
         var page = new byte[SystemPageSizes.PageSize];
@@ -183,14 +176,7 @@ public sealed unsafe class KvmTests
         const ulong Touched = 0x10_0000;
         const ulong Served = 0x3C3C_3C3C_3C3C_3C3CUL;
 
-        // mov rax, [abs32]; mov [abs32], rax; jmp $.
-        byte[] code =
-        [
-            0x48, 0x8B, 0x04, 0x25, .. BitConverter.GetBytes((uint)Touched),
-            0x48, 0x89, 0x04, 0x25, .. BitConverter.GetBytes((uint)(KvmGuest.MmioBase + 0x08)),
-            0xEB, 0xFE,
-        ];
-        using var guest = new KvmGuest(code);
+        using var guest = new KvmGuest(LoadThenStoreOut(Touched));
         using var uffd = Userfaultfd.Create();
         uffd.Register(guest.Mapping.Address, guest.Mapping.Length);
 
@@ -247,4 +233,13 @@ public sealed unsafe class KvmTests
         Assert.Equal(1, n);
         return events[0];
     }
+
+    // mov rax, [touched]; mov [MmioBase + 8], rax; jmp $: the guest reads one page and stores
+    // what it read out through an MMIO exit.
+    private static byte[] LoadThenStoreOut(ulong touched) =>
+    [
+        0x48, 0x8B, 0x04, 0x25, .. BitConverter.GetBytes((uint)touched),
+        0x48, 0x89, 0x04, 0x25, .. BitConverter.GetBytes((uint)(KvmGuest.MmioBase + 0x08)),
+        0xEB, 0xFE,
+    ];
 }

@@ -258,11 +258,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         });
 
         // A job that dies without answering the abort still ends it, as a failure (as when no abort runs).
-        Receive<Terminated>(m => m.ActorRef.Equals(job.Actor), _ =>
-        {
-            _pageHandler.Tell(new EndJob(job.Kind));
-            AbortEnded(job, new SwapFailure(SwapFailureKind.Internal, $"the {job.Kind} job stopped unexpectedly"));
-        });
+        Receive<Terminated>(m => m.ActorRef.Equals(job.Actor), _ => AbortEnded(job, JobDied(job)));
         Receive<SwapCommand.Status>(_ => ReportState());
         Receive<JobProgress>(_ => { });
         Receive<UffdGone>(UffdGone);
@@ -307,11 +303,14 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     {
         Receive<JobProgress>(_ => Sender.Equals(job.Actor), m => _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds));
         Receive<Terminated>(m => m.ActorRef.Equals(job.Actor), _ =>
-        {
-            // It never sent EndJob: the PageHandler must still drop the job's context and frees.
-            _pageHandler.Tell(new EndJob(job.Kind));
-            Self.Tell(new JobCompleted(job.Kind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), new SwapFailure(SwapFailureKind.Internal, $"the {job.Kind} job stopped unexpectedly"), false), job.Actor);
-        });
+            Self.Tell(new JobCompleted(job.Kind, _transition.Pages, TimeSpan.FromMilliseconds(_transition.TimeMs), JobDied(job), false), job.Actor));
+    }
+
+    // A job stopped without EndJob: the PageHandler must still drop its driver and run its frees.
+    private SwapFailure JobDied(RunningJob job)
+    {
+        _pageHandler.Tell(new EndJob(job.Kind));
+        return new SwapFailure(SwapFailureKind.Internal, $"the {job.Kind} job stopped unexpectedly");
     }
 
     private void Common()

@@ -4,7 +4,6 @@ using Akka.Configuration;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Actors.Jobs;
 using VmmSwap.Core.Guest;
-using VmmSwap.Native.Uffd;
 using Xunit.Abstractions;
 
 namespace VmmSwap.Actors.Tests;
@@ -29,8 +28,7 @@ public abstract class SwapTestKit(ITestOutputHelper output)
     internal SwapController StartPaused(GuestMemory guest, VmmSwapOptions options, string name)
     {
         var gate = new JobStartGate();
-        var uffd = Userfaultfd.Create();
-        var supervisor = Sys.ActorOf(SwapSupervisor.Props(guest, uffd, options, gate), name);
+        var supervisor = SupervisorStarter.Start(Sys, guest, options, name, gate);
         ExitOnShutdown.Register(Sys, supervisor, options);
         Gates.Add(supervisor, gate);
         return new SwapController(supervisor);

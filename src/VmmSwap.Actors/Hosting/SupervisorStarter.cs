@@ -1,4 +1,5 @@
 using Akka.Actor;
+using VmmSwap.Actors.Jobs;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Storage;
 using VmmSwap.Native.Uffd;
@@ -15,9 +16,10 @@ internal static class SupervisorStarter
     /// Checks the actor system's configuration, the swap directory
     /// (<see cref="SwapDirectoryUnusableException"/>) and userfaultfd access
     /// (<see cref="UserfaultfdUnavailableException"/>), then starts the supervisor of
-    /// <paramref name="guest"/> as <paramref name="name"/>, owning the userfaultfd opened here.
+    /// <paramref name="guest"/> as <paramref name="name"/>, owning the userfaultfd opened here. Its
+    /// jobs wait for <paramref name="jobGate"/> when one is given (tests only).
     /// </summary>
-    internal static IActorRef Start(ActorSystem system, GuestMemory guest, VmmSwapOptions options, string name)
+    internal static IActorRef Start(ActorSystem system, GuestMemory guest, VmmSwapOptions options, string name, JobStartGate? jobGate = null)
     {
         // Without it the supervisor's children fail to start on their dispatcher, long after this call.
         if (!system.Settings.Config.HasPath($"{VmmSwapConfig.FaultPumpDispatcher}.type"))
@@ -29,7 +31,8 @@ internal static class SupervisorStarter
         var uffd = Userfaultfd.Create();
         try
         {
-            return system.ActorOf(SwapSupervisor.Props(guest, uffd, options), name);
+            var props = jobGate is null ? SwapSupervisor.Props(guest, uffd, options) : SwapSupervisor.Props(guest, uffd, options, jobGate);
+            return system.ActorOf(props, name);
         }
         catch
         {

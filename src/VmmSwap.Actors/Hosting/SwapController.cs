@@ -66,8 +66,19 @@ public sealed class SwapController
     /// <summary>Hands a forked child's userfaultfd to the runtime; while enabled it is registered at once (see <see cref="SwapCommand.ProcessForked"/>).</summary>
     public Task<CommandReply> ProcessForkedAsync(Userfaultfd uffd, CancellationToken cancellationToken = default) => SendAsync(new SwapCommand.ProcessForked(uffd), cancellationToken);
 
-    /// <summary>Swaps everything in if enabled, then stops the supervisor.</summary>
-    public Task<CommandReply> ExitAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Exit.Instance, cancellationToken);
+    /// <summary>
+    /// Swaps everything in if enabled, then stops the supervisor; completes once it has stopped,
+    /// so every command after it throws <see cref="SwapRuntimeStoppedException"/>.
+    /// </summary>
+    public async Task<CommandReply> ExitAsync(CancellationToken cancellationToken = default)
+    {
+        var reply = await SendAsync(SwapCommand.Exit.Instance, cancellationToken).ConfigureAwait(false);
+
+        // The reply leaves before the supervisor stops (its status worker sends what it still
+        // holds first); a command sent in between would be answered by a runtime about to stop.
+        await _stopped.WaitAsync(_timeout, cancellationToken).ConfigureAwait(false);
+        return reply;
+    }
 
     /// <summary>The current status.</summary>
     public Task<SwapStatus> StatusAsync(CancellationToken cancellationToken = default) =>

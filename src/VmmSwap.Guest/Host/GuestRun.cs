@@ -29,7 +29,9 @@ public sealed class GuestRun : IDisposable
     private readonly object _gate = new();
     private IReadOnlyList<VcpuRunResult>? _results;
 
+    // The counters a result reports, in this order; FirstTouchesAt is its index.
     private static readonly int[] Counters = [VcpuBlock.Accesses, VcpuBlock.Writes, VcpuBlock.FirstTouches, VcpuBlock.Mismatches];
+    private const int FirstTouchesAt = 2;
 
     internal GuestRun(KvmGuestHost host, IReadOnlyList<VcpuRunner> vcpus, long[] limits, long sweeps, TimeSpan pause)
     {
@@ -65,7 +67,7 @@ public sealed class GuestRun : IDisposable
     public bool Ended => _vcpus.All(v => v.Ended);
 
     /// <summary>First touches so far in this run, over all vCPUs (read live from the control slot).</summary>
-    public long FirstTouches => Enumerable.Range(0, _vcpus.Count).Sum(v => (long)(_host.ReadBlock(v, VcpuBlock.FirstTouches) - _countersBefore[v, 2]));
+    public long FirstTouches => Enumerable.Range(0, _vcpus.Count).Sum(v => (long)(_host.ReadBlock(v, VcpuBlock.FirstTouches) - _countersBefore[v, FirstTouchesAt]));
 
     /// <summary>
     /// Waits until every vCPU has done its sweeps and returns what each did. Throws
@@ -167,7 +169,7 @@ public sealed class GuestRun : IDisposable
             }
         }
 
-        return new VcpuRunResult(v, _vcpus[v].Sweeps, delta[0], delta[1], delta[2], delta[3], [.. _vcpus[v].Mismatches.Select(i => pages[i])], micros);
+        return new VcpuRunResult(v, _vcpus[v].Sweeps, delta[0], delta[1], delta[FirstTouchesAt], delta[3], [.. _vcpus[v].Mismatches.Select(i => pages[i])], micros);
     }
 
     private long Progress(int v) =>

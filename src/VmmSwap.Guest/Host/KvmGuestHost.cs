@@ -161,6 +161,18 @@ public sealed class KvmGuestHost : IDisposable
     public void Dispose()
     {
         _run?.Dispose();
+        if (_run is { Ended: false })
+        {
+            // A vCPU thread that never left KVM_RUN still uses its kvm_run mapping and the
+            // slots' memory: unmapping them under it could crash the process, so they are left.
+            return;
+        }
+
+        foreach (var runner in _runners)
+        {
+            runner.Dispose();
+        }
+
         foreach (var vcpu in _vcpus)
         {
             vcpu.Dispose();

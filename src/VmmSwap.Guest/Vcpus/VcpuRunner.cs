@@ -10,13 +10,14 @@ namespace VmmSwap.Guest.Vcpus;
 /// guest's MMIO reports. KVM_RUN is a native call, so the thread is in preemptive GC mode while
 /// the guest waits in a userfaultfd fault (docs/ARCHITECTURE.md, "GC safety").
 /// </summary>
-internal sealed class VcpuRunner
+internal sealed class VcpuRunner : IDisposable
 {
     private readonly KvmVcpu _vcpu;
     private readonly ControlMemory _control;
     private readonly ulong _block;
     private readonly ManualResetEventSlim _stopSignal = new();
     private readonly List<int> _mismatches = [];
+    private readonly Lock _kickGate = new();
     private Thread? _thread;
     private VcpuKick? _kick;
     private int _stop;
@@ -80,7 +81,6 @@ internal sealed class VcpuRunner
         });
         _pause = pause;
         _stop = 0;
-        _kick = null;
         _stopSignal.Reset();
         _mismatches.Clear();
         _sweeps = 0;
@@ -99,16 +99,29 @@ internal sealed class VcpuRunner
     {
         Interlocked.Exchange(ref _stop, 1);
         _stopSignal.Set();
-        Interlocked.CompareExchange(ref _kick, null, null)?.Kick();
+
+        // Under the gate the thread is still in Loop: a signal to a thread that has exited is
+        // undefined behaviour (its pthread_t may be gone), so the thread clears the kick under it.
+        lock (_kickGate)
+        {
+            _kick?.Kick();
+        }
     }
+
+    /// <inheritdoc />
+    public void Dispose() => _stopSignal.Dispose();
 
     internal bool Join(TimeSpan timeout) => _thread?.Join(timeout) ?? true;
 
     private void Loop()
     {
-        // Published with a full fence, and the stop flag read with one after it: a RequestStop
-        // either sees the kick or is seen by the loop before it enters KVM_RUN.
-        Interlocked.Exchange(ref _kick, VcpuKick.ForCurrentThread(_vcpu));
+        // A RequestStop either kicks under the gate after this, or set the stop flag before it
+        // and the loop sees the flag before it enters KVM_RUN.
+        lock (_kickGate)
+        {
+            _kick = VcpuKick.ForCurrentThread(_vcpu);
+        }
+
         try
         {
             while (true)
@@ -145,6 +158,10 @@ internal sealed class VcpuRunner
         finally
         {
             Interlocked.Exchange(ref _runEnteredTicks, 0);
+            lock (_kickGate)
+            {
+                _kick = null;
+            }
         }
     }
 

@@ -38,4 +38,19 @@ public sealed class KvmBenchSmokeTests
             Assert.True(c.GetProperty("native_pages_per_s").GetDouble() > 0, c.ToString());
         }
     }
+
+    [KvmFact]
+    public async Task The_kvm_case_prints_a_table_with_a_row_per_case_and_the_anchor()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var options = new BenchOptions([], Rounds: 1, Path.GetTempPath(), Json: false, Kvm: true, KvmPages: 256);
+
+        var exit = await BenchCommand.RunAsync(options, stdout, stderr, CancellationToken.None);
+
+        Assert.True(exit == BenchCommand.ExitOk, $"exit {exit}: {stderr}");
+        var lines = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("demand_paging_test 150,000 pages/s at 1 vCPU on bare metal", lines[0], StringComparison.Ordinal);
+        Assert.Equal(12, lines.Count(l => l.TrimStart().StartsWith("1 ", StringComparison.Ordinal) || l.TrimStart().StartsWith("2 ", StringComparison.Ordinal)));
+    }
 }

@@ -4,8 +4,8 @@ using VmmSwap.Core.Pages;
 namespace VmmSwap.Cli.Demo;
 
 /// <summary>
-/// The simulated guest: fills its memory with the page mix, runs vCPU threads over a hot working
-/// set, and keeps a reference checksum of every page (updated on every write by thread vCPUs; a
+/// The demo's guest: fills its memory with the page mix, runs vCPUs (KVM or threads,
+/// <see cref="IGuestVcpus"/>) over a hot working set, and keeps a reference checksum of every page (updated on every write by thread vCPUs; a
 /// KVM guest checks the pages it writes itself) to verify against.
 /// Guest bytes are touched only through <see cref="GuestMemory"/>'s native accessors.
 /// </summary>

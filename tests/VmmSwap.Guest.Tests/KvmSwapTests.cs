@@ -168,6 +168,26 @@ public sealed class KvmSwapTests(ITestOutputHelper output)
         }
     }
 
+    [KvmFact]
+    public async Task Stopping_the_runtime_while_kvm_vcpus_fault_swaps_every_page_back_in_and_the_guest_runs_on()
+    {
+        using var guest = new SwappedKvmGuest(vcpus: 2, seed: 25, regionPages: [1024]);
+        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "kvm-stopped");
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Active, Deadline);
+        var run = guest.Host.Start(guest.AllPages, sweeps: 0, SweepPause);
+
+        // No Exit: the actor system terminates under the running guest, and its shutdown swaps
+        // every page back in (faults served meanwhile) before the userfaultfd closes.
+        await Sys.Terminate().WaitAsync(Deadline);
+        var results = run.Stop().ToList();
+        results.AddRange(guest.Host.Start(guest.AllPages, sweeps: 2).WaitUntilDone(Deadline));
+
+        Assert.All(results, r => Assert.Equal(0, r.Mismatches));
+        Assert.Empty(guest.Mismatches());
+    }
+
     private static async Task RemoveColdRunsAsync(SwappedKvmGuest guest, HashSet<long> removed, long first, long step)
     {
         for (var page = first; page + 3 <= guest.Memory.PageCount; page += step)

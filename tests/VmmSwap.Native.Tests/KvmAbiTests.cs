@@ -73,6 +73,7 @@ public sealed unsafe class KvmAbiTests
             V("sizeof.kvm_sregs.interrupt_bitmap", sizeof(((struct kvm_sregs *)0)->interrupt_bitmap));
 
             OFF(kvm_run, request_interrupt_window);
+            OFF(kvm_run, immediate_exit);
             OFF(kvm_run, exit_reason);
             OFF(kvm_run, ready_for_interrupt_injection);
             OFF(kvm_run, if_flag);
@@ -200,6 +201,7 @@ public sealed unsafe class KvmAbiTests
         AssertOffsets<KvmRunHeader>(
             "kvm_run",
             ("request_interrupt_window", nameof(KvmRunHeader.RequestInterruptWindow)),
+            ("immediate_exit", nameof(KvmRunHeader.ImmediateExit)),
             ("exit_reason", nameof(KvmRunHeader.ExitReason)),
             ("ready_for_interrupt_injection", nameof(KvmRunHeader.ReadyForInterruptInjection)),
             ("if_flag", nameof(KvmRunHeader.IfFlag)),

@@ -1,3 +1,4 @@
+using VmmSwap.Guest.Layout;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Kvm;
 using VmmSwap.Native.Memory;
@@ -62,7 +63,7 @@ public sealed unsafe class KvmTests
         using var vcpu = vm.CreateVcpu(0);
 
         var sregs = vcpu.GetSregs();
-        KvmGuest.SetLongModeUser(ref sregs, pageTableRoot: 0x1000);
+        LongMode.SetUser(ref sregs, pageTableRoot: 0x1000);
         vcpu.SetSregs(sregs);
 
         var back = vcpu.GetSregs();
@@ -216,6 +217,68 @@ public sealed unsafe class KvmTests
         Assert.True(returned.Wait(Deadline), "KVM_RUN did not return after its fault was served");
         Assert.Null(error);
         Assert.Equal(KvmExitReason.Mmio, exit);
+        Assert.Equal(new KvmMmioExit(KvmGuest.MmioBase + 0x08, Served, 8, IsWrite: true), guest.Vcpu.Mmio);
+    }
+
+    [KvmFact]
+    public void A_kick_gets_a_vcpu_waiting_in_an_unserved_fault_out_of_kvm_run_and_the_fault_comes_again_on_the_next_run()
+    {
+        const ulong Touched = 0x10_0000;
+        const ulong Served = 0x4B4B_4B4B_4B4B_4B4BUL;
+
+        using var guest = new KvmGuest(LoadThenStoreOut(Touched));
+        using var uffd = Userfaultfd.Create();
+        uffd.Register(guest.Mapping.Address + (nint)Touched, (ulong)SystemPageSizes.PageSize);
+
+        VcpuKick? kick = null;
+        using var kickReady = new ManualResetEventSlim();
+        var exits = new List<KvmExitReason>();
+        using var interrupted = new ManualResetEventSlim();
+        using var returned = new ManualResetEventSlim();
+        Exception? error = null;
+        var vcpuThread = new Thread(() =>
+        {
+            try
+            {
+                kick = VcpuKick.ForCurrentThread(guest.Vcpu);
+                kickReady.Set();
+                exits.Add(guest.Vcpu.Run());
+                guest.Vcpu.ImmediateExit = false;
+                interrupted.Set();
+                exits.Add(guest.Vcpu.Run());
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+            finally
+            {
+                interrupted.Set();
+                returned.Set();
+            }
+        })
+        { IsBackground = true, Name = "test vcpu" };
+        vcpuThread.Start();
+
+        Assert.True(kickReady.Wait(Deadline));
+        Assert.Equal((ulong)guest.Mapping.Address + Touched, WaitForOneEvent(uffd).Address);
+        kick!.Kick();
+        Assert.True(interrupted.Wait(Deadline), "the kick did not get the vCPU out of KVM_RUN");
+        Assert.Null(error);
+        Assert.Equal([KvmExitReason.Interrupted], exits);
+
+        // The guest never got past the load: running it again raises the same fault.
+        Assert.Equal((ulong)guest.Mapping.Address + Touched, WaitForOneEvent(uffd).Address);
+        var page = new byte[SystemPageSizes.PageSize];
+        Array.Fill(page, (byte)0x4B);
+        fixed (byte* p = page)
+        {
+            uffd.Copy(guest.Mapping.Address + (nint)Touched, (nint)p, (ulong)page.Length, wake: true);
+        }
+
+        Assert.True(returned.Wait(Deadline), "KVM_RUN did not return after its fault was served");
+        Assert.Null(error);
+        Assert.Equal([KvmExitReason.Interrupted, KvmExitReason.Mmio], exits);
         Assert.Equal(new KvmMmioExit(KvmGuest.MmioBase + 0x08, Served, 8, IsWrite: true), guest.Vcpu.Mmio);
     }
 

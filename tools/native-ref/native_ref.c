@@ -6,11 +6,13 @@
 //   native_ref swapout <pages> <swap-dir>
 //   native_ref swapout-flush <pages> <swap-dir>
 //   native_ref swapin  <pages> <swap-dir>
+//   native_ref kvm-fault <pages> <source> <order> <vcpus> <swap-dir> <guest-program-file>
 //
 // Prints one JSON object on stdout. Built by the bench with the machine's cc.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -228,6 +230,161 @@ static void bench_swapin(long pages, const char *dir) {
     printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
 }
 
+
+// KVM demand paging: the bench's own guest program (assembled by VmmSwap.Guest and passed as a
+// file) on vCPUs of a VM laid out as VmmSwap.Guest lays it out (docs/ARCHITECTURE.md, "The KVM
+// guest host"): control slot at 0, the guest at 1 GiB; each vCPU touches its share of the pages
+// once, timing each first touch with rdtsc, served by the handler thread above.
+#define GIB (1UL << 30)
+#define CTL_TABLES 0x200000UL
+#define CTL_CODE 0x100000UL
+#define CTL_BLOCKS 0x110000UL
+#define MMIO_BASE (GIB - HUGE_BYTES)
+
+struct vcpu_run {
+    int fd;
+    struct kvm_run *run;
+    long mismatches;
+};
+
+static uint64_t rdtsc(void) {
+    unsigned lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static uint64_t fnv_page(const unsigned char *p) {
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (long i = 0; i < page; i += 8) { uint64_t w; memcpy(&w, p + i, 8); h = (h ^ w) * 0x100000001B3ULL; }
+    return h;
+}
+
+static void *run_vcpu(void *arg) {
+    struct vcpu_run *v = arg;
+    for (;;) {
+        if (ioctl(v->fd, KVM_RUN, 0) < 0) { if (errno == EINTR) continue; die("KVM_RUN"); }
+        if (v->run->exit_reason != KVM_EXIT_MMIO) { fprintf(stderr, "native_ref: exit %u\n", v->run->exit_reason); exit(1); }
+        uint64_t port = v->run->mmio.phys_addr - MMIO_BASE;
+        if (port == 8) v->mismatches++;
+        else if (port == 16) return NULL;
+    }
+}
+
+static void bench_kvm_fault(long pages, const char *source, const char *order, int vcpus, const char *dir, const char *program) {
+    size_t size = pages * page;
+    int gfd = make_memfd("guest", size);
+    unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
+    unsigned char *src = NULL;
+    if (strcmp(source, "staging") == 0) {
+        int sfd = make_memfd("staging", size);
+        src = map_shared(sfd, size, PROT_READ | PROT_WRITE);
+        fill(src, size);
+    } else if (strcmp(source, "file") == 0) {
+        int ffd = tmpfile_in(dir);
+        unsigned char *buf = malloc(size);
+        fill(buf, size);
+        if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
+        // As the runtime's swap-out leaves it: on disk, out of the page cache.
+        if (fdatasync(ffd) < 0) die("fdatasync");
+        if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
+        free(buf);
+        src = map_shared(ffd, size, PROT_READ);
+    }
+
+    size_t ctl_size = (CTL_TABLES + pages * 24 + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
+    int cfd = make_memfd("control", ctl_size);
+    unsigned char *ctl = map_shared(cfd, ctl_size, PROT_READ | PROT_WRITE);
+    uint64_t end = (GIB + ((size + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1)) + GIB - 1) & ~(GIB - 1);
+    uint64_t *pml4 = (uint64_t *)(ctl + 0x1000), *pdpt = (uint64_t *)(ctl + 0x2000);
+    pml4[0] = 0x2000 | 7;
+    for (uint64_t g = 0; g < end / GIB; g++) {
+        pdpt[g] = (0x3000 + g * 0x1000) | 7;
+        uint64_t *pd = (uint64_t *)(ctl + 0x3000 + g * 0x1000);
+        for (int e = 0; e < 512; e++) pd[e] = (g * GIB + e * HUGE_BYTES) | 7 | 0x80;
+    }
+    int pfd = open(program, O_RDONLY | O_CLOEXEC);
+    if (pfd < 0) die("open(program)");
+    if (read(pfd, ctl + CTL_CODE, CTL_BLOCKS - CTL_CODE) <= 0) die("read(program)");
+    close(pfd);
+
+    static unsigned char zero_page[65536];
+    uint64_t *table = (uint64_t *)(ctl + CTL_TABLES);
+    srand(1);
+    for (int v = 0; v < vcpus; v++) {
+        long from = pages * v / vcpus, n = pages * (v + 1) / vcpus - from;
+        uint64_t *addrs = table, *sums = table + n; // then the log, zeroed
+        for (long i = 0; i < n; i++) addrs[i] = GIB + (from + i) * page;
+        if (strcmp(order, "random") == 0)
+            for (long i = n - 1; i > 0; i--) { long j = rand() % (i + 1); uint64_t x = addrs[i]; addrs[i] = addrs[j]; addrs[j] = x; }
+        for (long i = 0; i < n; i++) sums[i] = fnv_page(src ? src + (addrs[i] - GIB) : zero_page);
+        uint64_t *block = (uint64_t *)(ctl + CTL_BLOCKS + v * 0x1000);
+        block[0] = CTL_TABLES + (uint64_t)((unsigned char *)addrs - (ctl + CTL_TABLES));
+        block[1] = block[0] + n * 8;
+        block[2] = block[0] + 2 * n * 8;
+        block[3] = n;     // limit
+        block[4] = 1;     // sweeps
+        block[5] = 0x9E3779B97F4A7C15ULL + v; // xorshift state
+        table += 3 * n;
+    }
+
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) die("open(/dev/kvm)");
+    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm < 0) die("KVM_CREATE_VM");
+    struct kvm_userspace_memory_region r0 = {.slot = 0, .guest_phys_addr = 0, .memory_size = ctl_size, .userspace_addr = (uint64_t)ctl};
+    struct kvm_userspace_memory_region r1 = {.slot = 1, .guest_phys_addr = GIB, .memory_size = size, .userspace_addr = (uint64_t)guest};
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r0) < 0 || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r1) < 0) die("KVM_SET_USER_MEMORY_REGION");
+    int mmap_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    struct vcpu_run *runs = calloc(vcpus, sizeof *runs);
+    for (int v = 0; v < vcpus; v++) {
+        runs[v].fd = ioctl(vm, KVM_CREATE_VCPU, v);
+        if (runs[v].fd < 0) die("KVM_CREATE_VCPU");
+        runs[v].run = mmap(NULL, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, runs[v].fd, 0);
+        if (runs[v].run == MAP_FAILED) die("mmap(kvm_run)");
+        struct kvm_sregs s;
+        if (ioctl(runs[v].fd, KVM_GET_SREGS, &s) < 0) die("KVM_GET_SREGS");
+        s.cr3 = 0x1000; s.cr0 = 0x80050033; s.cr4 = 0x20; s.efer = 0x500;
+        struct kvm_segment cs = {.base = 0, .limit = 0xffffffff, .selector = 0x33, .type = 11, .present = 1, .dpl = 3, .s = 1, .l = 1, .g = 1};
+        struct kvm_segment ds = {.base = 0, .limit = 0xffffffff, .selector = 0x2b, .type = 3, .present = 1, .dpl = 3, .s = 1, .db = 1, .g = 1};
+        s.cs = cs; s.ss = ds; s.ds = ds; s.es = ds; s.fs = ds; s.gs = ds;
+        if (ioctl(runs[v].fd, KVM_SET_SREGS, &s) < 0) die("KVM_SET_SREGS");
+        struct kvm_regs regs = {.rip = CTL_CODE, .rdi = CTL_BLOCKS + v * 0x1000, .rsp = CTL_BLOCKS + (v + 1) * 0x1000, .rflags = 2};
+        if (ioctl(runs[v].fd, KVM_SET_REGS, &regs) < 0) die("KVM_SET_REGS");
+    }
+
+    int uffd = make_uffd();
+    uffd_register(uffd, guest, size);
+    struct server srv = {.uffd = uffd, .guest = guest, .source = src};
+    pthread_t server;
+    pthread_create(&server, NULL, serve, &srv);
+
+    // The guest's TSC runs at the host's rate: calibrate it against the monotonic clock.
+    double c0 = now_s(); uint64_t t0 = rdtsc();
+    usleep(100000);
+    double tsc_hz = (rdtsc() - t0) / (now_s() - c0);
+
+    pthread_t *threads = malloc(vcpus * sizeof *threads);
+    double w0 = now_s();
+    for (int v = 0; v < vcpus; v++) pthread_create(&threads[v], NULL, run_vcpu, &runs[v]);
+    long mismatches = 0;
+    for (int v = 0; v < vcpus; v++) { pthread_join(threads[v], NULL); mismatches += runs[v].mismatches; }
+    double wall = now_s() - w0;
+    srv.stop = 1;
+    pthread_join(server, NULL);
+
+    double *lat = malloc(pages * sizeof *lat);
+    long count = 0;
+    table = (uint64_t *)(ctl + CTL_TABLES);
+    for (int v = 0; v < vcpus; v++) {
+        long n = pages * (v + 1) / vcpus - pages * v / vcpus;
+        for (long i = 0; i < n; i++) if (table[2 * n + i]) lat[count++] = table[2 * n + i] * 1e6 / tsc_hz;
+        table += 3 * n;
+    }
+    qsort(lat, count, sizeof *lat, cmp_double);
+    printf("{\"p50_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,\"faults\":%ld,\"pages_per_s\":%.1f,\"mismatches\":%ld}\n",
+           lat[count / 2], lat[(long)(count * 0.99)], lat[count - 1], count, pages / wall, mismatches);
+}
+
 int main(int argc, char **argv) {
     page = sysconf(_SC_PAGESIZE);
     if (argc >= 6 && strcmp(argv[1], "fault") == 0) bench_fault(atol(argv[2]), argv[3], argv[4], argv[5]);
@@ -235,9 +392,11 @@ int main(int argc, char **argv) {
     else if (argc >= 4 && strcmp(argv[1], "swapout") == 0) bench_swapout(atol(argv[2]), argv[3], 0);
     else if (argc >= 4 && strcmp(argv[1], "swapout-flush") == 0) bench_swapout(atol(argv[2]), argv[3], 1);
     else if (argc >= 4 && strcmp(argv[1], "swapin") == 0) bench_swapin(atol(argv[2]), argv[3]);
+    else if (argc >= 8 && strcmp(argv[1], "kvm-fault") == 0) bench_kvm_fault(atol(argv[2]), argv[3], argv[4], atoi(argv[5]), argv[6], argv[7]);
     else {
         fprintf(stderr, "usage: native_ref fault <pages> <staging|file|zero> <seq|random> <swap-dir>\n"
-                        "       native_ref enable <pages> | swapout[-flush] <pages> <swap-dir> | swapin <pages> <swap-dir>\n");
+                        "       native_ref enable <pages> | swapout[-flush] <pages> <swap-dir> | swapin <pages> <swap-dir>\n"
+                        "       native_ref kvm-fault <pages> <staging|file|zero> <seq|random> <vcpus> <swap-dir> <guest-program-file>\n");
         return 2;
     }
     return 0;

@@ -50,12 +50,17 @@ public static class BenchCommand
         {
             Description = "Print the report as one JSON document and no progress.",
         };
+        var kvm = new Option<bool>("--kvm")
+        {
+            Description = "Run only the KVM case: KVM vCPUs' first touches (sequential, random) from staging, the file and zero pages, and the demand-paging rate for 1 and 2 vCPUs, against native_ref driving the same guest. Needs /dev/kvm.",
+        };
         var command = new Command("bench", "Benchmark fault latency, enable, trim, swap-out, swap-in and memory overhead against a native C reference.")
         {
             sizes,
             rounds,
             swapDir,
             json,
+            kvm,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -73,7 +78,7 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
-            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json)), stdout, stderr, ct).ConfigureAwait(false);
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm)), stdout, stderr, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -83,6 +88,21 @@ public static class BenchCommand
     {
         try
         {
+            if (options.Kvm)
+            {
+                var kvmReport = await KvmBench.MeasureAsync(options, options.Json ? TextWriter.Null : stderr, cancellationToken).ConfigureAwait(false);
+                if (options.Json)
+                {
+                    await stdout.WriteLineAsync(JsonSerializer.Serialize(kvmReport, JsonOptions)).ConfigureAwait(false);
+                }
+                else
+                {
+                    kvmReport.Write(stdout);
+                }
+
+                return ExitOk;
+            }
+
             var report = await MeasureAsync(options, options.Json ? TextWriter.Null : stderr, cancellationToken).ConfigureAwait(false);
             if (options.Json)
             {
@@ -98,6 +118,11 @@ public static class BenchCommand
         catch (BenchException e)
         {
             await stderr.WriteLineAsync($"vmm-swap bench: {e.Message}").ConfigureAwait(false);
+            return ExitFailed;
+        }
+        catch (Native.Kvm.KvmUnavailableException e)
+        {
+            await stderr.WriteLineAsync($"vmm-swap bench: --kvm needs a usable /dev/kvm: {e.Message}").ConfigureAwait(false);
             return ExitFailed;
         }
         catch (UserfaultfdUnavailableException e)
@@ -211,7 +236,7 @@ public static class BenchCommand
             await native.ThroughputAsync("swapin", pages, swapDir, cancellationToken).ConfigureAwait(false));
     }
 
-    private static MachineInfo Machine()
+    internal static MachineInfo Machine()
     {
         long memory = 0;
         foreach (var line in File.ReadLines("/proc/meminfo"))

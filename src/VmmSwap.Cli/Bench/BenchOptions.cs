@@ -5,7 +5,9 @@ namespace VmmSwap.Cli.Bench;
 /// <param name="Rounds">Rounds per size; every figure is the median over rounds.</param>
 /// <param name="SwapDirectory">Directory of the swap files (ours and the native reference's).</param>
 /// <param name="Json">Print one JSON document instead of tables.</param>
-internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json)
+/// <param name="Kvm">Run only the KVM guest case (<see cref="KvmBench"/>) instead of the sizes.</param>
+/// <param name="KvmPages">Pages each KVM case touches (the tests' smoke run takes fewer).</param>
+internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, bool Kvm = false, int KvmPages = KvmBench.Pages)
 {
     /// <summary>Pages faulted per (source, order) case, at most.</summary>
     internal const int MaxFaultPages = 8192;

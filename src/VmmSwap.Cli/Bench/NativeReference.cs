@@ -53,6 +53,30 @@ internal sealed class NativeReference : IDisposable
         return new Latency(root.GetProperty("p50_us").GetDouble(), root.GetProperty("p99_us").GetDouble(), root.GetProperty("max_us").GetDouble(), root.GetProperty("faults").GetInt64());
     }
 
+    /// <summary>
+    /// native_ref kvm-fault: the same guest program (written to a file in its directory) on KVM
+    /// vCPUs laid out as VmmSwap.Guest lays them out, its faults served by a C handler thread.
+    /// </summary>
+    internal async Task<KvmCaseRound> KvmFaultAsync(long pages, string source, string order, int vcpus, string swapDirectory, CancellationToken cancellationToken)
+    {
+        var program = Path.Combine(_directory, "guest-program.bin");
+        if (!File.Exists(program))
+        {
+            await File.WriteAllBytesAsync(program, VmmSwap.Guest.Program.GuestProgram.Assemble(), cancellationToken).ConfigureAwait(false);
+        }
+
+        using var json = await InvokeAsync(["kvm-fault", Number(pages), source, order, Number(vcpus), swapDirectory, program], cancellationToken).ConfigureAwait(false);
+        var root = json.RootElement;
+        if (root.GetProperty("mismatches").GetInt64() != 0)
+        {
+            throw new BenchException($"native_ref kvm-fault {source}/{order} with {vcpus} vCPUs: the guest read {root.GetProperty("mismatches").GetInt64()} pages back wrong");
+        }
+
+        return new KvmCaseRound(
+            new Latency(root.GetProperty("p50_us").GetDouble(), root.GetProperty("p99_us").GetDouble(), root.GetProperty("max_us").GetDouble(), root.GetProperty("faults").GetInt64()),
+            root.GetProperty("pages_per_s").GetDouble());
+    }
+
     /// <summary>GiB/s of native_ref enable, swapout, swapout-flush or swapin.</summary>
     internal async Task<double> ThroughputAsync(string mode, long pages, string swapDirectory, CancellationToken cancellationToken)
     {

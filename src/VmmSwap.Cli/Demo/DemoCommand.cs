@@ -68,9 +68,15 @@ public static class DemoCommand
             HelpName = "PATH",
         };
 
+        var vcpuKind = new Option<string?>("--vcpu-kind")
+        {
+            Description = $"What runs the vCPUs: '{VcpuKindChoice.Kvm}' (KVM vCPUs running a guest program, as in a VMM) or '{VcpuKindChoice.Thread}' (threads copying through native calls). Default: {VcpuKindChoice.Kvm} where /dev/kvm is usable, else {VcpuKindChoice.Thread}.",
+            HelpName = "KIND",
+        };
+
         var command = new Command("demo", "Fill a simulated guest, swap its memory out and back in while it runs, and verify every page.")
         {
-            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json, controlSocket,
+            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json, controlSocket, vcpuKind,
         };
         command.SetAction((result, _) => RunAsync(
             new DemoOptions
@@ -86,6 +92,7 @@ public static class DemoCommand
                 Seed = result.GetValue(seed),
                 Json = result.GetValue(json),
                 ControlSocket = result.GetValue(controlSocket),
+                VcpuKind = result.GetValue(vcpuKind),
             },
             stdout,
             stderr,
@@ -105,6 +112,11 @@ public static class DemoCommand
         {
             await stderr.WriteLineAsync($"vmm-swap demo: {error}").ConfigureAwait(false);
             return Program.ExitBadInput;
+        }
+
+        if (validated.Setup!.KvmFallbackReason is { } reason)
+        {
+            await stderr.WriteLineAsync($"vmm-swap demo: KVM is not usable, so the vCPUs run as threads: {reason}").ConfigureAwait(false);
         }
 
         using var logger = DemoLogging.CreateLogger(stderr);

@@ -48,6 +48,12 @@ public sealed record DemoOptions
     /// </summary>
     public string? ControlSocket { get; init; }
 
+    /// <summary>
+    /// What runs the vCPUs: <c>kvm</c> or <c>thread</c> as given to <c>--vcpu-kind</c>; null is the
+    /// default, KVM where /dev/kvm is usable and threads elsewhere (<see cref="VcpuKindChoice"/>).
+    /// </summary>
+    public string? VcpuKind { get; init; }
+
     /// <summary>Percent of random (incompressible, unique) pages: whatever the other kinds leave.</summary>
     public int RandomPercent => 100 - ZeroPercent - RepeatedPercent - TextPercent;
 

@@ -85,6 +85,7 @@ public sealed class DemoReport
                 ["mib"] = o.GuestMib,
                 ["regions"] = o.Regions,
                 ["vcpus"] = o.Vcpus,
+                ["vcpu_kind"] = VcpuKindName(Setup.VcpuKind),
                 ["pages"] = o.GuestPages,
                 ["page_size"] = PageSize.Bytes,
                 ["hot_pages"] = o.HotPages,
@@ -104,6 +105,7 @@ public sealed class DemoReport
                 ["fault_latency"] = LatencyNode(r.Value.Latency),
             })]),
             ["fault_latency"] = LatencyNode(AllFaults),
+            ["fault_latency_timed_by"] = Setup.VcpuKind == VcpuKind.Kvm ? "guest rdtsc" : "host clock",
             ["host_memory"] = new JsonObject
             {
                 ["before_enable"] = MemoryNode(BeforeEnable),
@@ -125,6 +127,9 @@ public sealed class DemoReport
             ["exit_code"] = ExitCode,
         };
     }
+
+    /// <summary>The kind as <c>--vcpu-kind</c> spells it.</summary>
+    public static string VcpuKindName(VcpuKind kind) => kind == VcpuKind.Kvm ? VcpuKindChoice.Kvm : VcpuKindChoice.Thread;
 
     private static JsonNode PhaseNode(PhaseResult p) => new JsonObject
     {

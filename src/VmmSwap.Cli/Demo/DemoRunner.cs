@@ -49,7 +49,7 @@ public sealed class DemoRunner
         _report = new DemoReport(_setup);
         _interrupt = interrupt;
         using var guest = GuestMemory.Create(options.RegionSizes());
-        var workload = new GuestWorkload(guest, options);
+        using var workload = new GuestWorkload(guest, options, _setup.VcpuKind);
 
         // Disposed before the guest (reverse order): the runtime must never outlive the memory it serves.
         await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket).ConfigureAwait(false);
@@ -64,6 +64,7 @@ public sealed class DemoRunner
         {
             if (Continue(interrupt, PhaseNames.Fill))
             {
+                workload.CreateVcpus();
                 var resident = ResidentPages(guest);
                 await RunPhaseAsync(PhaseNames.Enable, resident, showRate: true, t => EnableAsync(t, resident)).ConfigureAwait(false);
                 workload.SwapEnabled();

@@ -6,4 +6,6 @@ namespace VmmSwap.Cli.Demo;
 /// The swap directory as the kernel names it (symbolic links resolved), so the swap file can be
 /// recognised among this process's open files.
 /// </param>
-public sealed record DemoSetup(DemoOptions Options, string SwapDirectory);
+/// <param name="VcpuKind">What runs the vCPUs.</param>
+/// <param name="KvmFallbackReason">Why the vCPUs run as threads although KVM was the default; null when it was not so.</param>
+public sealed record DemoSetup(DemoOptions Options, string SwapDirectory, VcpuKind VcpuKind = VcpuKind.Thread, string? KvmFallbackReason = null);

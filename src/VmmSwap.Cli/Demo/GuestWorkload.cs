@@ -1,46 +1,49 @@
-using System.Diagnostics;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 
 namespace VmmSwap.Cli.Demo;
 
 /// <summary>
-/// The simulated guest: fills its memory with the page mix, runs vCPU threads over a hot working
-/// set, and keeps a reference checksum of every page (updated on every write) to verify against.
+/// The demo's guest: fills its memory with the page mix, runs vCPUs (KVM or threads,
+/// <see cref="IGuestVcpus"/>) over a hot working set, and keeps a reference checksum of every page (updated on every write by thread vCPUs; a
+/// KVM guest checks the pages it writes itself) to verify against.
 /// Guest bytes are touched only through <see cref="GuestMemory"/>'s native accessors.
 /// </summary>
-public sealed class GuestWorkload
+public sealed class GuestWorkload : IDisposable
 {
     // Pages per GuestMemory.Write during the fill: big enough that the native call is amortised.
     private const int FillChunkPages = 256;
 
-    // How long a stopping vCPU may take: it finishes at most one access, which may be one fault.
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
-
     private readonly GuestMemory _guest;
     private readonly DemoOptions _options;
     private readonly ulong[] _reference;
-    private readonly VirtualCpu[] _vcpus;
+    private readonly VcpuKind _vcpuKind;
+    private readonly long[][] _shares;
+    private IGuestVcpus? _vcpus;
     private readonly long[] _kindCounts = new long[Enum.GetValues<PageKind>().Length];
 
     /// <summary>Creates the workload for <paramref name="guest"/>; every page is expected to read zero until filled.</summary>
-    public GuestWorkload(GuestMemory guest, DemoOptions options)
+    public GuestWorkload(GuestMemory guest, DemoOptions options, VcpuKind vcpuKind = VcpuKind.Thread)
     {
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(options);
         _guest = guest;
         _options = options;
+        _vcpuKind = vcpuKind;
         _reference = new ulong[guest.PageCount];
         Array.Fill(_reference, GuestMemory.ChecksumOf(new byte[PageSize.Bytes]));
         var hot = HotPages(guest.PageCount, options.HotPages, options.Seed);
-        _vcpus = new VirtualCpu[options.Vcpus];
-        for (var v = 0; v < _vcpus.Length; v++)
+        _shares = new long[options.Vcpus][];
+        for (var v = 0; v < _shares.Length; v++)
         {
-            var from = hot.Length * v / _vcpus.Length;
-            var to = hot.Length * (v + 1) / _vcpus.Length;
-            _vcpus[v] = new VirtualCpu(v, guest, _reference, hot[from..to], options.Seed);
+            var from = hot.Length * v / _shares.Length;
+            var to = hot.Length * (v + 1) / _shares.Length;
+            _shares[v] = hot[from..to];
         }
     }
+
+    /// <summary>The vCPUs, once <see cref="CreateVcpus"/> has made them.</summary>
+    public IGuestVcpus? Vcpus => _vcpus;
 
     /// <summary>Pages filled so far with each kind.</summary>
     public IReadOnlyDictionary<PageKind, long> KindCounts =>
@@ -107,14 +110,19 @@ public sealed class GuestWorkload
         return written;
     }
 
-    /// <summary>Enable has moved every page out of the guest: every page's next touch is a fault again.</summary>
-    public void SwapEnabled()
+    /// <summary>
+    /// Makes the vCPUs over the filled guest. Called before Enable: a KVM guest reads each hot
+    /// page's checksum from the memfd, where Enable leaves holes.
+    /// </summary>
+    public void CreateVcpus()
     {
-        foreach (var vcpu in _vcpus)
-        {
-            vcpu.ForgetTouches();
-        }
+        _vcpus ??= _vcpuKind == VcpuKind.Kvm
+            ? new KvmGuestVcpus(_guest, _shares, _options.Seed)
+            : new ThreadVcpus(_guest, _reference, _shares, _options.Seed);
     }
+
+    /// <summary>Enable has moved every page out of the guest: every page's next touch is a fault again.</summary>
+    public void SwapEnabled() => RequireVcpus().SwapEnabled();
 
     /// <summary>
     /// Runs the vCPUs for <paramref name="duration"/> (less if <paramref name="interrupt"/> fires).
@@ -122,43 +130,8 @@ public sealed class GuestWorkload
     /// beyond it stay untouched for a later run, so that run faults too. <paramref name="progress"/>
     /// gets the elapsed time and the faults so far while the guest runs.
     /// </summary>
-    public async Task<GuestRunResult> RunAsync(TimeSpan duration, double sliceFraction, Action<TimeSpan, long> progress, CancellationToken interrupt)
-    {
-        ArgumentNullException.ThrowIfNull(progress);
-        var counters = new GuestRunCounters();
-        var clock = Stopwatch.StartNew();
-        foreach (var vcpu in _vcpus)
-        {
-            vcpu.Start((int)Math.Ceiling(vcpu.Pages.Count * sliceFraction), counters);
-        }
-
-        var stuck = 0;
-        try
-        {
-            while (clock.Elapsed < duration && !interrupt.IsCancellationRequested)
-            {
-                progress(clock.Elapsed, counters.Faults);
-                // Clamped: the clock moves on between the loop test and here.
-                var left = duration - clock.Elapsed;
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(left.TotalMilliseconds, 0, 50)), CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            stuck = StopAll();
-        }
-
-        var elapsed = clock.Elapsed;
-        progress(elapsed, counters.Faults);
-        return new GuestRunResult(
-            counters.Faults,
-            counters.Accesses,
-            counters.Writes,
-            elapsed,
-            [.. _vcpus.SelectMany(v => v.Latencies)],
-            [.. _vcpus.SelectMany(v => v.ReadMismatches).Distinct().Order()],
-            stuck);
-    }
+    public Task<GuestRunResult> RunAsync(TimeSpan duration, double sliceFraction, Action<TimeSpan, long> progress, CancellationToken interrupt) =>
+        RequireVcpus().RunAsync(duration, sliceFraction, progress, interrupt);
 
     /// <summary>
     /// Compares every page with its reference checksum (read through native copies) and returns
@@ -167,10 +140,11 @@ public sealed class GuestWorkload
     public List<long> Verify(Action<long> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var mismatched = new List<long>();
+        var own = _vcpus?.OwnPages ?? new HashSet<long>();
+        var mismatched = new List<long>(_vcpus?.VerifyOwnPages() ?? []);
         for (long page = 0; page < _guest.PageCount; page++)
         {
-            if (_guest.PageChecksum(_guest.PageAddress(page)) != _reference[page])
+            if (!own.Contains(page) && _guest.PageChecksum(_guest.PageAddress(page)) != _reference[page])
             {
                 mismatched.Add(page);
             }
@@ -182,6 +156,7 @@ public sealed class GuestWorkload
         }
 
         progress(_guest.PageCount);
+        mismatched.Sort();
         return mismatched;
     }
 
@@ -201,6 +176,8 @@ public sealed class GuestWorkload
         return hot;
     }
 
-    // Returns how many vCPUs did not stop in time.
-    private int StopAll() => _vcpus.Count(vcpu => !vcpu.Stop(StopTimeout));
+    private IGuestVcpus RequireVcpus() => _vcpus ?? throw new InvalidOperationException("the vCPUs are made after the fill, by CreateVcpus");
+
+    /// <summary>Releases the vCPUs: for KVM, the VM. Every run has ended by then.</summary>
+    public void Dispose() => _vcpus?.Dispose();
 }

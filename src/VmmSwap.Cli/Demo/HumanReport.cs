@@ -47,7 +47,7 @@ public static class HumanReport
         console.WriteLine();
         console.MarkupLine(Markup.Escape(string.Create(
             CultureInfo.InvariantCulture,
-            $"guest: {o.GuestMib} MiB in {o.Regions} regions ({o.GuestPages:N0} pages of {PageSize.Bytes} B), {o.Vcpus} vCPUs over {o.HotPages:N0} hot pages, swap dir {report.Setup.SwapDirectory}")));
+            $"guest: {o.GuestMib} MiB in {o.Regions} regions ({o.GuestPages:N0} pages of {PageSize.Bytes} B), {o.Vcpus} {(report.Setup.VcpuKind == VcpuKind.Kvm ? "KVM" : "thread")} vCPUs over {o.HotPages:N0} hot pages, swap dir {report.Setup.SwapDirectory}")));
         console.MarkupLine(Markup.Escape("pages: " + string.Join(", ", report.PageKinds.Select(k => string.Create(CultureInfo.InvariantCulture, $"{k.Value:N0} {k.Key.ToString().ToLowerInvariant()}")))));
         console.Write(Phases(report));
 
@@ -128,7 +128,10 @@ public static class HumanReport
 
     private static Table Latency(DemoReport report)
     {
-        var table = new Table().Title("fault latency (first touch of a page by a vCPU)").AddColumn("run")
+        var title = report.Setup.VcpuKind == VcpuKind.Kvm
+            ? "fault latency as the KVM guest timed it (rdtsc)"
+            : "fault latency (first touch of a page by a vCPU)";
+        var table = new Table().Title(title).AddColumn("run")
             .AddColumn(new TableColumn("faults").RightAligned()).AddColumn(new TableColumn("p50 us").RightAligned())
             .AddColumn(new TableColumn("p99 us").RightAligned()).AddColumn(new TableColumn("max us").RightAligned())
             .AddColumn(new TableColumn("accesses").RightAligned()).AddColumn(new TableColumn("writes").RightAligned());

@@ -31,9 +31,15 @@ public static class InputValidation
 
         var (swapDirectory, swapError) = ProbeSwapDirectory(options.ResolvedSwapDir);
         error = swapError ?? CheckUserfaultfd();
-        return error is not null
-            ? new ValidationResult(null, error)
-            : new ValidationResult(new DemoSetup(options, swapDirectory!), null);
+        if (error is not null)
+        {
+            return new ValidationResult(null, error);
+        }
+
+        var vcpus = VcpuKindChoice.Resolve(options.VcpuKind, options.Vcpus);
+        return vcpus.Error is not null
+            ? new ValidationResult(null, vcpus.Error)
+            : new ValidationResult(new DemoSetup(options, swapDirectory!, vcpus.Kind, vcpus.FallbackReason), null);
     }
 
     private static string? CheckNumbers(DemoOptions o)

@@ -43,6 +43,7 @@ internal static unsafe partial class Libc
 
     internal const int PROT_READ = 1;
     internal const int PROT_WRITE = 2;
+    internal const int PROT_EXEC = 4;
     internal const int MAP_SHARED = 1;
     internal const int MAP_PRIVATE = 2;
     internal const int MAP_ANONYMOUS = 0x20;
@@ -86,6 +87,22 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "geteuid")]
     internal static partial uint GetEuid();
+
+    [LibraryImport(Lib, EntryPoint = "sigaction", SetLastError = true)]
+    internal static partial int Sigaction(int signal, SigactionStruct* action, SigactionStruct* previous);
+
+    [LibraryImport(Lib, EntryPoint = "__libc_current_sigrtmax")]
+    internal static partial int CurrentSigRtMax();
+
+    [LibraryImport(Lib, EntryPoint = "pthread_self")]
+    internal static partial nuint PthreadSelf();
+
+    // Returns the error number instead of setting errno.
+    [LibraryImport(Lib, EntryPoint = "pthread_kill")]
+    internal static partial int PthreadKill(nuint thread, int signal);
+
+    [LibraryImport(Lib, EntryPoint = "mprotect", SetLastError = true)]
+    internal static partial int Mprotect(nint addr, nuint length, int prot);
 
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);
@@ -177,5 +194,24 @@ internal static unsafe partial class Libc
     {
         internal uint Events;
         internal ulong Data;
+    }
+
+    internal const int SA_RESTART = 0x1000_0000;
+
+    /// <summary>glibc's x86_64 <c>struct sigaction</c>: handler, a 1024-bit mask, flags, restorer (glibc fills in the restorer).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 152)]
+    internal struct SigactionStruct
+    {
+        [FieldOffset(0)] internal nint Handler;
+        [FieldOffset(8)] internal SignalMask Mask;
+        [FieldOffset(136)] internal int Flags;
+        [FieldOffset(144)] internal nint Restorer;
+    }
+
+    /// <summary>glibc's <c>sigset_t</c>: 1024 bits.</summary>
+    [System.Runtime.CompilerServices.InlineArray(16)]
+    internal struct SignalMask
+    {
+        private ulong _word;
     }
 }

@@ -10,9 +10,7 @@ namespace VmmSwap.Native.Kvm;
 internal struct KvmRunHeader
 {
     [FieldOffset(0)] internal byte RequestInterruptWindow;
-
-    // Byte 1, immediate_exit, is left out: newer headers rename it immediate_exit__unsafe, and
-    // nothing here uses it.
+    [FieldOffset(1)] internal byte ImmediateExit;
     [FieldOffset(8)] internal uint ExitReason;
     [FieldOffset(12)] internal byte ReadyForInterruptInjection;
     [FieldOffset(13)] internal byte IfFlag;

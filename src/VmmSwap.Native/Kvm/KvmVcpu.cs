@@ -39,6 +39,16 @@ public sealed unsafe class KvmVcpu : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>kvm_run.immediate_exit</c>: while set, KVM_RUN returns <see cref="KvmExitReason.Interrupted"/>
+    /// at once instead of running the guest (see <see cref="VcpuKick"/>).
+    /// </summary>
+    public bool ImmediateExit
+    {
+        get => Volatile.Read(ref Header->ImmediateExit) != 0;
+        set => Volatile.Write(ref Header->ImmediateExit, value ? (byte)1 : (byte)0);
+    }
+
     private KvmRunHeader* Header => (KvmRunHeader*)_run.Address;
 
     /// <summary>

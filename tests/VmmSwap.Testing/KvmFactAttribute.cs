@@ -1,6 +1,7 @@
 using VmmSwap.Native.Kvm;
+using Xunit;
 
-namespace VmmSwap.Native.Tests;
+namespace VmmSwap.Testing;
 
 /// <summary>
 /// A fact that needs a usable /dev/kvm: where KVM cannot be opened it is skipped, and the skip

@@ -49,6 +49,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private IActorRef _pageHandler = ActorRefs.Nobody;
     private IActorRef _pump = ActorRefs.Nobody;
     private IActorRef _pool = ActorRefs.Nobody;
+    private IActorRef _faultReaders = ActorRefs.Nobody;
     private IActorRef _statusWorker = ActorRefs.Nobody;
     private readonly PublishedCounters _counters = new();
 
@@ -90,7 +91,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     {
         // The PageHandler holds pages that exist nowhere else: never restart it, keep its state
         // (the pump and the workers alike). A job is stopped; its state sees it end and fails.
-        if (Sender.Equals(_pageHandler) || Sender.Equals(_pump) || Sender.Equals(_statusWorker) || Sender.Equals(_pool))
+        if (Sender.Equals(_pageHandler) || Sender.Equals(_pump) || Sender.Equals(_statusWorker) || Sender.Equals(_pool) || Sender.Equals(_faultReaders))
         {
             _log.Error(error, "child {0} failed; resuming it with its state", Sender.Path.Name);
             return Directive.Resume;
@@ -104,7 +105,8 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     {
         _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
         _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
-        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _counters), "page-handler");
+        _faultReaders = Context.ActorOf(FaultReader.Props().WithRouter(new SmallestMailboxPool(_options.FaultReaders)), "fault-readers");
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _faultReaders, _counters), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
     }

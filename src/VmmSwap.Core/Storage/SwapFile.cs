@@ -198,11 +198,25 @@ public sealed unsafe class SwapFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Called with every range whose pages leave the present set, before anything can write their
+    /// slots again: a copy of a slot read earlier is no longer the page's (see FaultReads).
+    /// </summary>
+    internal Action<PageRange>? Leaving { get; set; }
+
     /// <summary>Takes the pages of <paramref name="range"/> out of the present set but keeps their bytes on disk for trim.</summary>
     public void ClearRange(PageRange range)
     {
         CheckRange(range);
         _present.ClearRange(range);
+        Leaving?.Invoke(range);
+    }
+
+    /// <summary>Whether slot <paramref name="index"/> is in the page cache, so reading it waits for no disk (mincore).</summary>
+    public bool IsCached(long index)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        return _mapping.IsResident(PageSize.PagesToBytes(index));
     }
 
     /// <summary>Forgets the pages of <paramref name="range"/> and punches their blocks out of the file.</summary>
@@ -231,6 +245,7 @@ public sealed unsafe class SwapFile : IDisposable
 
         _present.ClearRange(range);
         _onDisk.ClearRange(range);
+        Leaving?.Invoke(range);
         return runs;
     }
 

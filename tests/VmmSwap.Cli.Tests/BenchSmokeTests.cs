@@ -94,4 +94,14 @@ public sealed class BenchSmokeTests
         Assert.Equal(BenchCommand.ExitBadInput, exit);
         Assert.Contains("--sizes", stderr.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Bench_refuses_fault_read_pages_the_runtime_would_refuse()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--fault-read-pages", "65"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(BenchCommand.ExitBadInput, exit);
+        Assert.Contains("--fault-read-pages must be 0 to 64, got 65", stderr.ToString(), StringComparison.Ordinal);
+    }
 }

@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Pages;
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Bench;
@@ -50,12 +51,17 @@ public static class BenchCommand
         {
             Description = "Print the report as one JSON document and no progress.",
         };
+        var faultReadPages = new Option<int?>("--fault-read-pages")
+        {
+            Description = "The runtime's fault-read-pages (0: file faults read on the fault thread; 1-64: parked on reads of that many pages). Default: the runtime's.",
+        };
         var command = new Command("bench", "Benchmark fault latency, enable, trim, swap-out, swap-in and memory overhead against a native C reference.")
         {
             sizes,
             rounds,
             swapDir,
             json,
+            faultReadPages,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -73,7 +79,13 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
-            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json)), stdout, stderr, ct).ConfigureAwait(false);
+            if (r.GetValue(faultReadPages) is { } read && read is < 0 or > FaultRead.MaxPages)
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: --fault-read-pages must be 0 to {FaultRead.MaxPages}, got {read}").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(faultReadPages)), stdout, stderr, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -124,7 +136,8 @@ public static class BenchCommand
     {
         await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
         using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
-        var runtimeOptions = new VmmSwapOptions { SwapDirectory = options.SwapDirectory };
+        var defaults = new VmmSwapOptions();
+        var runtimeOptions = defaults with { SwapDirectory = options.SwapDirectory, FaultReadPages = options.FaultReadPages ?? defaults.FaultReadPages };
 
         // Akka's default logger writes to stdout; the report owns stdout.
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));

@@ -5,7 +5,8 @@ namespace VmmSwap.Cli.Bench;
 /// <param name="Rounds">Rounds per size; every figure is the median over rounds.</param>
 /// <param name="SwapDirectory">Directory of the swap files (ours and the native reference's).</param>
 /// <param name="Json">Print one JSON document instead of tables.</param>
-internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json)
+/// <param name="FaultReadPages">The runtime's <c>fault-read-pages</c>; null keeps its default.</param>
+internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, int? FaultReadPages = null)
 {
     /// <summary>Pages faulted per (source, order) case, at most.</summary>
     internal const int MaxFaultPages = 8192;

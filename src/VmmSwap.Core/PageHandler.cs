@@ -27,9 +27,10 @@ public sealed class PageHandler : IDisposable
     private readonly List<PageRange> _notDurable = [];
     private long _notDurablePages;
 
-    private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file)
+    private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file, WorkingSet? workingSet)
     {
         _regions = regions;
+        WorkingSet = workingSet;
         Staging = staging;
         File = file;
         Deferred = new DeferredFrees(staging, file);
@@ -50,6 +51,9 @@ public sealed class PageHandler : IDisposable
     /// </summary>
     internal SwapInContext? ActiveSwapIn { get; set; }
 
+    /// <summary>Where every fault is recorded, and what a swap-in brings in first; null when not recorded.</summary>
+    public WorkingSet? WorkingSet { get; }
+
     /// <summary>The swap-file reads for faults under way, and the last ones loaded.</summary>
     public FaultReads FaultReads { get; }
 
@@ -62,9 +66,10 @@ public sealed class PageHandler : IDisposable
     /// <summary>
     /// Creates a handler for <paramref name="regions"/> with staging memory and a swap file in
     /// <paramref name="swapDirectory"/> sized for all of them. Overlapping regions are refused with
-    /// both ranges named.
+    /// both ranges named. Faults are recorded in <paramref name="workingSet"/> when given (one slot
+    /// per page of the regions), and a swap-in brings its pages in first.
     /// </summary>
-    public static PageHandler Create(IReadOnlyList<GuestRegion> regions, string swapDirectory)
+    public static PageHandler Create(IReadOnlyList<GuestRegion> regions, string swapDirectory, WorkingSet? workingSet = null)
     {
         ArgumentNullException.ThrowIfNull(regions);
         if (regions.Count == 0)
@@ -81,10 +86,15 @@ public sealed class PageHandler : IDisposable
             filePages += regions[i].PageCount;
         }
 
+        if (workingSet is not null && workingSet.Length != filePages)
+        {
+            throw new ArgumentException($"the working set covers {workingSet.Length} pages, the regions {filePages}", nameof(workingSet));
+        }
+
         var staging = new StagingMemory(filePages);
         try
         {
-            return new PageHandler(handled, staging, new SwapFile(swapDirectory, filePages));
+            return new PageHandler(handled, staging, new SwapFile(swapDirectory, filePages), workingSet);
         }
         catch
         {
@@ -116,6 +126,7 @@ public sealed class PageHandler : IDisposable
         var region = FindRegion(page) ?? throw new InvalidGuestAddressException(address, "no guest region contains it");
         var fileIndex = region.FileIndexOf(page);
         var pageAddress = (nint)PageSize.PageBase(address);
+        WorkingSet?.Record(fileIndex);
 
         if (Staging.IsPresent(fileIndex))
         {
@@ -338,12 +349,15 @@ public sealed class PageHandler : IDisposable
         return written;
     }
 
-    /// <summary>Starts a swap-in; dispose the context when done or aborted to free its read buffers.</summary>
+    /// <summary>
+    /// Starts a swap-in, of the working set's pages first when the handler records one; dispose the
+    /// context when done or aborted to free its read buffers.
+    /// </summary>
     public SwapInContext StartSwapIn()
     {
         // Pages written but never synced come back from their staging copies, not from the file.
         EndSwapOut();
-        return ActiveSwapIn = new SwapInContext(this);
+        return ActiveSwapIn = new SwapInContext(this, WorkingSet);
     }
 
     /// <summary>Starts a trim of staging.</summary>

@@ -24,6 +24,7 @@ public sealed class OptionsHoconTests
         ShutdownTimeout = TimeSpan.FromMinutes(3) + TimeSpan.FromTicks(7),
         FaultReadPages = 3,
         FaultReaders = 5,
+        WorkingSetFirst = false,
     };
 
     public static TheoryData<string> OptionSets => [nameof(VmmSwapOptions), nameof(NonDefault)];
@@ -67,7 +68,7 @@ public sealed class OptionsHoconTests
         var defaults = new VmmSwapOptions();
         var settable = typeof(VmmSwapOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToList();
 
-        Assert.Equal(9, settable.Count);
+        Assert.Equal(10, settable.Count);
         Assert.All(settable, p => Assert.NotEqual(p.GetValue(defaults), p.GetValue(NonDefault)));
     }
 
@@ -100,6 +101,7 @@ public sealed class OptionsHoconTests
     [InlineData("vmm-swap.fault-read-pages = 65", "vmm-swap.fault-read-pages")]
     [InlineData("vmm-swap.fault-read-pages = -1", "vmm-swap.fault-read-pages")]
     [InlineData("vmm-swap.fault-readers = 0", "vmm-swap.fault-readers")]
+    [InlineData("vmm-swap.working-set-first = perhaps", "vmm-swap.working-set-first")]
     public void A_value_that_is_not_of_its_keys_type_is_refused_naming_the_key(string hocon, string key)
     {
         var error = Assert.Throws<ArgumentException>(() => VmmSwapOptions.FromConfig(ConfigurationFactory.ParseString(hocon)));

@@ -57,6 +57,9 @@ internal sealed class SwapHarness : IDisposable
     /// </summary>
     internal static SwapHarness Parking(int readPages, bool autoRead, params long[] regionPages) => new(readPages, autoRead, regionPages);
 
+    /// <summary>As <see cref="Parking(int, bool, long[])"/>, the runtime's defaults: file faults parked, the working set first.</summary>
+    internal static SwapHarness AsTheRuntime(params long[] regionPages) => new(8, true, regionPages) { WorkingSet = new WorkingSet(regionPages.Sum()) };
+
     /// <summary>Fault events the fault server has handled.</summary>
     internal int EventsHandled => _server.Handled;
 
@@ -85,6 +88,9 @@ internal sealed class SwapHarness : IDisposable
     }
 
     internal GuestMemory Guest { get; }
+
+    /// <summary>Where faults are recorded and what swap-in brings in first, as the runtime's; set before the first Enable.</summary>
+    internal WorkingSet? WorkingSet { get; init; }
 
     internal Userfaultfd Uffd => _uffd;
 
@@ -147,7 +153,8 @@ internal sealed class SwapHarness : IDisposable
         {
             if (_handler is null)
             {
-                _handler = PageHandler.Create(Guest.Regions, Path.GetTempPath());
+                WorkingSet?.StartCycle();
+                _handler = PageHandler.Create(Guest.Regions, Path.GetTempPath(), WorkingSet);
                 Register(_uffd);
                 if (_child is not null)
                 {

@@ -50,6 +50,9 @@ internal sealed class PageHandlerActor : ReceiveActor
     // come back to this actor.
     private int _faultReadPages;
 
+    // What the guest faulted lately (null when not recorded); it outlives each cycle's page state.
+    private readonly WorkingSet? _workingSet;
+
     // The Enable under way (or the last one): its batches out on the page workers.
     private StagingFanIn _enable = new();
 
@@ -64,6 +67,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _counters = counters;
         _jobs = new JobDrivers(new JobContext(options, _log, pool, Self));
         _registrations = new GuestRegistrations(guest.Regions);
+        _workingSet = options.WorkingSetFirst ? new WorkingSet(guest.Regions.Sum(r => r.PageCount)) : null;
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
         Receive<FaultReadDone>(Handle);
@@ -384,7 +388,8 @@ internal sealed class PageHandlerActor : ReceiveActor
     // otherwise read holes where staged pages are. Nothing stays registered then.
     private bool Open(IReadOnlyList<Userfaultfd> uffds)
     {
-        _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
+        _workingSet?.StartCycle();
+        _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory, _workingSet);
         _mainUffd = uffds[0];
         if (_registrations.AddAll(uffds, Gone) is not var (uffd, error))
         {

@@ -24,6 +24,7 @@ public sealed record VmmSwapOptions
     private const string ShutdownTimeoutKey = "shutdown-timeout";
     private const string FaultReadPagesKey = "fault-read-pages";
     private const string FaultReadersKey = "fault-readers";
+    private const string WorkingSetFirstKey = "working-set-first";
 
     // Read once from the embedded HOCON; every new VmmSwapOptions() starts as a copy.
     private static readonly VmmSwapOptions Defaults = new VmmSwapOptions(VmmSwapConfig.Default.GetConfig(Section)).Validated();
@@ -46,6 +47,7 @@ public sealed record VmmSwapOptions
         ShutdownTimeout = Read(section, ShutdownTimeoutKey, (c, k) => c.GetTimeSpan(k, allowInfinite: false));
         FaultReadPages = Read(section, FaultReadPagesKey, (c, k) => c.GetInt(k));
         FaultReaders = Read(section, FaultReadersKey, (c, k) => c.GetInt(k));
+        WorkingSetFirst = Read(section, WorkingSetFirstKey, (c, k) => c.GetBoolean(k));
     }
 
     /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
@@ -81,6 +83,13 @@ public sealed record VmmSwapOptions
 
     /// <summary>Threads reading swap-file pages for parked faults, beside the page workers: up to this many reads run at once.</summary>
     public int FaultReaders { get; init; }
+
+    /// <summary>
+    /// Whether the runtime records the pages the guest faults (this cycle and the one before) and
+    /// a swap-in brings those in first, then the rest: the guest finds what it touches first after
+    /// Disable already there.
+    /// </summary>
+    public bool WorkingSetFirst { get; init; }
 
     /// <summary>The swap directory to use.</summary>
     public string ResolvedSwapDirectory => string.IsNullOrEmpty(SwapDirectory) ? Path.GetTempPath() : SwapDirectory;
@@ -126,6 +135,7 @@ public sealed record VmmSwapOptions
               {{ShutdownTimeoutKey}} = {{shutdownTimeout}}
               {{FaultReadPagesKey}} = {{FaultReadPages}}
               {{FaultReadersKey}} = {{FaultReaders}}
+              {{WorkingSetFirstKey}} = {{(WorkingSetFirst ? "on" : "off")}}
             }
             """);
     }
@@ -183,7 +193,7 @@ public sealed record VmmSwapOptions
     }
 
     // Akka's readers throw without the key's name (a FormatException for "abc", an
-    // ArgumentNullException for an object or a list); the host needs the key to fix its HOCON.
+    // ArgumentNullException for an object or a list, a NotSupportedException for a boolean that is not one); the host needs the key to fix its HOCON.
     private static T Read<T>(Config section, string key, Func<Config, string, T> read)
     {
         if (!section.HasPath(key))
@@ -195,7 +205,7 @@ public sealed record VmmSwapOptions
         {
             return read(section, key);
         }
-        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or ConfigurationException)
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or ConfigurationException or NotSupportedException)
         {
             throw new ArgumentException($"{Section}.{key} cannot be read: {e.Message}", e);
         }

@@ -55,6 +55,18 @@ public sealed class BenchSmokeTests
         Assert.True(swapOut.GetProperty("native_flushed_gib_per_s").GetDouble() > 0);
         Assert.True(swapOut.GetProperty("flushed_ratio").GetDouble() > 0);
 
+        // The working-set case: the sequential swap-in's touches fault (it walks the file from the
+        // start, the working set is spread over the guest); every case took some time.
+        var workingSet = result.GetProperty("working_set");
+        Assert.True(workingSet.GetProperty("working_set_pages").GetInt64() > 0);
+        foreach (var side in new[] { "never_swapped", "sequential", "working_set_first" })
+        {
+            Assert.True(workingSet.GetProperty(side).GetProperty("touch_ms").GetDouble() > 0, side);
+        }
+
+        Assert.True(workingSet.GetProperty("sequential").GetProperty("faults").GetInt64() > 0);
+        Assert.True(workingSet.TryGetProperty("faults_cut", out _));
+
         var trim = result.GetProperty("trim");
         Assert.True(trim.GetProperty("pages_per_s").GetDouble() > 0);
         Assert.True(trim.GetProperty("staged_pages").GetInt64() > 0);

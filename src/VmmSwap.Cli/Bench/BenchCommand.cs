@@ -197,6 +197,7 @@ public static class BenchCommand
         "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (the supervisor answers AwaitState on the transition; no polling)",
         "swap-out references: plain pwrite into the page cache (the issue's reference) and pwrite + writeback + fdatasync + FADV_DONTNEED (the flush the runtime does before it reports Active); swap-in reference: pread + UFFDIO_COPY of a file flushed and dropped from the page cache, as the runtime's swap-out leaves it",
         $"faults during jobs: random order, on a guest of at least {BenchOptions.MinJobGuestMib} MiB, compared with idle random faults from the same source on the same guest; reads under {GuestThread.NoFaultMicroseconds} us found their page already in (the job got there first) and are not counted; swap-in faults are timed on the block it reaches last",
+        $"working set: a seeded random 1/16 of the guest's pages (at most {BenchOptions.MaxFaultPages}; guest {BenchOptions.MinJobGuestMib}-1024 MiB) touched while swapped out, everything swapped out again, then touched again right after Disable; touch time from Disable sent to the last page touched, faults = touches slower than {GuestThread.NoFaultMicroseconds} us; never swapped = the same touches on plain memory; sequential = working-set-first off",
         "memory: managed heap = GC.GetTotalMemory(true) after Enable / at Active minus after Start; RssAnon likewise (VmRSS counts the guest and staging memfd mappings, so it is shown as before/after, not as overhead); host released = 1 - (guest + staging memfd allocated bytes at Active) / (guest allocated before Enable); the staging and zero fault blocks are faulted back before swap-out and stay resident",
     ];
 
@@ -205,6 +206,7 @@ public static class BenchCommand
         var round = new OurRound();
         await ours.LifeCycleAsync(size, round, cancellationToken).ConfigureAwait(false);
         await ours.DuringJobsAsync(size, round, cancellationToken).ConfigureAwait(false);
+        await ours.WorkingSetAsync(size, round, cancellationToken).ConfigureAwait(false);
         return round;
     }
 

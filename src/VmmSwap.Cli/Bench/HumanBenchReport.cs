@@ -52,6 +52,16 @@ internal static class HumanBenchReport
 
         console.Write(jobs);
 
+        var workingSet = new Table().Title("Working set after Disable: touch time ms / touches that faulted");
+        workingSet.AddColumns("size MiB", "guest MiB", "working set pages", "never swapped", "sequential swap-in", "working set first", "faults cut", "touch / never swapped");
+        foreach (var r in report.Results)
+        {
+            var w = r.WorkingSet;
+            workingSet.AddRow(I(r.SizeMib), I(w.GuestMib), I(w.WorkingSetPages), $"{F(w.NeverSwapped.TouchMs)} / {I(w.NeverSwapped.Faults)}", $"{F(w.Sequential.TouchMs)} / {I(w.Sequential.Faults)}", $"{F(w.WorkingSetFirst.TouchMs)} / {I(w.WorkingSetFirst.Faults)}", w.FaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.TouchVsNeverSwapped));
+        }
+
+        console.Write(workingSet);
+
         var memory = new Table().Title("Memory");
         memory.AddColumns("size MiB", "heap KiB/GiB", "RssAnon KiB/GiB", "VmRSS before MiB", "VmRSS active MiB", "host before MiB", "host active MiB", "released", "swap page cache MiB");
         foreach (var r in report.Results)

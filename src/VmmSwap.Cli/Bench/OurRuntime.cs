@@ -48,6 +48,8 @@ internal sealed record OurRound
     internal long HostActiveBytes { get; set; }
 
     internal long SwapPageCacheBytes { get; set; }
+
+    internal WorkingSetResult? WorkingSet { get; set; }
 }
 
 /// <summary>Drives our runtime (SwapController over an ActorSystem) through the bench's two passes.</summary>
@@ -216,6 +218,10 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
             await ExitAsync(swap).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Pass 3: the working set after Disable, swapped in first or in file order (<see cref="WorkingSetSwapIn"/>).</summary>
+    internal async Task WorkingSetAsync(int sizeMib, OurRound round, CancellationToken cancellationToken) =>
+        round.WorkingSet = await WorkingSetSwapIn.MeasureAsync(system, options, sizeMib, $"bench-{Interlocked.Increment(ref _instances)}", cancellationToken).ConfigureAwait(false);
 
     private static async Task<Latency> DuringAsync(SwapController swap, GuestMemory guest, long[] pages, Func<Task<CommandReply>> start, SwapState until, CancellationToken cancellationToken)
     {

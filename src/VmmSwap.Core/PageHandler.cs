@@ -357,7 +357,18 @@ public sealed class PageHandler : IDisposable
     {
         // Pages written but never synced come back from their staging copies, not from the file.
         EndSwapOut();
-        return ActiveSwapIn = new SwapInContext(this, WorkingSet);
+        return ActiveSwapIn = new SwapInContext(this, WorkingSet, onlyFirst: false);
+    }
+
+    /// <summary>
+    /// Starts a prefetch: a swap-in of the working set's pages only (staging, then the file), done
+    /// once they are all in; swap stays enabled for the rest. Needs a working set.
+    /// </summary>
+    public SwapInContext StartPrefetch()
+    {
+        var workingSet = WorkingSet ?? throw new InvalidOperationException("a prefetch needs the working set, and this handler records none");
+        EndSwapOut();
+        return ActiveSwapIn = new SwapInContext(this, workingSet, onlyFirst: true);
     }
 
     /// <summary>Starts a trim of staging.</summary>

@@ -36,13 +36,16 @@ public sealed class SwapInContext : IDisposable
     private long _readCursor;
     private PageRange? _lastWindow;
 
-    // While set, only its pages are brought in (staging, then the file); then the rest, from the start.
+    // While set, only its pages are brought in (staging, then the file); then the rest, from the
+    // start, unless only the working set is wanted (a prefetch).
     private WorkingSet? _first;
+    private readonly bool _onlyFirst;
 
-    internal SwapInContext(PageHandler handler, WorkingSet? first)
+    internal SwapInContext(PageHandler handler, WorkingSet? first, bool onlyFirst)
     {
         _handler = handler;
         _first = first;
+        _onlyFirst = onlyFirst;
     }
 
     /// <summary>Whether the pages of the working set are still being brought in, ahead of the rest.</summary>
@@ -94,7 +97,7 @@ public sealed class SwapInContext : IDisposable
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var done = CopyPhaseStep(uffd, maxBytes);
-        if (done == 0 && _first is not null && _next is null && FirstWindowStart() is null)
+        if (done == 0 && _first is not null && !_onlyFirst && _next is null && FirstWindowStart() is null)
         {
             // The working set is in: now the rest, from the start (what is in is skipped).
             _first = null;

@@ -59,7 +59,7 @@ public sealed class BenchSmokeTests
         // start, the working set is spread over the guest); every case took some time.
         var workingSet = result.GetProperty("working_set");
         Assert.True(workingSet.GetProperty("working_set_pages").GetInt64() > 0);
-        foreach (var side in new[] { "never_swapped", "sequential", "working_set_first" })
+        foreach (var side in new[] { "never_swapped", "sequential", "working_set_first", "prefetched" })
         {
             Assert.True(workingSet.GetProperty(side).GetProperty("touch_ms").GetDouble() > 0, side);
         }

@@ -53,11 +53,11 @@ internal static class HumanBenchReport
         console.Write(jobs);
 
         var workingSet = new Table().Title("Working set after Disable: touch time ms / touches that faulted");
-        workingSet.AddColumns("size MiB", "guest MiB", "working set pages", "never swapped", "sequential swap-in", "working set first", "faults cut", "touch / never swapped");
+        workingSet.AddColumns("size MiB", "guest MiB", "working set pages", "never swapped", "sequential swap-in", "working set first", "faults cut", "touch / never", "prefetched", "faults cut", "touch / never", "prefetch ms");
         foreach (var r in report.Results)
         {
             var w = r.WorkingSet;
-            workingSet.AddRow(I(r.SizeMib), I(w.GuestMib), I(w.WorkingSetPages), $"{F(w.NeverSwapped.TouchMs)} / {I(w.NeverSwapped.Faults)}", $"{F(w.Sequential.TouchMs)} / {I(w.Sequential.Faults)}", $"{F(w.WorkingSetFirst.TouchMs)} / {I(w.WorkingSetFirst.Faults)}", w.FaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.TouchVsNeverSwapped));
+            workingSet.AddRow(I(r.SizeMib), I(w.GuestMib), I(w.WorkingSetPages), $"{F(w.NeverSwapped.TouchMs)} / {I(w.NeverSwapped.Faults)}", $"{F(w.Sequential.TouchMs)} / {I(w.Sequential.Faults)}", $"{F(w.WorkingSetFirst.TouchMs)} / {I(w.WorkingSetFirst.Faults)}", w.FaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.TouchVsNeverSwapped), $"{F(w.Prefetched.TouchMs)} / {I(w.Prefetched.Faults)}", w.PrefetchedFaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.PrefetchedTouchVsNeverSwapped), F(w.PrefetchMs));
         }
 
         console.Write(workingSet);

@@ -12,20 +12,31 @@ namespace VmmSwap.Cli.Bench;
 /// <param name="Faults">Touches that waited for a fault (slower than <see cref="GuestThread.NoFaultMicroseconds"/>).</param>
 internal sealed record WorkingSetCase(double TouchMs, long Faults);
 
-/// <summary>The working-set case at one size: never swapped, sequential swap-in, working set first.</summary>
-internal sealed record WorkingSetResult(int GuestMib, long WorkingSetPages, WorkingSetCase NeverSwapped, WorkingSetCase Sequential, WorkingSetCase WorkingSetFirst)
+/// <summary>
+/// The working-set case at one size: never swapped, sequential swap-in, working set first, and
+/// prefetched (Prefetch run to its end while Active, then Disable; <paramref name="PrefetchMs"/> is how long it took).
+/// </summary>
+internal sealed record WorkingSetResult(int GuestMib, long WorkingSetPages, WorkingSetCase NeverSwapped, WorkingSetCase Sequential, WorkingSetCase WorkingSetFirst, WorkingSetCase Prefetched, double PrefetchMs)
 {
     /// <summary>1 - working-set-first faults / sequential faults.</summary>
-    public double FaultsCut => Sequential.Faults > 0 ? 1 - ((double)WorkingSetFirst.Faults / Sequential.Faults) : 0;
+    public double FaultsCut => Cut(WorkingSetFirst);
 
     /// <summary>Working-set-first touch time / never-swapped touch time.</summary>
     public double TouchVsNeverSwapped => Stats.Ratio(WorkingSetFirst.TouchMs, NeverSwapped.TouchMs);
+
+    /// <summary>1 - prefetched faults / sequential faults.</summary>
+    public double PrefetchedFaultsCut => Cut(Prefetched);
+
+    /// <summary>Prefetched touch time (from Disable) / never-swapped touch time.</summary>
+    public double PrefetchedTouchVsNeverSwapped => Stats.Ratio(Prefetched.TouchMs, NeverSwapped.TouchMs);
+
+    private double Cut(WorkingSetCase c) => Sequential.Faults > 0 ? 1 - ((double)c.Faults / Sequential.Faults) : 0;
 
     internal static WorkingSetResult Median(IReadOnlyList<WorkingSetResult> rounds)
     {
         WorkingSetCase Case(Func<WorkingSetResult, WorkingSetCase> pick) =>
             new(Stats.Median(rounds.Select(r => pick(r).TouchMs)), (long)Stats.Median(rounds.Select(r => (double)pick(r).Faults)));
-        return new(rounds[0].GuestMib, rounds[0].WorkingSetPages, Case(r => r.NeverSwapped), Case(r => r.Sequential), Case(r => r.WorkingSetFirst));
+        return new(rounds[0].GuestMib, rounds[0].WorkingSetPages, Case(r => r.NeverSwapped), Case(r => r.Sequential), Case(r => r.WorkingSetFirst), Case(r => r.Prefetched), Stats.Median(rounds.Select(r => r.PrefetchMs)));
     }
 }
 
@@ -33,7 +44,8 @@ internal sealed record WorkingSetResult(int GuestMib, long WorkingSetPages, Work
 /// REAP's case: a guest touches a working set (a seeded random 1/16 of its pages, at most
 /// <see cref="BenchOptions.MaxFaultPages"/>) while swapped out, goes idle and is swapped out again;
 /// after Disable it touches that working set again at once. Measured with the working set recorded
-/// and swapped in first, with a swap-in in file order, and on a guest never swapped.
+/// and swapped in first, with a swap-in in file order, with a Prefetch run to its end before the
+/// Disable (the host's way to have it back before the guest wakes), and on a guest never swapped.
 /// </summary>
 internal static class WorkingSetSwapIn
 {
@@ -57,12 +69,13 @@ internal static class WorkingSetSwapIn
         var start = Stopwatch.GetTimestamp();
         var never = await GuestThread.FaultUntilAsync(guest, workingSet, stop: null, faultsOnly: true).ConfigureAwait(false);
         var neverSwapped = new WorkingSetCase(Stopwatch.GetElapsedTime(start).TotalMilliseconds, never.Faults);
-        var sequential = await CycleAsync(system, guest, workingSet, options with { WorkingSetFirst = false }, $"{name}-sequential", cancellationToken).ConfigureAwait(false);
-        var first = await CycleAsync(system, guest, workingSet, options with { WorkingSetFirst = true }, $"{name}-working-set", cancellationToken).ConfigureAwait(false);
-        return new WorkingSetResult(mib, workingSet.Length, neverSwapped, sequential, first);
+        var (sequential, _) = await CycleAsync(system, guest, workingSet, options with { WorkingSetFirst = false }, prefetch: false, $"{name}-sequential", cancellationToken).ConfigureAwait(false);
+        var (first, _) = await CycleAsync(system, guest, workingSet, options with { WorkingSetFirst = true }, prefetch: false, $"{name}-working-set", cancellationToken).ConfigureAwait(false);
+        var (prefetched, prefetchMs) = await CycleAsync(system, guest, workingSet, options with { WorkingSetFirst = true }, prefetch: true, $"{name}-prefetched", cancellationToken).ConfigureAwait(false);
+        return new WorkingSetResult(mib, workingSet.Length, neverSwapped, sequential, first, prefetched, prefetchMs);
     }
 
-    private static async Task<WorkingSetCase> CycleAsync(ActorSystem system, GuestMemory guest, long[] workingSet, VmmSwapOptions options, string name, CancellationToken cancellationToken)
+    private static async Task<(WorkingSetCase Case, double PrefetchMs)> CycleAsync(ActorSystem system, GuestMemory guest, long[] workingSet, VmmSwapOptions options, bool prefetch, string name, CancellationToken cancellationToken)
     {
         var swap = SwapController.Start(system, guest, options, name);
         try
@@ -71,14 +84,15 @@ internal static class WorkingSetSwapIn
 
             // The guest's working set while it was swapped out, recorded by the runtime if it records.
             await GuestThread.FaultAsync(guest, workingSet).ConfigureAwait(false);
-            await SwapOutAsync(swap, cancellationToken).ConfigureAwait(false);
+            var active = await SwapOutAsync(swap, cancellationToken).ConfigureAwait(false);
+            var prefetchMs = prefetch ? await PrefetchAsync(swap, active.Metrics.SwapPages - workingSet.Length, cancellationToken).ConfigureAwait(false) : 0;
 
             var start = Stopwatch.GetTimestamp();
             await swap.DisableAsync(cancellationToken).ConfigureAwait(false);
             var touched = await GuestThread.FaultUntilAsync(guest, workingSet, stop: null, faultsOnly: true).ConfigureAwait(false);
             var touchMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             await WaitAsync(swap, SwapState.Ready, cancellationToken).ConfigureAwait(false);
-            return new WorkingSetCase(touchMs, touched.Faults);
+            return (new WorkingSetCase(touchMs, touched.Faults), prefetchMs);
         }
         finally
         {
@@ -93,14 +107,32 @@ internal static class WorkingSetSwapIn
         }
     }
 
-    private static async Task SwapOutAsync(SwapController swap, CancellationToken cancellationToken)
+    private static async Task<SwapStatus> SwapOutAsync(SwapController swap, CancellationToken cancellationToken)
     {
         await swap.EnableAsync(cancellationToken).ConfigureAwait(false);
         await swap.SwapOutAsync(cancellationToken).ConfigureAwait(false);
-        await WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
+        return await WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task WaitAsync(SwapController swap, SwapState state, CancellationToken cancellationToken)
+    // A prefetch keeps the state Active: it is over once the working set has left the swap file.
+    private static async Task<double> PrefetchAsync(SwapController swap, long swapPagesAfter, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await swap.PrefetchAsync(cancellationToken).ConfigureAwait(false);
+        while ((await swap.StatusAsync(cancellationToken).ConfigureAwait(false)).Metrics.SwapPages > swapPagesAfter)
+        {
+            if (Stopwatch.GetElapsedTime(start) > Deadline)
+            {
+                throw new BenchException($"the prefetch did not bring the working set back within {Deadline.TotalMinutes} min");
+            }
+
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    private static async Task<SwapStatus> WaitAsync(SwapController swap, SwapState state, CancellationToken cancellationToken)
     {
         SwapStatus status;
         try
@@ -112,9 +144,6 @@ internal static class WorkingSetSwapIn
             throw new BenchException($"the runtime did not reach {state} within {Deadline.TotalMinutes} min: {e.Message}");
         }
 
-        if (status.State != state)
-        {
-            throw new BenchException($"the runtime failed: {status.Error}");
-        }
+        return status.State == state ? status : throw new BenchException($"the runtime failed: {status.Error}");
     }
 }

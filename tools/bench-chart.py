@@ -23,6 +23,18 @@ def tables(report):
             o, n = f["ours"], f["native"]
             out.append(f"| {r['size_mib']} | {f['source']} | {f['order']} | {o['faults']} | {fmt(o['p50_us'])} | {fmt(n['p50_us'])} | {f['p50_ratio']:.2f}x | "
                        f"{fmt(o['p99_us'])} | {fmt(n['p99_us'])} | {f['p99_ratio']:.2f}x | {fmt(o['max_us'])} | {fmt(n['max_us'])} |")
+    multi = report.get("multi_thread_faults", [])
+    if multi:
+        out.append("\n### File faults from several guest threads at once, us (median over rounds; ours / native_ref)\n")
+        out.append("native 1: one uffd and handler thread; native N: one uffd and handler thread per guest thread's share.\n")
+        out.append("| size MiB | threads | order | faults | p50 ours | p50 native 1 | ratio | p50 native N | ratio | p99 ours | p99 native 1 | ratio | p99 native N | ratio | pages/s ours | native 1 | native N |")
+        out.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in multi:
+            for c in r["cases"]:
+                o, n1, nn = c["ours"], c["native_one_uffd"], c["native_uffd_per_thread"]
+                out.append(f"| {r['size_mib']} | {c['threads']} | {c['order']} | {o['faults']} | {fmt(o['p50_us'])} | {fmt(n1['p50_us'])} | {c['p50_vs_one_uffd']:.2f}x | "
+                           f"{fmt(nn['p50_us'])} | {c['p50_vs_uffd_per_thread']:.2f}x | {fmt(o['p99_us'])} | {fmt(n1['p99_us'])} | {c['p99_vs_one_uffd']:.2f}x | "
+                           f"{fmt(nn['p99_us'])} | {c['p99_vs_uffd_per_thread']:.2f}x | {o['pages_per_s']:.0f} | {n1['pages_per_s']:.0f} | {nn['pages_per_s']:.0f} |")
     out.append("\n### Throughput (ours / native_ref)\n")
     out.append("| size MiB | enable GiB/s | native | ratio | swap-out GiB/s | pwrite | ratio | pwrite+flush | ratio | swap-in GiB/s | native | ratio | trim pages/s | trimmed / staged |")
     out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -143,7 +143,7 @@ public sealed class BenchSmokeTests
         Assert.Equal(sizeMib, multi.GetProperty("size_mib").GetInt32());
         var cases = multi.GetProperty("cases").EnumerateArray().ToList();
         Assert.Equal(
-            ["2/seq", "2/random", "4/seq", "4/random"],
+            ["1/seq", "1/random", "2/seq", "2/random", "4/seq", "4/random"],
             cases.Select(c => $"{c.GetProperty("threads").GetInt32()}/{c.GetProperty("order").GetString()}").ToList());
         foreach (var c in cases)
         {

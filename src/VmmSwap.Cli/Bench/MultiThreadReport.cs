@@ -55,7 +55,7 @@ internal static class MultiThreadReport
         var targets = new List<TargetResult>();
         foreach (var r in results)
         {
-            foreach (var c in r.Cases)
+            foreach (var c in r.Cases.Where(c => c.Threads >= MultiThreadFaults.MinTargetThreads))
             {
                 targets.Add(new TargetResult($"multi-thread file fault {c.Order} p99 / native one uffd, {c.Threads} threads", "<= 1.0", r.SizeMib, c.P99VsOneUffd, c.P99VsOneUffd <= 1.0));
                 targets.Add(new TargetResult($"multi-thread file fault {c.Order} p99 / native uffd per thread, {c.Threads} threads", "<= 1.0", r.SizeMib, c.P99VsUffdPerThread, c.P99VsUffdPerThread <= 1.0));

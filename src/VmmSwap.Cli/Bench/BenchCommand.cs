@@ -55,6 +55,10 @@ public static class BenchCommand
         {
             Description = "The runtime's fault-read-pages (0: file faults read on the fault thread; 1-64: parked on reads of that many pages). Default: the runtime's.",
         };
+        var only = new Option<string?>("--only")
+        {
+            Description = $"Run one case alone: {MultiThreadFaults.Only} (guest threads faulting on swapped-out pages at once). Default: every case.",
+        };
         var command = new Command("bench", "Benchmark fault latency, enable, trim, swap-out, swap-in and memory overhead against a native C reference.")
         {
             sizes,
@@ -62,6 +66,7 @@ public static class BenchCommand
             swapDir,
             json,
             faultReadPages,
+            only,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -85,7 +90,13 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
-            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(faultReadPages)), stdout, stderr, ct).ConfigureAwait(false);
+            if (r.GetValue(only) is { } selected && selected != MultiThreadFaults.Only)
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: --only must be {MultiThreadFaults.Only}, got '{selected}'").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(faultReadPages), r.GetValue(only)), stdout, stderr, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -145,13 +156,37 @@ public static class BenchCommand
         try
         {
             var ours = new OurRuntime(system, runtimeOptions);
+            var lifeCycle = options.Only is null;
             var results = new List<SizeResult>();
+            var multiThread = new List<MultiThreadResult>();
             foreach (var size in options.SizesMib)
             {
                 var pages = PageSize.BytesToPages((ulong)size << 20);
                 var faultPages = OurRuntime.FaultPages(pages);
                 var ourRounds = new List<OurRound>();
                 var nativeRounds = new List<NativeRound>();
+                var ourBursts = new List<Dictionary<string, FaultBurst>>();
+                var nativeBursts = new List<Dictionary<string, MultiThreadReport.NativePair>>();
+                async Task Ours()
+                {
+                    if (lifeCycle)
+                    {
+                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
+                    }
+
+                    ourBursts.Add(await MultiThreadFaults.OursAsync(ours, pages, cancellationToken).ConfigureAwait(false));
+                }
+
+                async Task Native()
+                {
+                    if (lifeCycle)
+                    {
+                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                    }
+
+                    nativeBursts.Add(await MultiThreadFaults.NativeAsync(native, pages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                }
+
                 for (var round = 0; round < options.Rounds; round++)
                 {
                     await progress.WriteLineAsync($"{size} MiB, round {round + 1}/{options.Rounds} ...").ConfigureAwait(false);
@@ -159,17 +194,22 @@ public static class BenchCommand
                     // Alternate who goes first, so drift on a shared machine does not favour one side.
                     if (round % 2 == 0)
                     {
-                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
-                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                        await Ours().ConfigureAwait(false);
+                        await Native().ConfigureAwait(false);
                     }
                     else
                     {
-                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
-                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
+                        await Native().ConfigureAwait(false);
+                        await Ours().ConfigureAwait(false);
                     }
                 }
 
-                results.Add(ReportBuilder.Size(size, faultPages, ourRounds, nativeRounds));
+                if (lifeCycle)
+                {
+                    results.Add(ReportBuilder.Size(size, faultPages, ourRounds, nativeRounds));
+                }
+
+                multiThread.Add(MultiThreadReport.Size(size, pages, ourBursts, nativeBursts));
             }
 
             return new BenchReport(
@@ -180,8 +220,9 @@ public static class BenchCommand
                 new NativeInfo(true, native.Compiler, native.Source),
                 Notes(),
                 results,
-                ReportBuilder.Growth(results),
-                ReportBuilder.Targets(results));
+                multiThread,
+                results.Count > 0 ? ReportBuilder.Growth(results) : [],
+                [.. ReportBuilder.Targets(results), .. MultiThreadReport.Targets(multiThread)]);
         }
         finally
         {
@@ -198,6 +239,7 @@ public static class BenchCommand
         "swap-out references: plain pwrite into the page cache (the issue's reference) and pwrite + writeback + fdatasync + FADV_DONTNEED (the flush the runtime does before it reports Active); swap-in reference: pread + UFFDIO_COPY of a file flushed and dropped from the page cache, as the runtime's swap-out leaves it",
         $"faults during jobs: random order, on a guest of at least {BenchOptions.MinJobGuestMib} MiB, compared with idle random faults from the same source on the same guest; reads under {GuestThread.NoFaultMicroseconds} us found their page already in (the job got there first) and are not counted; swap-in faults are timed on the block it reaches last",
         $"working set: a seeded random 1/16 of the guest's pages (at most {BenchOptions.MaxFaultPages}; guest {BenchOptions.MinJobGuestMib}-1024 MiB) touched while swapped out, everything swapped out again, then touched again right after Disable; touch time from Disable sent to the last page touched, faults = touches slower than {GuestThread.NoFaultMicroseconds} us; never swapped = the same touches on plain memory; sequential = working-set-first off; prefetched = Prefetch run to its end while Active (its time shown apart), then Disable",
+        $"multi-thread file faults: after Enable + SwapOut of a guest of as many pages as one fault case (cut to whole shares), {string.Join(", ", MultiThreadFaults.ThreadCounts)} guest threads released together each fault on their own share, seq or random (1 thread: the baseline on the same file, no target); latencies of all threads merged, wall time from release to the last fault; native_ref fault-threads the same on a file flushed and dropped from the page cache, served by one uffd and handler thread, and by one uffd and handler thread per thread's share",
         "memory: managed heap = GC.GetTotalMemory(true) after Enable / at Active minus after Start; RssAnon likewise (VmRSS counts the guest and staging memfd mappings, so it is shown as before/after, not as overhead); host released = 1 - (guest + staging memfd allocated bytes at Active) / (guest allocated before Enable); the staging and zero fault blocks are faulted back before swap-out and stay resident",
     ];
 

@@ -6,7 +6,8 @@ namespace VmmSwap.Cli.Bench;
 /// <param name="SwapDirectory">Directory of the swap files (ours and the native reference's).</param>
 /// <param name="Json">Print one JSON document instead of tables.</param>
 /// <param name="FaultReadPages">The runtime's <c>fault-read-pages</c>; null keeps its default.</param>
-internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, int? FaultReadPages = null)
+/// <param name="Only">One case to run alone (<see cref="MultiThreadFaults.Only"/>); null runs them all.</param>
+internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, int? FaultReadPages = null, string? Only = null)
 {
     /// <summary>Pages faulted per (source, order) case, at most.</summary>
     internal const int MaxFaultPages = 8192;

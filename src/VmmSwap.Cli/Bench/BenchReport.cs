@@ -9,6 +9,7 @@ internal sealed record BenchReport(
     NativeInfo NativeRef,
     IReadOnlyList<string> Notes,
     IReadOnlyList<SizeResult> Results,
+    IReadOnlyList<MultiThreadResult> MultiThreadFaults,
     IReadOnlyList<Growth> Growth,
     IReadOnlyList<TargetResult> Targets);
 

@@ -223,6 +223,36 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
     internal async Task WorkingSetAsync(int sizeMib, OurRound round, CancellationToken cancellationToken) =>
         round.WorkingSet = await WorkingSetSwapIn.MeasureAsync(system, options, sizeMib, $"bench-{Interlocked.Increment(ref _instances)}", cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// The multi-thread file-fault case: a guest of <paramref name="pages"/> pages written, Enable,
+    /// SwapOut, then <paramref name="threads"/> guest threads at once, each faulting on its own share.
+    /// </summary>
+    internal async Task<FaultBurst> FileFaultsAtOnceAsync(long pages, int threads, bool random, CancellationToken cancellationToken)
+    {
+        var shares = MultiThreadFaults.Shares(pages, threads, random);
+        using var guest = GuestMemory.Create(PageSize.PagesToBytes(pages));
+        await GuestThread.RunAsync(() =>
+        {
+            for (long p = 0; p < pages; p++)
+            {
+                guest.Fill(guest.PageAddress(p), Pattern(p), (ulong)PageSize.Bytes);
+            }
+        }).ConfigureAwait(false);
+
+        var swap = SwapController.Start(system, guest, options, $"bench-{Interlocked.Increment(ref _instances)}");
+        try
+        {
+            await swap.EnableAsync(cancellationToken).ConfigureAwait(false);
+            await swap.SwapOutAsync(cancellationToken).ConfigureAwait(false);
+            await WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
+            return await MultiThreadFaults.AtOnceAsync(guest, shares).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ExitAsync(swap).ConfigureAwait(false);
+        }
+    }
+
     private static async Task<Latency> DuringAsync(SwapController swap, GuestMemory guest, long[] pages, Func<Task<CommandReply>> start, SwapState until, CancellationToken cancellationToken)
     {
         await start().ConfigureAwait(false);

@@ -127,12 +127,15 @@ static void bench_fault(long pages, const char *source, const char *order, const
         fill(staging, size);
         src = staging;
     } else if (strcmp(source, "file") == 0) {
-        // Like the runtime after swap-out: content in a swap file, read through a mapping.
+        // Like the runtime after swap-out: content in a swap file, on disk and out of the page
+        // cache (the runtime syncs and drops it before it reports Active), read through a mapping.
         int ffd = tmpfile_in(dir);
         unsigned char *buf = malloc(size);
         fill(buf, size);
         if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
         free(buf);
+        if (fdatasync(ffd) < 0) die("fdatasync");
+        if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
         src = map_shared(ffd, size, PROT_READ);
     }
     int uffd = make_uffd();

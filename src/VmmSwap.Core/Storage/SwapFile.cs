@@ -137,6 +137,13 @@ public sealed unsafe class SwapFile : IDisposable
         FileOps.ReadExactly(_fd, destination, PageSize.PagesToBytes(range.Count), (long)PageSize.PagesToBytes(range.Start));
     }
 
+    /// <summary>Starts reading the slots of <paramref name="range"/> into the page cache without waiting; safe on any thread.</summary>
+    public void ReadAhead(PageRange range)
+    {
+        CheckRange(range);
+        FileOps.ReadAhead(_fd, (long)PageSize.PagesToBytes(range.Start), (long)PageSize.PagesToBytes(range.Count));
+    }
+
     /// <summary>Drops the page cache of <paramref name="range"/> once its pages are back in the guest, so they are not held twice.</summary>
     public void DropCache(PageRange range)
     {

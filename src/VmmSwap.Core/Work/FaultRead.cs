@@ -21,7 +21,7 @@ public sealed class FaultRead : PageWork
     // page that leaves the file loses its bit, so a slot written again can never be served stale.
     private ulong _valid;
 
-    internal FaultRead(SwapFile file, PageRange window, DeferredFrees noFrees)
+    internal FaultRead(SwapFile file, PageRange window, PageRange readAhead, DeferredFrees noFrees)
         : base(noFrees)
     {
         if (window.IsEmpty || window.Count > MaxPages)
@@ -31,6 +31,7 @@ public sealed class FaultRead : PageWork
 
         _file = file;
         Window = window;
+        ReadAhead = readAhead;
         _buffer = MemoryMapping.MapAnonymous(PageSize.PagesToBytes(window.Count));
         _valid = window.Count == MaxPages ? ulong.MaxValue : (1UL << (int)window.Count) - 1;
     }
@@ -40,6 +41,13 @@ public sealed class FaultRead : PageWork
 
     /// <summary>The swap-file slots read.</summary>
     public PageRange Window { get; }
+
+    /// <summary>
+    /// The slots around the window whose reading into the page cache the read starts first, so
+    /// faults near it find their page cached and are served on the fault thread at once (what
+    /// the kernel's read-around does for a fault on a file mapping).
+    /// </summary>
+    public PageRange ReadAhead { get; }
 
     /// <summary>Whether the read has run and been taken back, so its buffer holds the file's bytes.</summary>
     public bool Loaded { get; private set; }
@@ -92,7 +100,11 @@ public sealed class FaultRead : PageWork
     }
 
     /// <inheritdoc />
-    protected override void Run() => _file.ReadInto(Window, _buffer.Address);
+    protected override void Run()
+    {
+        _file.ReadAhead(ReadAhead);
+        _file.ReadInto(Window, _buffer.Address);
+    }
 
     private ulong Bit(long index) => 1UL << (int)(index - Window.Start);
 }

@@ -14,6 +14,9 @@ public sealed class FaultReads
     // Loaded reads kept for the neighbours they hold: 64 reads of 8 pages are 2 MiB at most.
     private const int RetainedLoaded = 64;
 
+    // Each read first starts reading its aligned 2 MiB (one huge page of slots) into the page cache.
+    private const long ReadAheadPages = 512;
+
     private readonly SwapFile _file;
     private readonly DeferredFrees _noFrees;
     private readonly List<FaultRead> _reads = [];
@@ -65,7 +68,9 @@ public sealed class FaultReads
             end++;
         }
 
-        var read = new FaultRead(_file, new PageRange(start, end), _noFrees);
+        var aheadStart = index - (index % ReadAheadPages);
+        var ahead = new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length));
+        var read = new FaultRead(_file, new PageRange(start, end), ahead, _noFrees);
         read.Park(fault);
         _reads.Add(read);
         InFlight++;

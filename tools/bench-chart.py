@@ -15,44 +15,60 @@ def fmt(x):
 
 def tables(report):
     out = []
-    out.append("### Fault latency, us (median over rounds; ours / native_ref)\n")
-    out.append("| size MiB | source | order | faults | p50 ours | p50 native | p50 ratio | p99 ours | p99 native | p99 ratio | max ours | max native |")
-    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in report["results"]:
-        for f in r["faults"]:
-            o, n = f["ours"], f["native"]
-            out.append(f"| {r['size_mib']} | {f['source']} | {f['order']} | {o['faults']} | {fmt(o['p50_us'])} | {fmt(n['p50_us'])} | {f['p50_ratio']:.2f}x | "
-                       f"{fmt(o['p99_us'])} | {fmt(n['p99_us'])} | {f['p99_ratio']:.2f}x | {fmt(o['max_us'])} | {fmt(n['max_us'])} |")
-    out.append("\n### Throughput (ours / native_ref)\n")
-    out.append("| size MiB | enable GiB/s | native | ratio | swap-out GiB/s | pwrite | ratio | pwrite+flush | ratio | swap-in GiB/s | native | ratio | trim pages/s | trimmed / staged |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in report["results"]:
-        e, o, i, t = r["enable"], r["swap_out"], r["swap_in"], r["trim"]
-        out.append(f"| {r['size_mib']} | {e['ours_gib_per_s']:.2f} | {e['native_gib_per_s']:.2f} | {e['ratio']:.2f}x | {o['ours_gib_per_s']:.2f} | {o['native_gib_per_s']:.2f} | {o['ratio']:.2f}x | "
-                   f"{o['native_flushed_gib_per_s']:.2f} | {o['flushed_ratio']:.2f}x | "
-                   f"{i['ours_gib_per_s']:.2f} | {i['native_gib_per_s']:.2f} | {i['ratio']:.2f}x | {t['pages_per_s']:.0f} | {t['dropped_pages']} / {t['staged_pages']} |")
-    out.append("\n### Fault p99 during jobs (random order), us\n")
-    out.append("| size MiB | job guest MiB | idle staging | during trim | ratio | during swap-out | ratio | idle file | during swap-in | ratio | faults trim/out/in |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for r in report["results"]:
-        d = r["during_jobs"]
-        out.append(f"| {r['size_mib']} | {d['guest_mib']} | {fmt(d['idle_staging']['p99_us'])} | {fmt(d['trim']['during']['p99_us'])} | {d['trim']['p99_vs_idle']:.2f}x | "
-                   f"{fmt(d['swap_out']['during']['p99_us'])} | {d['swap_out']['p99_vs_idle']:.2f}x | {fmt(d['idle_file']['p99_us'])} | {fmt(d['swap_in']['during']['p99_us'])} | "
-                   f"{d['swap_in']['p99_vs_idle']:.2f}x | {d['trim']['during']['faults']}/{d['swap_out']['during']['faults']}/{d['swap_in']['during']['faults']} |")
-    out.append("\n### Memory\n")
-    out.append("| size MiB | managed heap KiB/GiB | RssAnon KiB/GiB | VmRSS before MiB | VmRSS at Active MiB | host before MiB | host at Active MiB | released | swap page cache MiB |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    mib = 1 << 20
-    for r in report["results"]:
-        m = r["memory"]
-        out.append(f"| {r['size_mib']} | {m['heap_bytes_per_gib'] / 1024:.0f} | {m['rss_anon_bytes_per_gib'] / 1024:.0f} | {m['vm_rss_before_bytes'] / mib:.0f} | {m['vm_rss_active_bytes'] / mib:.0f} | "
-                   f"{m['host_before_bytes'] / mib:.0f} | {m['host_active_bytes'] / mib:.0f} | {100 * m['host_released_fraction']:.1f}% | {m['swap_page_cache_bytes'] / mib:.0f} |")
-    sizes = report["sizes_mib"]
-    out.append(f"\n### Growth from {sizes[0]} to {sizes[-1]} MiB (largest / smallest)\n")
-    out.append("| figure | smallest | largest | ratio |")
-    out.append("|---|---:|---:|---:|")
-    for g in report["growth"]:
-        out.append(f"| {g['figure']} | {fmt(g['smallest'])} | {fmt(g['largest'])} | {g['ratio']:.2f}x |")
+    # A run with --only has no per-size results: only its own section and targets.
+    sized = bool(report["results"])
+    if sized:
+        out.append("### Fault latency, us (median over rounds; ours / native_ref)\n")
+        out.append("| size MiB | source | order | faults | p50 ours | p50 native | p50 ratio | p99 ours | p99 native | p99 ratio | max ours | max native |")
+        out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in report["results"]:
+            for f in r["faults"]:
+                o, n = f["ours"], f["native"]
+                out.append(f"| {r['size_mib']} | {f['source']} | {f['order']} | {o['faults']} | {fmt(o['p50_us'])} | {fmt(n['p50_us'])} | {f['p50_ratio']:.2f}x | "
+                           f"{fmt(o['p99_us'])} | {fmt(n['p99_us'])} | {f['p99_ratio']:.2f}x | {fmt(o['max_us'])} | {fmt(n['max_us'])} |")
+    multi = report.get("multi_thread_faults", [])
+    if multi:
+        out.append("\n### File faults from several guest threads at once, us (median over rounds; ours / native_ref)\n")
+        out.append("native 1: one uffd and handler thread; native N: one uffd and handler thread per guest thread's share.\n")
+        out.append("| size MiB | threads | order | faults | p50 ours | p50 native 1 | ratio | p50 native N | ratio | p99 ours | p99 native 1 | ratio | p99 native N | ratio | pages/s ours | native 1 | native N |")
+        out.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in multi:
+            for c in r["cases"]:
+                o, n1, nn = c["ours"], c["native_one_uffd"], c["native_uffd_per_thread"]
+                out.append(f"| {r['size_mib']} | {c['threads']} | {c['order']} | {o['faults']} | {fmt(o['p50_us'])} | {fmt(n1['p50_us'])} | {c['p50_vs_one_uffd']:.2f}x | "
+                           f"{fmt(nn['p50_us'])} | {c['p50_vs_uffd_per_thread']:.2f}x | {fmt(o['p99_us'])} | {fmt(n1['p99_us'])} | {c['p99_vs_one_uffd']:.2f}x | "
+                           f"{fmt(nn['p99_us'])} | {c['p99_vs_uffd_per_thread']:.2f}x | {o['pages_per_s']:.0f} | {n1['pages_per_s']:.0f} | {nn['pages_per_s']:.0f} |")
+    if sized:
+        out.append("\n### Throughput (ours / native_ref)\n")
+        out.append("| size MiB | enable GiB/s | native | ratio | swap-out GiB/s | pwrite | ratio | pwrite+flush | ratio | swap-in GiB/s | native | ratio | trim pages/s | trimmed / staged |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in report["results"]:
+            e, o, i, t = r["enable"], r["swap_out"], r["swap_in"], r["trim"]
+            out.append(f"| {r['size_mib']} | {e['ours_gib_per_s']:.2f} | {e['native_gib_per_s']:.2f} | {e['ratio']:.2f}x | {o['ours_gib_per_s']:.2f} | {o['native_gib_per_s']:.2f} | {o['ratio']:.2f}x | "
+                       f"{o['native_flushed_gib_per_s']:.2f} | {o['flushed_ratio']:.2f}x | "
+                       f"{i['ours_gib_per_s']:.2f} | {i['native_gib_per_s']:.2f} | {i['ratio']:.2f}x | {t['pages_per_s']:.0f} | {t['dropped_pages']} / {t['staged_pages']} |")
+        out.append("\n### Fault p99 during jobs (random order), us\n")
+        out.append("| size MiB | job guest MiB | idle staging | during trim | ratio | during swap-out | ratio | idle file | during swap-in | ratio | faults trim/out/in |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in report["results"]:
+            d = r["during_jobs"]
+            out.append(f"| {r['size_mib']} | {d['guest_mib']} | {fmt(d['idle_staging']['p99_us'])} | {fmt(d['trim']['during']['p99_us'])} | {d['trim']['p99_vs_idle']:.2f}x | "
+                       f"{fmt(d['swap_out']['during']['p99_us'])} | {d['swap_out']['p99_vs_idle']:.2f}x | {fmt(d['idle_file']['p99_us'])} | {fmt(d['swap_in']['during']['p99_us'])} | "
+                       f"{d['swap_in']['p99_vs_idle']:.2f}x | {d['trim']['during']['faults']}/{d['swap_out']['during']['faults']}/{d['swap_in']['during']['faults']} |")
+        out.append("\n### Memory\n")
+        out.append("| size MiB | managed heap KiB/GiB | RssAnon KiB/GiB | VmRSS before MiB | VmRSS at Active MiB | host before MiB | host at Active MiB | released | swap page cache MiB |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        mib = 1 << 20
+        for r in report["results"]:
+            m = r["memory"]
+            out.append(f"| {r['size_mib']} | {m['heap_bytes_per_gib'] / 1024:.0f} | {m['rss_anon_bytes_per_gib'] / 1024:.0f} | {m['vm_rss_before_bytes'] / mib:.0f} | {m['vm_rss_active_bytes'] / mib:.0f} | "
+                       f"{m['host_before_bytes'] / mib:.0f} | {m['host_active_bytes'] / mib:.0f} | {100 * m['host_released_fraction']:.1f}% | {m['swap_page_cache_bytes'] / mib:.0f} |")
+        sizes = report["sizes_mib"]
+        out.append(f"\n### Growth from {sizes[0]} to {sizes[-1]} MiB (largest / smallest)\n")
+        out.append("| figure | smallest | largest | ratio |")
+        out.append("|---|---:|---:|---:|")
+        for g in report["growth"]:
+            out.append(f"| {g['figure']} | {fmt(g['smallest'])} | {fmt(g['largest'])} | {g['ratio']:.2f}x |")
     out.append("\n### Targets (reported, not asserted)\n")
     out.append("| target | want | size MiB | value | verdict |")
     out.append("|---|---|---:|---:|---|")

@@ -11,4 +11,7 @@ public enum JobKind
 
     /// <summary>Brings every page back into the guest.</summary>
     SwapIn,
+
+    /// <summary>Brings the working set back into the guest; swap stays enabled for the rest.</summary>
+    Prefetch,
 }

@@ -32,6 +32,9 @@ namespace VmmSwap.Actors;
 /// SwapInInProgress   abort         ignored   ignored   accepted (runs)  stop when done      register
 /// Failed             re-stage      ignored   ignored   swap-in job      swap-in, then stop  register
 /// </code>
+/// Prefetch (with working-set-first on) starts a prefetch job in Pending and Active and is ignored
+/// elsewhere; while it runs (PrefetchRunning) the state stays, Enable, Disable, Exit (and, in
+/// Pending, Trim and SwapOut) abort it first, and a second Prefetch is answered as under way.
 /// While Enable moves pages (Enabling), commands and Status wait; a second Enable fails. While a
 /// job aborts or Disable unregisters (Disabling), commands wait and Status is answered; an Exit
 /// stops the supervisor once the status worker has sent every reply it holds (Stopping). One file
@@ -49,6 +52,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private IActorRef _pageHandler = ActorRefs.Nobody;
     private IActorRef _pump = ActorRefs.Nobody;
     private IActorRef _pool = ActorRefs.Nobody;
+    private IActorRef _faultReaders = ActorRefs.Nobody;
     private IActorRef _statusWorker = ActorRefs.Nobody;
     private readonly PublishedCounters _counters = new();
 
@@ -90,7 +94,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     {
         // The PageHandler holds pages that exist nowhere else: never restart it, keep its state
         // (the pump and the workers alike). A job is stopped; its state sees it end and fails.
-        if (Sender.Equals(_pageHandler) || Sender.Equals(_pump) || Sender.Equals(_statusWorker) || Sender.Equals(_pool))
+        if (Sender.Equals(_pageHandler) || Sender.Equals(_pump) || Sender.Equals(_statusWorker) || Sender.Equals(_pool) || Sender.Equals(_faultReaders))
         {
             _log.Error(error, "child {0} failed; resuming it with its state", Sender.Path.Name);
             return Directive.Resume;
@@ -104,7 +108,8 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     {
         _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
         _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
-        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _counters), "page-handler");
+        _faultReaders = Context.ActorOf(FaultReader.Props().WithRouter(new SmallestMailboxPool(_options.FaultReaders)), "fault-readers");
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _faultReaders, _counters), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
     }
@@ -142,6 +147,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(Ignore);
+        Receive<SwapCommand.Prefetch>(Ignore);
         Receive<SwapCommand.ProcessForked>(Attach);
         Receive<SwapCommand.Exit>(_ => Stop([Sender]));
         Common();
@@ -153,6 +159,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Trim>(m => StartJob(m, JobKind.Trim));
         Receive<SwapCommand.SwapOut>(m => StartJob(m, JobKind.SwapOut));
         Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
+        Receive<SwapCommand.Prefetch>(StartPrefetch);
         Receive<SwapCommand.Exit>(_ => StartExit());
         Enabled(null, []);
     }
@@ -164,6 +171,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(_ => AbortThenReplay(job));
+        Receive<SwapCommand.Prefetch>(Ignore);
         Receive<SwapCommand.Exit>(_ => AbortThenReplay(job));
         Receive<JobCompleted>(m => Sender.Equals(job.Actor), m => JobEnded(job, m, exits: []));
         JobWatched(job);
@@ -188,6 +196,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(m => Reply(m, CommandOutcome.Accepted, "swap-in is already in progress"));
+        Receive<SwapCommand.Prefetch>(Ignore);
         Receive<SwapCommand.Exit>(_ =>
         {
             _log.Info("exit requested: waiting for swap-in to finish");
@@ -205,8 +214,58 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
+        Receive<SwapCommand.Prefetch>(m =>
+        {
+            if (_state == SwapState.Failed)
+            {
+                Ignore(m);
+            }
+            else
+            {
+                StartPrefetch(m);
+            }
+        });
         Receive<SwapCommand.Exit>(_ => StartExit());
         Enabled(null, []);
+    }
+
+    // Prefetch running in Pending or Active, which the state stays: a command that changes
+    // anything stops it first; its progress is not a state transition.
+    private void PrefetchRunning(RunningJob job)
+    {
+        void AbortInPending(SwapCommand m)
+        {
+            if (_state == SwapState.Pending)
+            {
+                AbortThenReplay(job);
+            }
+            else
+            {
+                Ignore(m);
+            }
+        }
+
+        Receive<SwapCommand.Enable>(_ => AbortThenReplay(job));
+        Receive<SwapCommand.Trim>(AbortInPending);
+        Receive<SwapCommand.SwapOut>(AbortInPending);
+        Receive<SwapCommand.Disable>(_ => AbortThenReplay(job));
+        Receive<SwapCommand.Prefetch>(m => Reply(m, CommandOutcome.Accepted, "prefetch is already in progress"));
+        Receive<SwapCommand.Exit>(_ => AbortThenReplay(job));
+        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m =>
+        {
+            Context.Unwatch(job.Actor);
+            if (m.Error is not null)
+            {
+                Fail(m.Error, stopping: null, exits: []);
+                return;
+            }
+
+            _log.Info("prefetch finished: {0} pages in {1} ms", m.Pages, (long)m.Elapsed.TotalMilliseconds);
+            Become(_state == SwapState.Pending ? Pending : Active);
+        });
+        Receive<JobProgress>(_ => { });
+        JobWatched(job);
+        Enabled(job, exits: []);
     }
 
     // The job that failed, or that a failed fault stopped, may still be ending (stopping): what
@@ -222,6 +281,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Enable>(_ => AbortThenReplay(stopping));
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
+        Receive<SwapCommand.Prefetch>(Ignore);
         Receive<SwapCommand.Disable>(_ => AbortThenReplay(stopping));
         Receive<SwapCommand.Exit>(_ => AbortThenReplay(stopping));
         Receive<JobCompleted>(m => Sender.Equals(stopping.Actor), m =>
@@ -377,10 +437,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private void StartJob(SwapCommand? command, JobKind kind, IReadOnlyList<IActorRef>? exits = null)
     {
         _transition = StateTransition.Empty;
-        var actor = Context.ActorOf(ChunkJob.Props(kind, _pageHandler, Self, startHeld: _jobGate is not null), $"{kind.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}");
-        Context.Watch(actor);
-        _jobGate?.Hold(actor);
-        var job = new RunningJob(kind, actor);
+        var job = SpawnJob(kind);
         switch (kind)
         {
             case JobKind.Trim:
@@ -398,6 +455,28 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         {
             Reply(command, CommandOutcome.Accepted, null);
         }
+    }
+
+    // Only the working set is recorded with working-set-first on: without it there is nothing to fetch.
+    private void StartPrefetch(SwapCommand.Prefetch m)
+    {
+        if (!_options.WorkingSetFirst)
+        {
+            Reply(m, CommandOutcome.Failed, "Prefetch needs vmm-swap.working-set-first = on: no working set is recorded");
+            return;
+        }
+
+        var job = SpawnJob(JobKind.Prefetch);
+        Become(() => PrefetchRunning(job));
+        Reply(m, CommandOutcome.Accepted, null);
+    }
+
+    private RunningJob SpawnJob(JobKind kind)
+    {
+        var actor = Context.ActorOf(ChunkJob.Props(kind, _pageHandler, Self, startHeld: _jobGate is not null), $"{kind.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}");
+        Context.Watch(actor);
+        _jobGate?.Hold(actor);
+        return new RunningJob(kind, actor);
     }
 
     private void StartExit()
@@ -446,7 +525,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         {
             Become(() => Failed(null));
         }
-        else if (job.Kind == JobKind.Trim)
+        else if (job.Kind == JobKind.Trim || (job.Kind == JobKind.Prefetch && _state == SwapState.Pending))
         {
             Become(Pending);
         }

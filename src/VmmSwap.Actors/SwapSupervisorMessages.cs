@@ -46,6 +46,18 @@ public abstract record SwapCommand
         public static Disable Instance { get; } = new();
     }
 
+    /// <summary>
+    /// Bring the working set (the pages the guest faulted this cycle and the one before) back into
+    /// the guest ahead of its waking, while swap stays enabled for the rest; replies when accepted.
+    /// Valid in Pending and Active, with <c>working-set-first</c> on. The state stays as it was
+    /// while it runs and after; any other command stops it first.
+    /// </summary>
+    public sealed record Prefetch : SwapCommand
+    {
+        /// <summary>The one instance.</summary>
+        public static Prefetch Instance { get; } = new();
+    }
+
     /// <summary>Ask for the <see cref="SwapStatus"/>.</summary>
     public sealed record Status : SwapCommand
     {

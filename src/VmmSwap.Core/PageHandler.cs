@@ -27,12 +27,15 @@ public sealed class PageHandler : IDisposable
     private readonly List<PageRange> _notDurable = [];
     private long _notDurablePages;
 
-    private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file)
+    private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file, WorkingSet? workingSet)
     {
         _regions = regions;
+        WorkingSet = workingSet;
         Staging = staging;
         File = file;
         Deferred = new DeferredFrees(staging, file);
+        FaultReads = new FaultReads(file, new DeferredFrees(staging, file));
+        file.Leaving = FaultReads.Drop;
     }
 
     /// <summary>Staging memory, indexed by swap-file page.</summary>
@@ -48,6 +51,12 @@ public sealed class PageHandler : IDisposable
     /// </summary>
     internal SwapInContext? ActiveSwapIn { get; set; }
 
+    /// <summary>Where every fault is recorded, and what a swap-in brings in first; null when not recorded.</summary>
+    public WorkingSet? WorkingSet { get; }
+
+    /// <summary>The swap-file reads for faults under way, and the last ones loaded.</summary>
+    public FaultReads FaultReads { get; }
+
     /// <summary>What job work dropped from the page state but has not freed yet; the next work of the job carries it.</summary>
     internal DeferredFrees Deferred { get; }
 
@@ -57,9 +66,10 @@ public sealed class PageHandler : IDisposable
     /// <summary>
     /// Creates a handler for <paramref name="regions"/> with staging memory and a swap file in
     /// <paramref name="swapDirectory"/> sized for all of them. Overlapping regions are refused with
-    /// both ranges named.
+    /// both ranges named. Faults are recorded in <paramref name="workingSet"/> when given (one slot
+    /// per page of the regions), and a swap-in brings its pages in first.
     /// </summary>
-    public static PageHandler Create(IReadOnlyList<GuestRegion> regions, string swapDirectory)
+    public static PageHandler Create(IReadOnlyList<GuestRegion> regions, string swapDirectory, WorkingSet? workingSet = null)
     {
         ArgumentNullException.ThrowIfNull(regions);
         if (regions.Count == 0)
@@ -76,10 +86,15 @@ public sealed class PageHandler : IDisposable
             filePages += regions[i].PageCount;
         }
 
+        if (workingSet is not null && workingSet.Length != filePages)
+        {
+            throw new ArgumentException($"the working set covers {workingSet.Length} pages, the regions {filePages}", nameof(workingSet));
+        }
+
         var staging = new StagingMemory(filePages);
         try
         {
-            return new PageHandler(handled, staging, new SwapFile(swapDirectory, filePages));
+            return new PageHandler(handled, staging, new SwapFile(swapDirectory, filePages), workingSet);
         }
         catch
         {
@@ -95,14 +110,23 @@ public sealed class PageHandler : IDisposable
     /// only wakes the waiter and counts as redundant. Throws <see cref="UffdRetryException"/>
     /// with no state changed while a remove event is pending: read events, then retry.
     /// </summary>
-    public void HandlePageFault(Userfaultfd uffd, ulong address)
+    /// <param name="uffd">The userfaultfd the fault was read from.</param>
+    /// <param name="address">The faulting address.</param>
+    /// <param name="readPages">
+    /// 0: a swap-file page is copied from the file's mapping here, waiting for the disk if it is not
+    /// in the page cache. Positive: such a page is not read on this thread; the fault parks on a
+    /// read of up to this many pages (its aligned block), or on the read of it already under way,
+    /// and is served again by <see cref="CompleteFaultRead"/>.
+    /// </param>
+    /// <returns>A new read to execute off this thread and then pass to <see cref="CompleteFaultRead"/>; null when the fault was served, or parked on a read under way.</returns>
+    public FaultRead? HandlePageFault(Userfaultfd uffd, ulong address, int readPages = 0)
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var page = PageSize.AddressToPageIndex(address);
         var region = FindRegion(page) ?? throw new InvalidGuestAddressException(address, "no guest region contains it");
         var fileIndex = region.FileIndexOf(page);
         var pageAddress = (nint)PageSize.PageBase(address);
-        var one = new PageRange(fileIndex, fileIndex + 1);
+        WorkingSet?.Record(fileIndex);
 
         if (Staging.IsPresent(fileIndex))
         {
@@ -115,20 +139,7 @@ public sealed class PageHandler : IDisposable
         }
         else if (File.IsPresent(fileIndex))
         {
-            // A page a swap-in has already read comes from its buffer, not from the disk again.
-            var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex);
-            if (CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex)))
-            {
-                region.CopiedFromFilePages++;
-            }
-
-            if (buffered is null)
-            {
-                File.ReleaseMapped(fileIndex);
-            }
-
-            // The bytes stay on disk so trim can spot the page unchanged on the next cycle.
-            File.ClearRange(one);
+            return ServeFromFile(uffd, region, fileIndex, address, readPages);
         }
         else
         {
@@ -144,7 +155,27 @@ public sealed class PageHandler : IDisposable
                 region.RedundantPages++;
             }
         }
+
+        return null;
     }
+
+    /// <summary>
+    /// Takes back a read <see cref="HandlePageFault"/> returned, once it has run (or failed:
+    /// <paramref name="succeeded"/> false), and returns the faults parked on it: serve each again
+    /// (its page may have been staged, removed or swapped in meanwhile). After a failed read, serve
+    /// them with no read (readPages 0), so the disk's error reaches the fault that needs the page.
+    /// </summary>
+    public IReadOnlyList<ParkedFault> CompleteFaultRead(FaultRead read, bool succeeded)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return FaultReads.Complete(read, succeeded);
+    }
+
+    /// <summary>
+    /// Ends every fault read before the page state goes (Disable, a stop): see
+    /// <see cref="FaultReads.Close"/>. Serve the faults returned with no read (readPages 0).
+    /// </summary>
+    public (IReadOnlyList<ParkedFault> Parked, bool Safe) CloseFaultReads(TimeSpan timeout) => FaultReads.Close(timeout);
 
     /// <summary>Frees what served faults left behind: released staging pages and swap-file pages read through its mapping.</summary>
     public void FlushServed()
@@ -318,12 +349,26 @@ public sealed class PageHandler : IDisposable
         return written;
     }
 
-    /// <summary>Starts a swap-in; dispose the context when done or aborted to free its read buffers.</summary>
+    /// <summary>
+    /// Starts a swap-in, of the working set's pages first when the handler records one; dispose the
+    /// context when done or aborted to free its read buffers.
+    /// </summary>
     public SwapInContext StartSwapIn()
     {
         // Pages written but never synced come back from their staging copies, not from the file.
         EndSwapOut();
-        return ActiveSwapIn = new SwapInContext(this);
+        return ActiveSwapIn = new SwapInContext(this, WorkingSet, onlyFirst: false);
+    }
+
+    /// <summary>
+    /// Starts a prefetch: a swap-in of the working set's pages only (staging, then the file), done
+    /// once they are all in; swap stays enabled for the rest. Needs a working set.
+    /// </summary>
+    public SwapInContext StartPrefetch()
+    {
+        var workingSet = WorkingSet ?? throw new InvalidOperationException("a prefetch needs the working set, and this handler records none");
+        EndSwapOut();
+        return ActiveSwapIn = new SwapInContext(this, workingSet, onlyFirst: true);
     }
 
     /// <summary>Starts a trim of staging.</summary>
@@ -365,6 +410,41 @@ public sealed class PageHandler : IDisposable
     {
         Staging.Dispose();
         File.Dispose();
+    }
+
+    // A page a swap-in or an earlier fault read has loaded comes from that buffer; one in the page
+    // cache from the file's mapping (no disk to wait for); any other waits for a read off this
+    // thread when readPages allows, or is read here through the mapping.
+    private FaultRead? ServeFromFile(Userfaultfd uffd, PageHandlerRegion region, long fileIndex, ulong address, int readPages)
+    {
+        var pageAddress = (nint)PageSize.PageBase(address);
+        var read = FaultReads.Find(fileIndex);
+        if (read is { Loaded: false })
+        {
+            read.Park(new ParkedFault(uffd, address));
+            return null;
+        }
+
+        var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? read?.AddressOf(fileIndex);
+        if (buffered is null && readPages > 0 && !File.IsCached(fileIndex))
+        {
+            return FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, address));
+        }
+
+        if (CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex)))
+        {
+            region.CopiedFromFilePages++;
+        }
+
+        if (buffered is null)
+        {
+            File.ReleaseMapped(fileIndex);
+        }
+
+        // The bytes stay on disk so trim can spot the page unchanged on the next cycle; the page
+        // leaving the file also takes it out of any fault read's buffer.
+        File.ClearRange(new PageRange(fileIndex, fileIndex + 1));
+        return null;
     }
 
     // True when the page was copied in; false when it was already there. A page can only be there

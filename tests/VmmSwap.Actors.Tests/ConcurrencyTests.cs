@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Akka.Actor;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
@@ -155,6 +156,41 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
             await swap.DisableAsync().WaitAsync(Deadline);
             await WaitForStateAsync(swap, threads, SwapState.Ready);
         }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Guest_threads_faulting_on_swapped_out_pages_while_the_runtime_exits_or_stops_keep_every_page(bool exit)
+    {
+        // Faults on file pages park on reads; Exit's swap-in, or a stop's, must serve every one.
+        using var guest = new GuestFixture(2048);
+        guest.Fill(seed: 46);
+        var options = Options() with { SwapChunkBytes = (ulong)PageSize.PagesToBytes(16) };
+        var swap = SwapController.Start(Sys, guest.Memory, options, name: exit ? "exit-with-parked-faults" : "stop-with-parked-faults");
+        using var threads = new GuestThreads(guest, count: 4, seed: 47);
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        await WaitForStateAsync(swap, threads, SwapState.Active);
+
+        threads.Start();
+        await WaitForMetricAsync(swap, threads, m => m.CopiedFromFilePages, 32);
+        if (exit)
+        {
+            await swap.ExitAsync().WaitAsync(Deadline);
+        }
+        else
+        {
+            var stopped = swap.Supervisor.WatchAsync();
+            swap.Supervisor.Tell(PoisonPill.Instance);
+            await stopped.WaitAsync(Deadline);
+        }
+
+        await threads.WaitForAccessesAsync(500, Deadline);
+        threads.Stop(Deadline);
+        Assert.Empty(threads.Errors);
+        Assert.True(threads.LongestAccess < AccessDeadline, $"a guest access took {threads.LongestAccess}");
+        Assert.Empty(guest.Mismatches());
     }
 
     // Polls the status until it reaches state, failing early if a guest thread is stuck in a fault.

@@ -22,6 +22,9 @@ public sealed class OptionsHoconTests
         SwapInStepBytes = 5 * (ulong)PageSize.Bytes,
         TrimChunkPages = 77,
         ShutdownTimeout = TimeSpan.FromMinutes(3) + TimeSpan.FromTicks(7),
+        FaultReadPages = 3,
+        FaultReaders = 5,
+        WorkingSetFirst = false,
     };
 
     public static TheoryData<string> OptionSets => [nameof(VmmSwapOptions), nameof(NonDefault)];
@@ -65,7 +68,7 @@ public sealed class OptionsHoconTests
         var defaults = new VmmSwapOptions();
         var settable = typeof(VmmSwapOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToList();
 
-        Assert.Equal(7, settable.Count);
+        Assert.Equal(10, settable.Count);
         Assert.All(settable, p => Assert.NotEqual(p.GetValue(defaults), p.GetValue(NonDefault)));
     }
 
@@ -95,6 +98,10 @@ public sealed class OptionsHoconTests
     [InlineData("vmm-swap.shutdown-timeout = soon", "vmm-swap.shutdown-timeout")]
     [InlineData("vmm-swap.shutdown-timeout = infinite", "vmm-swap.shutdown-timeout")]
     [InlineData("vmm-swap.page-workers = { count = 2 }", "vmm-swap.page-workers")]
+    [InlineData("vmm-swap.fault-read-pages = 65", "vmm-swap.fault-read-pages")]
+    [InlineData("vmm-swap.fault-read-pages = -1", "vmm-swap.fault-read-pages")]
+    [InlineData("vmm-swap.fault-readers = 0", "vmm-swap.fault-readers")]
+    [InlineData("vmm-swap.working-set-first = perhaps", "vmm-swap.working-set-first")]
     public void A_value_that_is_not_of_its_keys_type_is_refused_naming_the_key(string hocon, string key)
     {
         var error = Assert.Throws<ArgumentException>(() => VmmSwapOptions.FromConfig(ConfigurationFactory.ParseString(hocon)));

@@ -55,6 +55,18 @@ public sealed class BenchSmokeTests
         Assert.True(swapOut.GetProperty("native_flushed_gib_per_s").GetDouble() > 0);
         Assert.True(swapOut.GetProperty("flushed_ratio").GetDouble() > 0);
 
+        // The working-set case: the sequential swap-in's touches fault (it walks the file from the
+        // start, the working set is spread over the guest); every case took some time.
+        var workingSet = result.GetProperty("working_set");
+        Assert.True(workingSet.GetProperty("working_set_pages").GetInt64() > 0);
+        foreach (var side in new[] { "never_swapped", "sequential", "working_set_first", "prefetched" })
+        {
+            Assert.True(workingSet.GetProperty(side).GetProperty("touch_ms").GetDouble() > 0, side);
+        }
+
+        Assert.True(workingSet.GetProperty("sequential").GetProperty("faults").GetInt64() > 0);
+        Assert.True(workingSet.TryGetProperty("faults_cut", out _));
+
         var trim = result.GetProperty("trim");
         Assert.True(trim.GetProperty("pages_per_s").GetDouble() > 0);
         Assert.True(trim.GetProperty("staged_pages").GetInt64() > 0);
@@ -79,10 +91,42 @@ public sealed class BenchSmokeTests
         Assert.Equal(JsonValueKind.Number, memory.GetProperty("heap_bytes_per_gib").ValueKind);
         Assert.Equal(JsonValueKind.Number, memory.GetProperty("rss_anon_bytes_per_gib").ValueKind);
 
+        AssertMultiThreadSection(root, 64);
+
         Assert.NotEmpty(root.GetProperty("growth").EnumerateArray());
         var targets = root.GetProperty("targets").EnumerateArray().ToList();
         Assert.NotEmpty(targets);
         Assert.All(targets, t => Assert.True(t.GetProperty("met").ValueKind is JsonValueKind.True or JsonValueKind.False));
+    }
+
+    [Fact]
+    public async Task Bench_only_multi_thread_faults_reports_that_section_and_its_targets_alone()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--sizes", "32", "--rounds", "1", "--json", "--only", "multi-thread-faults"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+
+        Assert.True(exit == BenchCommand.ExitOk, $"exit {exit}: {stderr}");
+        using var json = JsonDocument.Parse(stdout.ToString());
+        var root = json.RootElement;
+        Assert.Empty(root.GetProperty("results").EnumerateArray());
+        Assert.Empty(root.GetProperty("growth").EnumerateArray());
+        AssertMultiThreadSection(root, 32);
+        var targets = root.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToList();
+        Assert.Equal(8, targets.Count);
+        Assert.All(targets, name => Assert.StartsWith("multi-thread file fault ", name, StringComparison.Ordinal));
+        Assert.Contains("multi-thread file fault random p99 / native one uffd, 4 threads", targets);
+        Assert.Contains("multi-thread file fault random p99 / native uffd per thread, 2 threads", targets);
+    }
+
+    [Fact]
+    public async Task Bench_refuses_an_unknown_only()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--only", "trim"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(BenchCommand.ExitBadInput, exit);
+        Assert.Contains("--only must be multi-thread-faults, got 'trim'", stderr.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -93,5 +137,44 @@ public sealed class BenchSmokeTests
         var exit = await BenchCommand.Create(stdout, stderr).Parse(["--sizes", "abc"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
         Assert.Equal(BenchCommand.ExitBadInput, exit);
         Assert.Contains("--sizes", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_refuses_fault_read_pages_the_runtime_would_refuse()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--fault-read-pages", "65"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(BenchCommand.ExitBadInput, exit);
+        Assert.Contains("--fault-read-pages must be 0 to 64, got 65", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    private static void AssertMultiThreadSection(JsonElement root, int sizeMib)
+    {
+        var multi = Assert.Single(root.GetProperty("multi_thread_faults").EnumerateArray());
+        Assert.Equal(sizeMib, multi.GetProperty("size_mib").GetInt32());
+        var cases = multi.GetProperty("cases").EnumerateArray().ToList();
+        Assert.Equal(
+            ["1/seq", "1/random", "2/seq", "2/random", "4/seq", "4/random"],
+            cases.Select(c => $"{c.GetProperty("threads").GetInt32()}/{c.GetProperty("order").GetString()}").ToList());
+        foreach (var c in cases)
+        {
+            var pages = c.GetProperty("pages").GetInt64();
+            Assert.True(pages > 0, c.ToString());
+            Assert.Equal(0, pages % c.GetProperty("threads").GetInt32());
+            foreach (var side in new[] { "ours", "native_one_uffd", "native_uffd_per_thread" })
+            {
+                var burst = c.GetProperty(side);
+                Assert.True(burst.GetProperty("faults").GetInt64() == pages, $"{c} {side}");
+                Assert.True(burst.GetProperty("p99_us").GetDouble() > 0, $"{c} {side}");
+                Assert.True(burst.GetProperty("seconds").GetDouble() > 0, $"{c} {side}");
+                Assert.True(burst.GetProperty("pages_per_s").GetDouble() > 0, $"{c} {side}");
+            }
+
+            foreach (var ratio in new[] { "p50_vs_one_uffd", "p99_vs_one_uffd", "p50_vs_uffd_per_thread", "p99_vs_uffd_per_thread" })
+            {
+                Assert.True(c.GetProperty(ratio).GetDouble() > 0, $"{c} {ratio}");
+            }
+        }
     }
 }

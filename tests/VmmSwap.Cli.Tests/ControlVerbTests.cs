@@ -53,6 +53,10 @@ public sealed class ControlVerbTests : IDisposable
         Assert.True(pretty.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 10);
         Assert.Equal(SwapState.Active, StatusJson.Parse(pretty.Stdout).State);
 
+        // The working set back while swap stays enabled: the state is still Active.
+        Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"prefetch {SocketPath}")).ExitCode);
+        Assert.Equal(SwapState.Active, (await swap.StatusAsync()).State);
+
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"disable {SocketPath}")).ExitCode);
         await swap.WaitForStateAsync(SwapState.Ready, Deadline);
 
@@ -71,7 +75,7 @@ public sealed class ControlVerbTests : IDisposable
     [Fact]
     public async Task Each_verbs_help_lists_its_exit_codes()
     {
-        foreach (var verb in new[] { "enable", "trim", "out", "disable", "status" })
+        foreach (var verb in new[] { "enable", "trim", "out", "disable", "prefetch", "status" })
         {
             var help = await CliRun.StartAsync($"{verb} --help");
             Assert.Equal(0, help.ExitCode);

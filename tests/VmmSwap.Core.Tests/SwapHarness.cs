@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Memory;
 using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
@@ -21,18 +23,74 @@ internal sealed class SwapHarness : IDisposable
     private readonly FaultServer _server;
     private PageHandler? _handler;
 
+    // Fault reads (see Parking): pages per read, and the reads planned, for a reader thread or the test.
+    private readonly int _readPages;
+    private readonly BlockingCollection<FaultRead> _reads = [];
+    private readonly Thread? _reader;
+
     // A second process's userfaultfd (a forked child mapping the guest at the same addresses),
     // served by its own fault-server thread under the same lock.
     private ForeignUserfaultfd? _child;
     private FaultServer? _childServer;
 
     internal SwapHarness(params long[] regionPages)
+        : this(0, false, regionPages)
     {
+    }
+
+    private SwapHarness(int readPages, bool autoRead, long[] regionPages)
+    {
+        _readPages = readPages;
         Guest = GuestMemory.Create([.. regionPages.Select(p => PageSize.PagesToBytes(p))]);
         _server = new FaultServer(_uffd, Serve, _gate);
+        if (autoRead)
+        {
+            _reader = new Thread(ReadAll) { IsBackground = true, Name = "test fault reader" };
+            _reader.Start();
+        }
+    }
+
+    /// <summary>
+    /// A harness whose file faults park on reads of <paramref name="readPages"/> pages, as the
+    /// runtime's do: executed by a reader thread when <paramref name="autoRead"/>, else left for
+    /// the test to take (<see cref="TakeRead"/>) and finish (<see cref="FinishRead"/>).
+    /// </summary>
+    internal static SwapHarness Parking(int readPages, bool autoRead, params long[] regionPages) => new(readPages, autoRead, regionPages);
+
+    /// <summary>As <see cref="Parking(int, bool, long[])"/>, the runtime's defaults: file faults parked, the working set first.</summary>
+    internal static SwapHarness AsTheRuntime(params long[] regionPages) => new(8, true, regionPages) { WorkingSet = new WorkingSet(regionPages.Sum()) };
+
+    /// <summary>Fault events the fault server has handled.</summary>
+    internal int EventsHandled => _server.Handled;
+
+    /// <summary>Reads planned and not yet taken.</summary>
+    internal int QueuedReads => _reads.Count;
+
+    /// <summary>The next read a parked fault waits for.</summary>
+    internal FaultRead TakeRead() =>
+        _reads.TryTake(out var read, Deadline) ? read : throw new TimeoutException($"no fault read was planned within {Deadline.TotalSeconds} s");
+
+    /// <summary>Takes the read back (after <see cref="PageWork.Execute"/>, or as failed) and serves the faults parked on it, as the runtime does.</summary>
+    internal void FinishRead(FaultRead read, bool succeeded)
+    {
+        lock (_gate)
+        {
+            if (_handler is null)
+            {
+                return;
+            }
+
+            foreach (var fault in _handler.CompleteFaultRead(read, succeeded))
+            {
+                ServeFault(fault.Uffd, fault.Address, succeeded ? _readPages : 0);
+            }
+        }
     }
 
     internal GuestMemory Guest { get; }
+
+    /// <summary>Where faults are recorded and what swap-in brings in first, as the runtime's; set before the first Enable.</summary>
+    internal WorkingSet? WorkingSet { get; init; }
 
     internal Userfaultfd Uffd => _uffd;
 
@@ -95,7 +153,8 @@ internal sealed class SwapHarness : IDisposable
         {
             if (_handler is null)
             {
-                _handler = PageHandler.Create(Guest.Regions, Path.GetTempPath());
+                WorkingSet?.StartCycle();
+                _handler = PageHandler.Create(Guest.Regions, Path.GetTempPath(), WorkingSet);
                 Register(_uffd);
                 if (_child is not null)
                 {
@@ -174,12 +233,13 @@ internal sealed class SwapHarness : IDisposable
         }
     }
 
-    /// <summary>Swaps everything in, unregisters the guest and drops the handler.</summary>
+    /// <summary>Swaps everything in, serves faults still parked on reads, unregisters the guest and drops the handler.</summary>
     internal void Disable()
     {
         SwapIn();
         lock (_gate)
         {
+            CloseReads();
             Unregister(_uffd);
             if (_child is not null)
             {
@@ -224,6 +284,16 @@ internal sealed class SwapHarness : IDisposable
 
     public void Dispose()
     {
+        _reads.CompleteAdding();
+        _reader?.Join(Deadline);
+        lock (_gate)
+        {
+            if (_handler is not null)
+            {
+                CloseReads();
+            }
+        }
+
         _childServer?.Dispose();
         _child?.Dispose();
         _server.Dispose();
@@ -266,13 +336,54 @@ internal sealed class SwapHarness : IDisposable
                 uffd.Wake((nint)PageSize.PageBase(e.Address), (ulong)Page);
                 break;
             case UffdEventKind.PageFault when _handler is not null:
-                _handler.HandlePageFault(uffd, e.Address);
+                ServeFault(uffd, e.Address, _readPages);
                 break;
             case UffdEventKind.Remove when _handler is not null:
                 _handler.HandlePageRemove(e.Address, e.End);
                 break;
             default:
                 throw new InvalidOperationException($"unexpected event {e} while swap is {(_handler is null ? "disabled" : "enabled")}");
+        }
+    }
+
+    private void ServeFault(Userfaultfd uffd, ulong address, int readPages)
+    {
+        if (Handler.HandlePageFault(uffd, address, readPages) is { } read)
+        {
+            _reads.Add(read);
+        }
+    }
+
+    // As the runtime before the page state goes: reads end, and their parked faults are served here.
+    private void CloseReads()
+    {
+        var (parked, safe) = Handler.CloseFaultReads(Deadline);
+        if (!safe)
+        {
+            throw new TimeoutException("a fault read did not end");
+        }
+
+        foreach (var fault in parked)
+        {
+            ServeFault(fault.Uffd, fault.Address, 0);
+        }
+    }
+
+    private void ReadAll()
+    {
+        foreach (var read in _reads.GetConsumingEnumerable())
+        {
+            var succeeded = true;
+            try
+            {
+                read.Execute();
+            }
+            catch (IOException)
+            {
+                succeeded = false;
+            }
+
+            FinishRead(read, succeeded);
         }
     }
 }

@@ -6,6 +6,7 @@
 //   native_ref swapout <pages> <swap-dir>
 //   native_ref swapout-flush <pages> <swap-dir>
 //   native_ref swapin  <pages> <swap-dir>
+//   native_ref fault-threads <pages> <threads> <order: seq|random> <swap-dir> <uffds: one|per-thread>
 //   native_ref kvm-fault <pages> <source> <order> <vcpus> <swap-dir> <guest-program-file>
 //
 // Prints one JSON object on stdout. Built by the bench with the machine's cc.
@@ -128,12 +129,15 @@ static void bench_fault(long pages, const char *source, const char *order, const
         fill(staging, size);
         src = staging;
     } else if (strcmp(source, "file") == 0) {
-        // Like the runtime after swap-out: content in a swap file, read through a mapping.
+        // Like the runtime after swap-out: content in a swap file, on disk and out of the page
+        // cache (the runtime syncs and drops it before it reports Active), read through a mapping.
         int ffd = tmpfile_in(dir);
         unsigned char *buf = malloc(size);
         fill(buf, size);
         if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
         free(buf);
+        if (fdatasync(ffd) < 0) die("fdatasync");
+        if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
         src = map_shared(ffd, size, PROT_READ);
     }
     int uffd = make_uffd();
@@ -160,6 +164,92 @@ static void bench_fault(long pages, const char *source, const char *order, const
     qsort(lat, pages, sizeof *lat, cmp_double);
     printf("{\"p50_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,\"faults\":%ld}\n",
            lat[pages / 2], lat[(long)(pages * 0.99)], lat[pages - 1], pages);
+}
+
+// Several vCPUs faulting on swapped-out pages at once. The guest is written, swapped out as the
+// runtime leaves it (pwrite, fdatasync, dropped from the page cache) and freed; then <threads>
+// guest threads, released together, each touch their own share of the pages and time each touch.
+//
+// "One handler thread per uffd" has two honest readings for a VMM with several vCPUs, and both run:
+// - one: one uffd over the guest mapping and one handler thread, as QEMU's postcopy and crosvm do.
+//   vCPUs do not own guest ranges, so this is what a VMM with one guest mapping has; a file fault
+//   blocks the handler on the disk and the other vCPUs' faults queue behind it.
+// - per-thread: the guest split into one uffd per guest thread's share, each with its handler
+//   thread. A VMM could register guest memory in slices like this; the bench gives each thread its
+//   own slice, the best case for it (no two threads' faults ever meet on one handler).
+struct vcpu {
+    unsigned char *guest;
+    const long *idx;
+    long count;
+    double *lat;
+    pthread_barrier_t *start;
+};
+
+static void *vcpu_run(void *arg) {
+    struct vcpu *v = arg;
+    volatile unsigned char sink = 0;
+    pthread_barrier_wait(v->start);
+    for (long i = 0; i < v->count; i++) {
+        double t0 = now_s();
+        sink += v->guest[v->idx[i] * page];
+        v->lat[i] = (now_s() - t0) * 1e6;
+    }
+    return NULL;
+}
+
+static void bench_fault_threads(long pages, int threads, const char *order, const char *dir, int per_thread) {
+    if (threads < 1 || pages < threads) { errno = EINVAL; die("fault-threads: need 1 <= threads <= pages"); }
+    long share = pages / threads;
+    pages = share * threads;
+    size_t size = pages * page;
+    int ffd = tmpfile_in(dir);
+    unsigned char *buf = malloc(size);
+    fill(buf, size);
+    if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
+    free(buf);
+    if (fdatasync(ffd) < 0) die("fdatasync");
+    if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
+    const unsigned char *src = map_shared(ffd, size, PROT_READ);
+    int gfd = make_memfd("guest", size);
+    unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
+
+    int handlers = per_thread ? threads : 1;
+    struct server *servers = calloc(handlers, sizeof *servers);
+    pthread_t *ht = calloc(handlers, sizeof *ht);
+    for (int h = 0; h < handlers; h++) {
+        size_t off = per_thread ? (size_t)(h * share * page) : 0, len = per_thread ? (size_t)(share * page) : size;
+        servers[h] = (struct server){.uffd = make_uffd(), .guest = guest, .source = src};
+        uffd_register(servers[h].uffd, guest + off, len);
+        pthread_create(&ht[h], NULL, serve, &servers[h]);
+    }
+
+    // Thread t's share is pages [t*share, (t+1)*share), shuffled with its own seed.
+    long *idx = malloc(pages * sizeof *idx);
+    double *lat = malloc(pages * sizeof *lat);
+    srand(1);
+    for (int t = 0; t < threads; t++) {
+        long *mine = idx + t * share;
+        for (long i = 0; i < share; i++) mine[i] = t * share + i;
+        if (strcmp(order, "random") == 0)
+            for (long i = share - 1; i > 0; i--) { long j = rand() % (i + 1); long x = mine[i]; mine[i] = mine[j]; mine[j] = x; }
+    }
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, threads + 1);
+    struct vcpu *v = calloc(threads, sizeof *v);
+    pthread_t *vt = calloc(threads, sizeof *vt);
+    for (int t = 0; t < threads; t++) {
+        v[t] = (struct vcpu){.guest = guest, .idx = idx + t * share, .count = share, .lat = lat + t * share, .start = &start};
+        pthread_create(&vt[t], NULL, vcpu_run, &v[t]);
+    }
+    pthread_barrier_wait(&start);
+    double t0 = now_s();
+    for (int t = 0; t < threads; t++) pthread_join(vt[t], NULL);
+    double wall = now_s() - t0;
+    for (int h = 0; h < handlers; h++) servers[h].stop = 1;
+    for (int h = 0; h < handlers; h++) pthread_join(ht[h], NULL);
+    qsort(lat, pages, sizeof *lat, cmp_double);
+    printf("{\"p50_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,\"faults\":%ld,\"threads\":%d,\"uffds\":%d,\"seconds\":%.6f,\"pages_per_s\":%.1f}\n",
+           lat[pages / 2], lat[(long)(pages * 0.99)], lat[pages - 1], pages, threads, handlers, wall, pages / wall);
 }
 
 // Enable: copy resident guest pages to staging and free the guest in 2 MiB batches.
@@ -388,6 +478,8 @@ static void bench_kvm_fault(long pages, const char *source, const char *order, i
 int main(int argc, char **argv) {
     page = sysconf(_SC_PAGESIZE);
     if (argc >= 6 && strcmp(argv[1], "fault") == 0) bench_fault(atol(argv[2]), argv[3], argv[4], argv[5]);
+    else if (argc >= 7 && strcmp(argv[1], "fault-threads") == 0 && (strcmp(argv[6], "one") == 0 || strcmp(argv[6], "per-thread") == 0))
+        bench_fault_threads(atol(argv[2]), atoi(argv[3]), argv[4], argv[5], strcmp(argv[6], "per-thread") == 0);
     else if (argc >= 3 && strcmp(argv[1], "enable") == 0) bench_enable(atol(argv[2]));
     else if (argc >= 4 && strcmp(argv[1], "swapout") == 0) bench_swapout(atol(argv[2]), argv[3], 0);
     else if (argc >= 4 && strcmp(argv[1], "swapout-flush") == 0) bench_swapout(atol(argv[2]), argv[3], 1);
@@ -395,6 +487,7 @@ int main(int argc, char **argv) {
     else if (argc >= 8 && strcmp(argv[1], "kvm-fault") == 0) bench_kvm_fault(atol(argv[2]), argv[3], argv[4], atoi(argv[5]), argv[6], argv[7]);
     else {
         fprintf(stderr, "usage: native_ref fault <pages> <staging|file|zero> <seq|random> <swap-dir>\n"
+                        "       native_ref fault-threads <pages> <threads> <seq|random> <swap-dir> <one|per-thread>\n"
                         "       native_ref enable <pages> | swapout[-flush] <pages> <swap-dir> | swapin <pages> <swap-dir>\n"
                         "       native_ref kvm-fault <pages> <staging|file|zero> <seq|random> <vcpus> <swap-dir> <guest-program-file>\n");
         return 2;

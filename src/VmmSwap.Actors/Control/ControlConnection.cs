@@ -207,6 +207,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
                 "trim" => controller.TrimAsync(stop),
                 "swap_out" => controller.SwapOutAsync(stop),
                 "disable" => controller.DisableAsync(stop),
+                "prefetch" => controller.PrefetchAsync(stop),
                 _ => controller.ExitAsync(stop),
             }).ConfigureAwait(false);
             return reply.Outcome == CommandOutcome.Ignored

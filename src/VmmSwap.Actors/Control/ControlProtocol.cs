@@ -19,5 +19,5 @@ public static class ControlProtocol
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>The request names, as crosvm's vmm-swap commands are named.</summary>
-    public static IReadOnlyList<string> Commands { get; } = ["enable", "trim", "swap_out", "disable", "status", "exit"];
+    public static IReadOnlyList<string> Commands { get; } = ["enable", "trim", "swap_out", "disable", "prefetch", "status", "exit"];
 }

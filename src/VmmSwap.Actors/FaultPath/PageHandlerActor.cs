@@ -30,6 +30,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly VmmSwapOptions _options;
     private readonly IActorRef _supervisor;
     private readonly IActorRef _pool;
+    private readonly IActorRef _faultReaders;
 
     private readonly PublishedCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -45,20 +46,31 @@ internal sealed class PageHandlerActor : ReceiveActor
     private Userfaultfd? _mainUffd;
     private bool _flushScheduled;
 
+    // Pages per fault read (VmmSwapOptions.FaultReadPages); 0 once stopping, when no read could
+    // come back to this actor.
+    private int _faultReadPages;
+
+    // What the guest faulted lately (null when not recorded); it outlives each cycle's page state.
+    private readonly WorkingSet? _workingSet;
+
     // The Enable under way (or the last one): its batches out on the page workers.
     private StagingFanIn _enable = new();
 
-    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, PublishedCounters counters)
+    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters)
     {
         _guest = guest;
         _options = options;
         _supervisor = supervisor;
         _pool = pool;
+        _faultReaders = faultReaders;
+        _faultReadPages = options.FaultReadPages;
         _counters = counters;
         _jobs = new JobDrivers(new JobContext(options, _log, pool, Self));
         _registrations = new GuestRegistrations(guest.Regions);
+        _workingSet = options.WorkingSetFirst ? new WorkingSet(guest.Regions.Sum(r => r.PageCount)) : null;
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
+        Receive<FaultReadDone>(Handle);
         Receive<FlushServed>(_ =>
         {
             _flushScheduled = false;
@@ -74,8 +86,8 @@ internal sealed class PageHandlerActor : ReceiveActor
         Receive<FinishDisable>(Handle);
     }
 
-    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, PublishedCounters counters) =>
-        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, counters))
+    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters) =>
+        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, faultReaders, counters))
             .WithDispatcher(VmmSwapConfig.FaultPumpDispatcher)
             .WithMailbox(VmmSwapConfig.PageHandlerMailbox);
 
@@ -88,6 +100,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         // A page worker may still be reading staging or a buffer: cancel its work or let it finish
         // before the memory goes; if it will not finish, leak the memory rather than crash under it.
+        _faultReadPages = 0;
         var safe = true;
         try
         {
@@ -104,6 +117,8 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             _log.Error("a page worker is still running after 30 s; its memory is left mapped");
         }
+
+        safe &= CloseFaultReads();
 
         if (_handler is not null && _mainUffd is not null)
         {
@@ -160,7 +175,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             switch (e.Kind)
             {
                 case UffdEventKind.PageFault:
-                    ServeFault(batch.Source, e.Address);
+                    ServeFault(batch.Source, e.Address, _faultReadPages);
                     break;
                 case UffdEventKind.Remove when _handler is null:
                     // The kernel can deliver remove events after the range was unregistered.
@@ -184,8 +199,12 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
 
         RetryDeferred();
+        ScheduleFlush();
+    }
 
-        // Freeing what served pages left waits until no fault is queued ahead of it.
+    // Freeing what served pages left waits until no fault is queued ahead of it.
+    private void ScheduleFlush()
+    {
         if (!_flushScheduled && _handler?.ServedPendingFlush > 0)
         {
             _flushScheduled = true;
@@ -193,7 +212,56 @@ internal sealed class PageHandlerActor : ReceiveActor
         }
     }
 
-    private void ServeFault(Userfaultfd uffd, ulong address)
+    // The faults parked on a read are served again from the page state as it is now: the read's
+    // pages may have been staged, removed or swapped in while it ran. After a failed read they
+    // read the page here, so the disk's error, if it stays, fails the fault that needs it.
+    private void Handle(FaultReadDone m)
+    {
+        if (_handler is null)
+        {
+            // Its page state is gone; closing it handed back the faults parked on this read.
+            return;
+        }
+
+        if (m.Error is not null)
+        {
+            _log.Warning("reading swap-file pages {0} for a fault failed ({1}); its faults read them on the fault thread", m.Read.Window, m.Error.Message);
+        }
+
+        foreach (var fault in _handler.CompleteFaultRead(m.Read, m.Error is null))
+        {
+            ServeFault(fault.Uffd, fault.Address, m.Error is null ? _faultReadPages : 0);
+        }
+
+        RetryDeferred();
+        ScheduleFlush();
+    }
+
+    // Before the page state goes: reads under way end (cancelled, or waited for), and the faults
+    // parked on them are served here, without a read. False when a read would not end: its buffer
+    // and the swap file it reads must then stay.
+    private bool CloseFaultReads()
+    {
+        if (_handler is null)
+        {
+            return true;
+        }
+
+        var (parked, safe) = _handler.CloseFaultReads(TimeSpan.FromSeconds(30));
+        if (!safe)
+        {
+            _log.Error("a fault read is still running after 30 s; the page state is left open");
+        }
+
+        foreach (var fault in parked)
+        {
+            ServeFault(fault.Uffd, fault.Address, 0);
+        }
+
+        return safe;
+    }
+
+    private void ServeFault(Userfaultfd uffd, ulong address, int readPages)
     {
         if (_handler is null)
         {
@@ -205,7 +273,10 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         try
         {
-            _handler.HandlePageFault(uffd, address);
+            if (_handler.HandlePageFault(uffd, address, readPages) is { } read)
+            {
+                _faultReaders.Tell(new ReadForFault(read));
+            }
         }
         catch (UffdRetryException)
         {
@@ -271,7 +342,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _deferred.Clear();
         foreach (var (uffd, address) in retry)
         {
-            ServeFault(uffd, address);
+            ServeFault(uffd, address, _faultReadPages);
         }
 
         if (_deferred.Count > 0)
@@ -317,7 +388,8 @@ internal sealed class PageHandlerActor : ReceiveActor
     // otherwise read holes where staged pages are. Nothing stays registered then.
     private bool Open(IReadOnlyList<Userfaultfd> uffds)
     {
-        _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory);
+        _workingSet?.StartCycle();
+        _handler = PageHandler.Create(_guest.Regions, _options.ResolvedSwapDirectory, _workingSet);
         _mainUffd = uffds[0];
         if (_registrations.AddAll(uffds, Gone) is not var (uffd, error))
         {
@@ -376,7 +448,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         _failed.Clear();
         foreach (var (uffd, address) in retry)
         {
-            ServeFault(uffd, address);
+            ServeFault(uffd, address, _faultReadPages);
         }
     }
 
@@ -419,6 +491,8 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(FinishDisable m)
     {
+        // Every page is back: a fault still parked on a read is served (woken) before the unregister.
+        var readsClosed = CloseFaultReads();
         var error = UnregisterAll();
         EndJob(JobKind.SwapIn);
 
@@ -432,7 +506,7 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         // The page state is about to be closed: no work of an ended job may still use it. If some
         // will not finish, the page state is left open (leaked) rather than freed under it.
-        var safe = _jobs.CloseEnded(TimeSpan.FromSeconds(30));
+        var safe = _jobs.CloseEnded(TimeSpan.FromSeconds(30)) && readsClosed;
 
         // Every page is in the guest and nothing is registered: swap is disabled now. Closing the
         // swap file (freeing its blocks) can take a while; a page worker does it.

@@ -5,7 +5,8 @@ using Akka.Dispatch;
 namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
-/// The PageHandler's mailbox: userfaultfd events (and deferred-fault retries) come before
+/// The PageHandler's mailbox: userfaultfd events (and deferred-fault retries, and the reads
+/// parked faults wait for) come before
 /// everything else, in arrival order within each class, so a fault waits for at most the one
 /// background chunk already running.
 /// </summary>
@@ -20,7 +21,7 @@ public sealed class PageHandlerMailbox : UnboundedStablePriorityMailbox
     /// <inheritdoc />
     protected override int PriorityGenerator(object message) => message switch
     {
-        UffdEventBatch or RetryDeferredFaults => 0,
+        UffdEventBatch or RetryDeferredFaults or FaultReadDone => 0,
         _ => 1,
     };
 }

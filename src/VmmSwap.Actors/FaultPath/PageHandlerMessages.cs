@@ -46,3 +46,9 @@ internal sealed record FinishDisable(IReadOnlyList<Userfaultfd> Uffds);
 
 /// <summary>A job's work has run, or failed with <paramref name="Error"/>; its driver completes it.</summary>
 internal sealed record WorkDone(PageWork Work, Exception? Error);
+
+/// <summary>
+/// A fault read has run, or failed with <paramref name="Error"/>: the faults parked on it are
+/// served again. Served ahead of background work, like the faults themselves.
+/// </summary>
+internal sealed record FaultReadDone(FaultRead Read, Exception? Error);

@@ -63,6 +63,9 @@ public sealed class SwapController
     /// <summary>Starts bringing every page back.</summary>
     public Task<CommandReply> DisableAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Disable.Instance, cancellationToken);
 
+    /// <summary>Starts bringing the working set back while swap stays enabled (see <see cref="SwapCommand.Prefetch"/>).</summary>
+    public Task<CommandReply> PrefetchAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Prefetch.Instance, cancellationToken);
+
     /// <summary>Hands a forked child's userfaultfd to the runtime; while enabled it is registered at once (see <see cref="SwapCommand.ProcessForked"/>).</summary>
     public Task<CommandReply> ProcessForkedAsync(Userfaultfd uffd, CancellationToken cancellationToken = default) => SendAsync(new SwapCommand.ProcessForked(uffd), cancellationToken);
 

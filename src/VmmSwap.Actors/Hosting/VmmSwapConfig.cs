@@ -14,6 +14,9 @@ public static class VmmSwapConfig
     /// <summary>Dispatcher of the page workers.</summary>
     public const string PageWorkerDispatcher = "vmm-swap.page-worker-dispatcher";
 
+    /// <summary>Dispatcher of the fault readers: swap-file reads for parked faults, at normal priority.</summary>
+    public const string FaultReaderDispatcher = "vmm-swap.fault-reader-dispatcher";
+
     private static readonly Lazy<Config> Embedded = new(Load);
 
     /// <summary>
@@ -25,7 +28,7 @@ public static class VmmSwapConfig
     /// <summary>
     /// The configuration of an actor system running vmm-swap with <paramref name="options"/>: their
     /// <c>vmm-swap</c> section (so <see cref="VmmSwapOptions.FromConfig"/> of it gives them back),
-    /// the page-worker dispatcher sized for them, and coordinated shutdown's
+    /// the page-worker and fault-reader dispatchers sized for them, and coordinated shutdown's
     /// <c>before-actor-system-terminate</c> phase given their
     /// <see cref="VmmSwapOptions.ShutdownTimeout"/> (vmm-swap exits in that phase), over
     /// <see cref="Default"/>.
@@ -38,6 +41,7 @@ public static class VmmSwapConfig
             $"""
             {options.ToHocon()}
             {PageWorkerDispatcher}.dedicated-thread-pool.thread-count = {options.ResolvedPageWorkerCount}
+            {FaultReaderDispatcher}.dedicated-thread-pool.thread-count = {options.FaultReaders}
             akka.coordinated-shutdown.phases.{ExitOnShutdown.Phase}.timeout = {HoconText.Duration(options.ShutdownTimeout)}
             """)
             .WithFallback(Default);

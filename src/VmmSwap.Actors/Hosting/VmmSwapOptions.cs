@@ -22,6 +22,9 @@ public sealed record VmmSwapOptions
     private const string SwapInStepSizeKey = "swap-in-step-size";
     private const string TrimChunkPagesKey = "trim-chunk-pages";
     private const string ShutdownTimeoutKey = "shutdown-timeout";
+    private const string FaultReadPagesKey = "fault-read-pages";
+    private const string FaultReadersKey = "fault-readers";
+    private const string WorkingSetFirstKey = "working-set-first";
 
     // Read once from the embedded HOCON; every new VmmSwapOptions() starts as a copy.
     private static readonly VmmSwapOptions Defaults = new VmmSwapOptions(VmmSwapConfig.Default.GetConfig(Section)).Validated();
@@ -42,6 +45,9 @@ public sealed record VmmSwapOptions
         SwapInStepBytes = ReadBytes(section, SwapInStepSizeKey);
         TrimChunkPages = Read(section, TrimChunkPagesKey, (c, k) => c.GetLong(k));
         ShutdownTimeout = Read(section, ShutdownTimeoutKey, (c, k) => c.GetTimeSpan(k, allowInfinite: false));
+        FaultReadPages = Read(section, FaultReadPagesKey, (c, k) => c.GetInt(k));
+        FaultReaders = Read(section, FaultReadersKey, (c, k) => c.GetInt(k));
+        WorkingSetFirst = Read(section, WorkingSetFirstKey, (c, k) => c.GetBoolean(k));
     }
 
     /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
@@ -66,6 +72,24 @@ public sealed record VmmSwapOptions
     /// slow disk takes minutes; pages still out when it ends are lost with the runtime.
     /// </summary>
     public TimeSpan ShutdownTimeout { get; init; }
+
+    /// <summary>
+    /// Pages read for a fault on a swap-file page not in the page cache: the page and its present
+    /// neighbours in its aligned block of this many, read by a fault reader while the fault thread
+    /// serves other faults; the neighbours then come from that read. 0 reads the page on the fault
+    /// thread through the file's mapping instead (every other fault waits for that disk read).
+    /// </summary>
+    public int FaultReadPages { get; init; }
+
+    /// <summary>Threads reading swap-file pages for parked faults, beside the page workers: up to this many reads run at once.</summary>
+    public int FaultReaders { get; init; }
+
+    /// <summary>
+    /// Whether the runtime records the pages the guest faults (this cycle and the one before) and
+    /// a swap-in brings those in first, then the rest: the guest finds what it touches first after
+    /// Disable already there.
+    /// </summary>
+    public bool WorkingSetFirst { get; init; }
 
     /// <summary>The swap directory to use.</summary>
     public string ResolvedSwapDirectory => string.IsNullOrEmpty(SwapDirectory) ? Path.GetTempPath() : SwapDirectory;
@@ -109,6 +133,9 @@ public sealed record VmmSwapOptions
               {{SwapInStepSizeKey}} = {{SwapInStepBytes}}
               {{TrimChunkPagesKey}} = {{TrimChunkPages}}
               {{ShutdownTimeoutKey}} = {{shutdownTimeout}}
+              {{FaultReadPagesKey}} = {{FaultReadPages}}
+              {{FaultReadersKey}} = {{FaultReaders}}
+              {{WorkingSetFirstKey}} = {{(WorkingSetFirst ? "on" : "off")}}
             }
             """);
     }
@@ -141,6 +168,16 @@ public sealed record VmmSwapOptions
             throw new ArgumentException($"{Section}.{ShutdownTimeoutKey} must be positive, got {ShutdownTimeout}");
         }
 
+        if (FaultReadPages is < 0 or > Core.Work.FaultRead.MaxPages)
+        {
+            throw new ArgumentException($"{Section}.{FaultReadPagesKey} must be 0 (read on the fault thread) to {Core.Work.FaultRead.MaxPages}, got {FaultReadPages}");
+        }
+
+        if (FaultReaders <= 0)
+        {
+            throw new ArgumentException($"{Section}.{FaultReadersKey} must be positive, got {FaultReaders}");
+        }
+
         if (PageWorkerCount < 0)
         {
             throw new ArgumentException($"{Section}.{PageWorkersKey} must be 0 (one per core) or positive, got {PageWorkerCount}");
@@ -156,7 +193,7 @@ public sealed record VmmSwapOptions
     }
 
     // Akka's readers throw without the key's name (a FormatException for "abc", an
-    // ArgumentNullException for an object or a list); the host needs the key to fix its HOCON.
+    // ArgumentNullException for an object or a list, a NotSupportedException for a boolean that is not one); the host needs the key to fix its HOCON.
     private static T Read<T>(Config section, string key, Func<Config, string, T> read)
     {
         if (!section.HasPath(key))
@@ -168,7 +205,7 @@ public sealed record VmmSwapOptions
         {
             return read(section, key);
         }
-        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or ConfigurationException)
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or ConfigurationException or NotSupportedException)
         {
             throw new ArgumentException($"{Section}.{key} cannot be read: {e.Message}", e);
         }

@@ -34,7 +34,7 @@ internal sealed class JobDrivers(JobContext context)
                 {
                     JobKind.SwapOut => new SwapOutDriver(handler, context, job),
                     JobKind.Trim => new TrimDriver(handler, context, job),
-                    _ => new SwapInDriver(handler, uffd, context, job),
+                    _ => new SwapInDriver(handler, uffd, context, job, kind),
                 };
             }
             catch (Exception error)

@@ -13,12 +13,12 @@ namespace VmmSwap.Actors.Jobs;
 /// worker (the work in flight). A chunk is a run of steps, each a message of its own
 /// (<see cref="ContinueSwapIn"/>) so that fault batches, first in the mailbox, are served between
 /// them; a chunk with nothing to copy waits for the read. The job is done once staging and the
-/// file are empty.
+/// file are empty. A prefetch is the same job over the working set only.
 /// </summary>
-internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobContext context, IActorRef job)
-    : JobDriver(JobKind.SwapIn, handler, context, job)
+internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobContext context, IActorRef job, JobKind kind)
+    : JobDriver(kind, handler, context, job)
 {
-    private readonly SwapInContext _context = handler.StartSwapIn();
+    private readonly SwapInContext _context = kind == JobKind.Prefetch ? handler.StartPrefetch() : handler.StartSwapIn();
     private bool _waiting;
     private Exception? _readError;
 
@@ -62,6 +62,8 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
         }
     }
 
+    private string Name => Kind == JobKind.Prefetch ? "prefetch" : "swap-in";
+
     private void Steps(long pages)
     {
         long copied;
@@ -70,7 +72,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
             if (_readError is { } readError)
             {
                 _readError = null;
-                Reply(pages, false, SwapFailure.From(readError, "swap-in read failed"));
+                Reply(pages, false, SwapFailure.From(readError, $"{Name} read failed"));
                 return;
             }
 
@@ -88,7 +90,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
         }
         catch (Exception error)
         {
-            Reply(pages, false, SwapFailure.From(error, "swap-in failed"));
+            Reply(pages, false, SwapFailure.From(error, $"{Name} failed"));
             return;
         }
 

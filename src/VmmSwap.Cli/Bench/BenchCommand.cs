@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Core.Pages;
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Cli.Bench;
@@ -54,6 +55,14 @@ public static class BenchCommand
         {
             Description = "Run only the KVM case: KVM vCPUs' first touches (sequential, random) from staging, the file and zero pages, and the demand-paging rate for 1 and 2 vCPUs, against native_ref driving the same guest. Needs /dev/kvm.",
         };
+        var faultReadPages = new Option<int?>("--fault-read-pages")
+        {
+            Description = "The runtime's fault-read-pages (0: file faults read on the fault thread; 1-64: parked on reads of that many pages). Default: the runtime's.",
+        };
+        var only = new Option<string?>("--only")
+        {
+            Description = $"Run one case alone: {MultiThreadFaults.Only} (guest threads faulting on swapped-out pages at once). Default: every case.",
+        };
         var command = new Command("bench", "Benchmark fault latency, enable, trim, swap-out, swap-in and memory overhead against a native C reference.")
         {
             sizes,
@@ -61,6 +70,8 @@ public static class BenchCommand
             swapDir,
             json,
             kvm,
+            faultReadPages,
+            only,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -78,7 +89,25 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
-            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm)), stdout, stderr, ct).ConfigureAwait(false);
+            if (r.GetValue(faultReadPages) is { } read && read is < 0 or > FaultRead.MaxPages)
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: --fault-read-pages must be 0 to {FaultRead.MaxPages}, got {read}").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
+            if (r.GetValue(only) is { } selected && selected != MultiThreadFaults.Only)
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: --only must be {MultiThreadFaults.Only}, got '{selected}'").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
+            if (r.GetValue(kvm) && r.GetValue(only) is not null)
+            {
+                await stderr.WriteLineAsync("vmm-swap bench: --kvm and --only each run one case alone; give one of them").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm), FaultReadPages: r.GetValue(faultReadPages), Only: r.GetValue(only)), stdout, stderr, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -149,7 +178,8 @@ public static class BenchCommand
     {
         await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
         using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
-        var runtimeOptions = new VmmSwapOptions { SwapDirectory = options.SwapDirectory };
+        var defaults = new VmmSwapOptions();
+        var runtimeOptions = defaults with { SwapDirectory = options.SwapDirectory, FaultReadPages = options.FaultReadPages ?? defaults.FaultReadPages };
 
         // Akka's default logger writes to stdout; the report owns stdout.
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));
@@ -157,13 +187,37 @@ public static class BenchCommand
         try
         {
             var ours = new OurRuntime(system, runtimeOptions);
+            var lifeCycle = options.Only is null;
             var results = new List<SizeResult>();
+            var multiThread = new List<MultiThreadResult>();
             foreach (var size in options.SizesMib)
             {
                 var pages = PageSize.BytesToPages((ulong)size << 20);
                 var faultPages = OurRuntime.FaultPages(pages);
                 var ourRounds = new List<OurRound>();
                 var nativeRounds = new List<NativeRound>();
+                var ourBursts = new List<Dictionary<string, FaultBurst>>();
+                var nativeBursts = new List<Dictionary<string, MultiThreadReport.NativePair>>();
+                async Task Ours()
+                {
+                    if (lifeCycle)
+                    {
+                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
+                    }
+
+                    ourBursts.Add(await MultiThreadFaults.OursAsync(ours, pages, cancellationToken).ConfigureAwait(false));
+                }
+
+                async Task Native()
+                {
+                    if (lifeCycle)
+                    {
+                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                    }
+
+                    nativeBursts.Add(await MultiThreadFaults.NativeAsync(native, pages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                }
+
                 for (var round = 0; round < options.Rounds; round++)
                 {
                     await progress.WriteLineAsync($"{size} MiB, round {round + 1}/{options.Rounds} ...").ConfigureAwait(false);
@@ -171,17 +225,22 @@ public static class BenchCommand
                     // Alternate who goes first, so drift on a shared machine does not favour one side.
                     if (round % 2 == 0)
                     {
-                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
-                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                        await Ours().ConfigureAwait(false);
+                        await Native().ConfigureAwait(false);
                     }
                     else
                     {
-                        nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
-                        ourRounds.Add(await OursAsync(ours, size, cancellationToken).ConfigureAwait(false));
+                        await Native().ConfigureAwait(false);
+                        await Ours().ConfigureAwait(false);
                     }
                 }
 
-                results.Add(ReportBuilder.Size(size, faultPages, ourRounds, nativeRounds));
+                if (lifeCycle)
+                {
+                    results.Add(ReportBuilder.Size(size, faultPages, ourRounds, nativeRounds));
+                }
+
+                multiThread.Add(MultiThreadReport.Size(size, pages, ourBursts, nativeBursts));
             }
 
             return new BenchReport(
@@ -192,8 +251,9 @@ public static class BenchCommand
                 new NativeInfo(true, native.Compiler, native.Source),
                 Notes(),
                 results,
-                ReportBuilder.Growth(results),
-                ReportBuilder.Targets(results));
+                multiThread,
+                results.Count > 0 ? ReportBuilder.Growth(results) : [],
+                [.. ReportBuilder.Targets(results), .. MultiThreadReport.Targets(multiThread)]);
         }
         finally
         {
@@ -209,6 +269,8 @@ public static class BenchCommand
         "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (the supervisor answers AwaitState on the transition; no polling)",
         "swap-out references: plain pwrite into the page cache (the issue's reference) and pwrite + writeback + fdatasync + FADV_DONTNEED (the flush the runtime does before it reports Active); swap-in reference: pread + UFFDIO_COPY of a file flushed and dropped from the page cache, as the runtime's swap-out leaves it",
         $"faults during jobs: random order, on a guest of at least {BenchOptions.MinJobGuestMib} MiB, compared with idle random faults from the same source on the same guest; reads under {GuestThread.NoFaultMicroseconds} us found their page already in (the job got there first) and are not counted; swap-in faults are timed on the block it reaches last",
+        $"working set: a seeded random 1/16 of the guest's pages (at most {BenchOptions.MaxFaultPages}; guest {BenchOptions.MinJobGuestMib}-1024 MiB) touched while swapped out, everything swapped out again, then touched again right after Disable; touch time from Disable sent to the last page touched, faults = touches slower than {GuestThread.NoFaultMicroseconds} us; never swapped = the same touches on plain memory; sequential = working-set-first off; prefetched = Prefetch run to its end while Active (its time shown apart), then Disable",
+        $"multi-thread file faults: after Enable + SwapOut of a guest of as many pages as one fault case (cut to whole shares), {string.Join(", ", MultiThreadFaults.ThreadCounts)} guest threads released together each fault on their own share, seq or random (1 thread: the baseline on the same file, no target); latencies of all threads merged, wall time from release to the last fault; native_ref fault-threads the same on a file flushed and dropped from the page cache, served by one uffd and handler thread, and by one uffd and handler thread per thread's share",
         "memory: managed heap = GC.GetTotalMemory(true) after Enable / at Active minus after Start; RssAnon likewise (VmRSS counts the guest and staging memfd mappings, so it is shown as before/after, not as overhead); host released = 1 - (guest + staging memfd allocated bytes at Active) / (guest allocated before Enable); the staging and zero fault blocks are faulted back before swap-out and stay resident",
     ];
 
@@ -217,6 +279,7 @@ public static class BenchCommand
         var round = new OurRound();
         await ours.LifeCycleAsync(size, round, cancellationToken).ConfigureAwait(false);
         await ours.DuringJobsAsync(size, round, cancellationToken).ConfigureAwait(false);
+        await ours.WorkingSetAsync(size, round, cancellationToken).ConfigureAwait(false);
         return round;
     }
 

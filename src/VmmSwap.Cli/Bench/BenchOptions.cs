@@ -7,7 +7,9 @@ namespace VmmSwap.Cli.Bench;
 /// <param name="Json">Print one JSON document instead of tables.</param>
 /// <param name="Kvm">Run only the KVM guest case (<see cref="KvmBench"/>) instead of the sizes.</param>
 /// <param name="KvmPages">Pages each KVM case touches (the tests' smoke run takes fewer).</param>
-internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, bool Kvm = false, int KvmPages = KvmBench.Pages)
+/// <param name="FaultReadPages">The runtime's <c>fault-read-pages</c>; null keeps its default.</param>
+/// <param name="Only">One case to run alone (<see cref="MultiThreadFaults.Only"/>); null runs them all.</param>
+internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, bool Kvm = false, int KvmPages = KvmBench.Pages, int? FaultReadPages = null, string? Only = null)
 {
     /// <summary>Pages faulted per (source, order) case, at most.</summary>
     internal const int MaxFaultPages = 8192;

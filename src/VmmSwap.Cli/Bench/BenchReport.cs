@@ -9,6 +9,7 @@ internal sealed record BenchReport(
     NativeInfo NativeRef,
     IReadOnlyList<string> Notes,
     IReadOnlyList<SizeResult> Results,
+    IReadOnlyList<MultiThreadResult> MultiThreadFaults,
     IReadOnlyList<Growth> Growth,
     IReadOnlyList<TargetResult> Targets);
 
@@ -25,7 +26,8 @@ internal sealed record SizeResult(
     SwapOutThroughput SwapOut,
     Throughput SwapIn,
     DuringJobs DuringJobs,
-    MemoryResult Memory);
+    MemoryResult Memory,
+    WorkingSetResult WorkingSet);
 
 internal sealed record FaultResult(string Source, string Order, Latency Ours, Latency Native, double P50Ratio, double P99Ratio);
 
@@ -122,7 +124,8 @@ internal static class ReportBuilder
             SwapOut(),
             Pair(r => r.SwapInGibS, r => r.SwapInGibS),
             new DuringJobs(Math.Max(sizeMib, BenchOptions.MinJobGuestMib), idleStaging, idleFile, Job(r => r.DuringTrim, idleStaging), Job(r => r.DuringSwapOut, idleStaging), Job(r => r.DuringSwapIn, idleFile)),
-            memory);
+            memory,
+            WorkingSetResult.Median([.. ours.Select(r => r.WorkingSet!)]));
     }
 
     internal static List<Growth> Growth(IReadOnlyList<SizeResult> results)
@@ -164,6 +167,10 @@ internal static class ReportBuilder
             targets.Add(new TargetResult("p99 during trim / idle", "<= 2.0", r.SizeMib, r.DuringJobs.Trim.P99VsIdle, r.DuringJobs.Trim.P99VsIdle <= 2.0));
             targets.Add(new TargetResult("p99 during swap-out / idle", "<= 2.0", r.SizeMib, r.DuringJobs.SwapOut.P99VsIdle, r.DuringJobs.SwapOut.P99VsIdle <= 2.0));
             targets.Add(new TargetResult("p99 during swap-in / idle", "<= 2.0", r.SizeMib, r.DuringJobs.SwapIn.P99VsIdle, r.DuringJobs.SwapIn.P99VsIdle <= 2.0));
+            targets.Add(new TargetResult("working set first: faults cut vs sequential swap-in", ">= 0.9", r.SizeMib, r.WorkingSet.FaultsCut, r.WorkingSet.FaultsCut >= 0.9));
+            targets.Add(new TargetResult("working set first: touch time / never swapped", "<= 1.5", r.SizeMib, r.WorkingSet.TouchVsNeverSwapped, r.WorkingSet.TouchVsNeverSwapped <= 1.5));
+            targets.Add(new TargetResult("prefetched: faults cut vs sequential swap-in", ">= 0.9", r.SizeMib, r.WorkingSet.PrefetchedFaultsCut, r.WorkingSet.PrefetchedFaultsCut >= 0.9));
+            targets.Add(new TargetResult("prefetched: touch time / never swapped", "<= 1.5", r.SizeMib, r.WorkingSet.PrefetchedTouchVsNeverSwapped, r.WorkingSet.PrefetchedTouchVsNeverSwapped <= 1.5));
             targets.Add(new TargetResult("enable / native", ">= 0.8", r.SizeMib, r.Enable.Ratio, r.Enable.Ratio >= 0.8));
             targets.Add(new TargetResult("swap-out / pwrite", ">= 0.8", r.SizeMib, r.SwapOut.Ratio, r.SwapOut.Ratio >= 0.8));
             targets.Add(new TargetResult("swap-in / native", ">= 0.8", r.SizeMib, r.SwapIn.Ratio, r.SwapIn.Ratio >= 0.8));

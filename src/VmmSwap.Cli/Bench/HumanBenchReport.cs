@@ -21,6 +21,15 @@ internal static class HumanBenchReport
         console.MarkupLine(Markup.Escape($"vmm-swap bench: {m.Nproc} CPUs ({m.Cpu}), {m.MemoryBytes / (1L << 30)} GiB, kernel {m.Kernel}; sizes {string.Join(", ", report.SizesMib)} MiB, {report.Rounds} round(s), medians; swap dir {report.SwapDir}"));
         console.MarkupLine(Markup.Escape($"native reference: {report.NativeRef.Source} built with {report.NativeRef.Compiler}"));
 
+        // A bench run with --only leaves the other sections without rows.
+        void Show(Table table)
+        {
+            if (table.Rows.Count > 0)
+            {
+                console.Write(table);
+            }
+        }
+
         var faults = new Table().Title("Fault latency, us (ours / native_ref)");
         faults.AddColumns("size MiB", "source", "order", "faults", "p50 ours", "p50 native", "p50 ratio", "p99 ours", "p99 native", "p99 ratio", "max ours", "max native");
         foreach (var r in report.Results)
@@ -31,7 +40,19 @@ internal static class HumanBenchReport
             }
         }
 
-        console.Write(faults);
+        Show(faults);
+
+        var multi = new Table().Title("File faults from several guest threads at once, us (ours / native_ref; n1: one uffd and handler thread, nN: one per guest thread)");
+        multi.AddColumns("size MiB", "threads", "order", "faults", "p50 ours", "p50 n1", "ratio", "p50 nN", "ratio", "p99 ours", "p99 n1", "ratio", "p99 nN", "ratio", "pages/s ours", "n1", "nN");
+        foreach (var r in report.MultiThreadFaults)
+        {
+            foreach (var c in r.Cases)
+            {
+                multi.AddRow(I(r.SizeMib), I(c.Threads), c.Order, I(c.Ours.Faults), F(c.Ours.P50Us), F(c.NativeOneUffd.P50Us), X(c.P50VsOneUffd), F(c.NativeUffdPerThread.P50Us), X(c.P50VsUffdPerThread), F(c.Ours.P99Us), F(c.NativeOneUffd.P99Us), X(c.P99VsOneUffd), F(c.NativeUffdPerThread.P99Us), X(c.P99VsUffdPerThread), I((long)c.Ours.PagesPerS), I((long)c.NativeOneUffd.PagesPerS), I((long)c.NativeUffdPerThread.PagesPerS));
+            }
+        }
+
+        Show(multi);
 
         var throughput = new Table().Title("Throughput (ours / native_ref)");
         throughput.AddColumns("size MiB", "enable GiB/s", "native", "ratio", "swap-out GiB/s", "pwrite", "ratio", "pwrite+flush", "ratio", "swap-in GiB/s", "native", "ratio", "trim pages/s", "trimmed / staged");
@@ -40,7 +61,7 @@ internal static class HumanBenchReport
             throughput.AddRow(I(r.SizeMib), F(r.Enable.OursGibPerS), F(r.Enable.NativeGibPerS), X(r.Enable.Ratio), F(r.SwapOut.OursGibPerS), F(r.SwapOut.NativeGibPerS), X(r.SwapOut.Ratio), F(r.SwapOut.NativeFlushedGibPerS), X(r.SwapOut.FlushedRatio), F(r.SwapIn.OursGibPerS), F(r.SwapIn.NativeGibPerS), X(r.SwapIn.Ratio), I((long)r.Trim.PagesPerS), $"{I(r.Trim.DroppedPages)} / {I(r.Trim.StagedPages)}");
         }
 
-        console.Write(throughput);
+        Show(throughput);
 
         var jobs = new Table().Title("Fault p99 during jobs (random order), us");
         jobs.AddColumns("size MiB", "job guest MiB", "idle staging", "trim", "ratio", "swap-out", "ratio", "idle file", "swap-in", "ratio", "faults trim/out/in");
@@ -50,7 +71,17 @@ internal static class HumanBenchReport
             jobs.AddRow(I(r.SizeMib), I(d.GuestMib), F(d.IdleStaging.P99Us), F(d.Trim.During.P99Us), X(d.Trim.P99VsIdle), F(d.SwapOut.During.P99Us), X(d.SwapOut.P99VsIdle), F(d.IdleFile.P99Us), F(d.SwapIn.During.P99Us), X(d.SwapIn.P99VsIdle), $"{d.Trim.During.Faults}/{d.SwapOut.During.Faults}/{d.SwapIn.During.Faults}");
         }
 
-        console.Write(jobs);
+        Show(jobs);
+
+        var workingSet = new Table().Title("Working set after Disable: touch time ms / touches that faulted");
+        workingSet.AddColumns("size MiB", "guest MiB", "working set pages", "never swapped", "sequential swap-in", "working set first", "faults cut", "touch / never", "prefetched", "faults cut", "touch / never", "prefetch ms");
+        foreach (var r in report.Results)
+        {
+            var w = r.WorkingSet;
+            workingSet.AddRow(I(r.SizeMib), I(w.GuestMib), I(w.WorkingSetPages), $"{F(w.NeverSwapped.TouchMs)} / {I(w.NeverSwapped.Faults)}", $"{F(w.Sequential.TouchMs)} / {I(w.Sequential.Faults)}", $"{F(w.WorkingSetFirst.TouchMs)} / {I(w.WorkingSetFirst.Faults)}", w.FaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.TouchVsNeverSwapped), $"{F(w.Prefetched.TouchMs)} / {I(w.Prefetched.Faults)}", w.PrefetchedFaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.PrefetchedTouchVsNeverSwapped), F(w.PrefetchMs));
+        }
+
+        console.Write(workingSet);
 
         var memory = new Table().Title("Memory");
         memory.AddColumns("size MiB", "heap KiB/GiB", "RssAnon KiB/GiB", "VmRSS before MiB", "VmRSS active MiB", "host before MiB", "host active MiB", "released", "swap page cache MiB");
@@ -60,7 +91,7 @@ internal static class HumanBenchReport
             memory.AddRow(I(r.SizeMib), F(mem.HeapBytesPerGib / 1024), F(mem.RssAnonBytesPerGib / 1024), Mib(mem.VmRssBeforeBytes), Mib(mem.VmRssActiveBytes), Mib(mem.HostBeforeBytes), Mib(mem.HostActiveBytes), mem.HostReleasedFraction.ToString("P1", CultureInfo.InvariantCulture), Mib(mem.SwapPageCacheBytes));
         }
 
-        console.Write(memory);
+        Show(memory);
 
         var growth = new Table().Title($"Growth from {report.SizesMib[0]} to {report.SizesMib[^1]} MiB");
         growth.AddColumns("figure", "smallest", "largest", "largest / smallest");
@@ -69,7 +100,7 @@ internal static class HumanBenchReport
             growth.AddRow(g.Figure, F(g.Smallest), F(g.Largest), X(g.Ratio));
         }
 
-        console.Write(growth);
+        Show(growth);
 
         var targets = new Table().Title("Targets (reported, not asserted)");
         targets.AddColumns("target", "want", "size MiB", "value", "verdict");

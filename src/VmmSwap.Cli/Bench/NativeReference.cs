@@ -77,6 +77,24 @@ internal sealed class NativeReference : IDisposable
             root.GetProperty("pages_per_s").GetDouble());
     }
 
+    /// <summary>
+    /// native_ref fault-threads: <paramref name="threads"/> guest threads faulting at once on
+    /// <paramref name="pages"/> swapped-out pages, served by one uffd and handler thread, or by one
+    /// per thread's share when <paramref name="uffdPerThread"/>.
+    /// </summary>
+    internal async Task<FaultBurst> FaultThreadsAsync(long pages, int threads, string order, string swapDirectory, bool uffdPerThread, CancellationToken cancellationToken)
+    {
+        using var json = await InvokeAsync(["fault-threads", Number(pages), Number(threads), order, swapDirectory, uffdPerThread ? "per-thread" : "one"], cancellationToken).ConfigureAwait(false);
+        var root = json.RootElement;
+        return new FaultBurst(
+            root.GetProperty("p50_us").GetDouble(),
+            root.GetProperty("p99_us").GetDouble(),
+            root.GetProperty("max_us").GetDouble(),
+            root.GetProperty("faults").GetInt64(),
+            root.GetProperty("seconds").GetDouble(),
+            root.GetProperty("pages_per_s").GetDouble());
+    }
+
     /// <summary>GiB/s of native_ref enable, swapout, swapout-flush or swapin.</summary>
     internal async Task<double> ThroughputAsync(string mode, long pages, string swapDirectory, CancellationToken cancellationToken)
     {

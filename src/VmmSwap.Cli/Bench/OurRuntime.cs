@@ -48,6 +48,8 @@ internal sealed record OurRound
     internal long HostActiveBytes { get; set; }
 
     internal long SwapPageCacheBytes { get; set; }
+
+    internal WorkingSetResult? WorkingSet { get; set; }
 }
 
 /// <summary>Drives our runtime (SwapController over an ActorSystem) through the bench's two passes.</summary>
@@ -210,6 +212,40 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
             round.DuringSwapOut = await DuringAsync(swap, guest, duringSwapOut, () => swap.SwapOutAsync(cancellationToken), SwapState.Active, cancellationToken).ConfigureAwait(false);
             round.IdleFile = await GuestThread.FaultAsync(guest, idleFile).ConfigureAwait(false);
             round.DuringSwapIn = await DuringAsync(swap, guest, duringSwapIn, () => swap.DisableAsync(cancellationToken), SwapState.Ready, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ExitAsync(swap).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Pass 3: the working set after Disable, swapped in first or in file order (<see cref="WorkingSetSwapIn"/>).</summary>
+    internal async Task WorkingSetAsync(int sizeMib, OurRound round, CancellationToken cancellationToken) =>
+        round.WorkingSet = await WorkingSetSwapIn.MeasureAsync(system, options, sizeMib, $"bench-{Interlocked.Increment(ref _instances)}", cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// The multi-thread file-fault case: a guest of <paramref name="pages"/> pages written, Enable,
+    /// SwapOut, then <paramref name="threads"/> guest threads at once, each faulting on its own share.
+    /// </summary>
+    internal async Task<FaultBurst> FileFaultsAtOnceAsync(long pages, int threads, bool random, CancellationToken cancellationToken)
+    {
+        var shares = MultiThreadFaults.Shares(pages, threads, random);
+        using var guest = GuestMemory.Create(PageSize.PagesToBytes(pages));
+        await GuestThread.RunAsync(() =>
+        {
+            for (long p = 0; p < pages; p++)
+            {
+                guest.Fill(guest.PageAddress(p), Pattern(p), (ulong)PageSize.Bytes);
+            }
+        }).ConfigureAwait(false);
+
+        var swap = SwapController.Start(system, guest, options, $"bench-{Interlocked.Increment(ref _instances)}");
+        try
+        {
+            await swap.EnableAsync(cancellationToken).ConfigureAwait(false);
+            await swap.SwapOutAsync(cancellationToken).ConfigureAwait(false);
+            await WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
+            return await MultiThreadFaults.AtOnceAsync(guest, shares).ConfigureAwait(false);
         }
         finally
         {

@@ -28,13 +28,14 @@ public static class ControlVerbs
 
     private const string ExitCodes = "Exit codes: 0 done (or accepted and under way), 1 failed in the runtime or the runtime has stopped, 2 bad command line or unknown guest, 3 not valid in the current state (nothing changed; the reason is printed), 4 the socket could not be reached or did not speak the protocol.";
 
-    /// <summary>The five verbs, each a command of its own.</summary>
+    /// <summary>The verbs, each a command of its own.</summary>
     public static IEnumerable<Command> Create(TextWriter stdout, TextWriter stderr)
     {
         yield return Verb("enable", "enable", "Move every resident guest page to staging (pause the guest meanwhile); returns when staging is complete.", stdout, stderr);
         yield return Verb("trim", "trim", "Start dropping zero pages and pages unchanged since their last write to the swap file.", stdout, stderr);
         yield return Verb("out", "swap_out", "Start writing staging to the swap file.", stdout, stderr);
         yield return Verb("disable", "disable", "Start bringing every page back and stop handling faults.", stdout, stderr);
+        yield return Verb("prefetch", "prefetch", "Start bringing the working set (the pages the guest faulted lately) back while swap stays enabled, ahead of the guest waking.", stdout, stderr);
         yield return Verb("status", "status", "Print the status as crosvm's JSON, on one line.", stdout, stderr);
     }
 

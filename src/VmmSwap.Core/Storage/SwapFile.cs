@@ -137,6 +137,13 @@ public sealed unsafe class SwapFile : IDisposable
         FileOps.ReadExactly(_fd, destination, PageSize.PagesToBytes(range.Count), (long)PageSize.PagesToBytes(range.Start));
     }
 
+    /// <summary>Starts reading the slots of <paramref name="range"/> into the page cache without waiting; safe on any thread.</summary>
+    public void ReadAhead(PageRange range)
+    {
+        CheckRange(range);
+        FileOps.ReadAhead(_fd, (long)PageSize.PagesToBytes(range.Start), (long)PageSize.PagesToBytes(range.Count));
+    }
+
     /// <summary>Drops the page cache of <paramref name="range"/> once its pages are back in the guest, so they are not held twice.</summary>
     public void DropCache(PageRange range)
     {
@@ -198,11 +205,25 @@ public sealed unsafe class SwapFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Called with every range whose pages leave the present set, before anything can write their
+    /// slots again: a copy of a slot read earlier is no longer the page's (see FaultReads).
+    /// </summary>
+    internal Action<PageRange>? Leaving { get; set; }
+
     /// <summary>Takes the pages of <paramref name="range"/> out of the present set but keeps their bytes on disk for trim.</summary>
     public void ClearRange(PageRange range)
     {
         CheckRange(range);
         _present.ClearRange(range);
+        Leaving?.Invoke(range);
+    }
+
+    /// <summary>Whether slot <paramref name="index"/> is in the page cache, so reading it waits for no disk (mincore).</summary>
+    public bool IsCached(long index)
+    {
+        CheckRange(new PageRange(index, index + 1));
+        return _mapping.IsResident(PageSize.PagesToBytes(index));
     }
 
     /// <summary>Forgets the pages of <paramref name="range"/> and punches their blocks out of the file.</summary>
@@ -231,6 +252,7 @@ public sealed unsafe class SwapFile : IDisposable
 
         _present.ClearRange(range);
         _onDisk.ClearRange(range);
+        Leaving?.Invoke(range);
         return runs;
     }
 

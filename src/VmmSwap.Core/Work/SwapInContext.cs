@@ -36,7 +36,20 @@ public sealed class SwapInContext : IDisposable
     private long _readCursor;
     private PageRange? _lastWindow;
 
-    internal SwapInContext(PageHandler handler) => _handler = handler;
+    // While set, only its pages are brought in (staging, then the file); then the rest, from the
+    // start, unless only the working set is wanted (a prefetch).
+    private WorkingSet? _first;
+    private readonly bool _onlyFirst;
+
+    internal SwapInContext(PageHandler handler, WorkingSet? first, bool onlyFirst)
+    {
+        _handler = handler;
+        _first = first;
+        _onlyFirst = onlyFirst;
+    }
+
+    /// <summary>Whether the pages of the working set are still being brought in, ahead of the rest.</summary>
+    public bool WorkingSetFirst => _first is not null;
 
     /// <summary>Whether a planned read has not been handed back with <see cref="Loaded"/> yet.</summary>
     public bool ReadPending => _next is not null && !_nextLoaded;
@@ -74,7 +87,8 @@ public sealed class SwapInContext : IDisposable
     /// <summary>
     /// Copies up to <paramref name="maxBytes"/> of pages into the guest through
     /// <paramref name="uffd"/>: staged runs first (never crossing a region), then present runs of
-    /// the loaded window, moving on to the next window once it is loaded. Returns the pages
+    /// the loaded window, moving on to the next window once it is loaded; the working set's pages
+    /// first, when there is one, then the rest. Returns the pages
     /// copied; 0 when staging is empty and no loaded window has anything left: wait for a pending
     /// read, or plan one. Pages faulted in or removed since a window was read are skipped. Throws
     /// <see cref="UffdRetryException"/> while a remove event is pending and nothing was copied.
@@ -82,6 +96,21 @@ public sealed class SwapInContext : IDisposable
     public long CopyStep(Userfaultfd uffd, ulong maxBytes)
     {
         ArgumentNullException.ThrowIfNull(uffd);
+        var done = CopyPhaseStep(uffd, maxBytes);
+        if (done == 0 && _first is not null && !_onlyFirst && _next is null && FirstWindowStart() is null)
+        {
+            // The working set is in: now the rest, from the start (what is in is skipped).
+            _first = null;
+            _stagingRegion = 0;
+            _readCursor = 0;
+            done = CopyPhaseStep(uffd, maxBytes);
+        }
+
+        return done;
+    }
+
+    private long CopyPhaseStep(Userfaultfd uffd, ulong maxBytes)
+    {
         var maxPages = PageHandler.MaxPages(maxBytes);
         var regions = _handler.HandledRegions;
         for (; _stagingRegion < regions.Count; _stagingRegion++)
@@ -107,21 +136,26 @@ public sealed class SwapInContext : IDisposable
 
     /// <summary>
     /// Plans the read of the next window of <paramref name="maxBytes"/> of the swap file, from the
-    /// first present slot after the windows already planned, never crossing a region; null when a
+    /// first present slot after the windows already planned (while the working set goes first, a
+    /// run of its present slots), never crossing a region; null when a
     /// read is already planned and not yet copied from, or no page is left to read. Execute it (on
     /// any thread), then hand it to <see cref="Loaded"/>.
     /// </summary>
     public SwapInRead? PlanRead(ulong maxBytes)
     {
         var maxPages = PageHandler.MaxPages(maxBytes);
-        if (_next is not null || _handler.File.NextDataRange(_readCursor, long.MaxValue) is not { } first)
+        var first = _first is null ? _handler.File.NextDataRange(_readCursor, long.MaxValue) : FirstWindowStart();
+        if (_next is not null || first is null)
         {
             return null;
         }
 
-        var owner = _handler.FindRegionOfFilePage(first.Start)
-            ?? throw new InvalidOperationException($"swap file page {first.Start} belongs to no region");
-        var window = new PageRange(first.Start, Math.Min(first.Start + maxPages, owner.FilePages.End));
+        var owner = _handler.FindRegionOfFilePage(first.Value.Start)
+            ?? throw new InvalidOperationException($"swap file page {first.Value.Start} belongs to no region");
+        // A working-set window ends with its run (a slot past it is read in the rest's turn); any
+        // other spans present and absent slots alike, for one sequential read.
+        var end = _first is null ? first.Value.Start + maxPages : Math.Min(first.Value.Start + maxPages, first.Value.End);
+        var window = new PageRange(first.Value.Start, Math.Min(end, owner.FilePages.End));
         var slot = _loaded is not null && _loaded.Buffer == 0 ? 1 : 0;
         _next = new SwapInRead(_handler.File, window, slot, Buffer(slot, window.Count), _lastWindow, _handler.Deferred.Take());
         _nextLoaded = false;
@@ -220,14 +254,24 @@ public sealed class SwapInContext : IDisposable
         {
             for (var from = region.FilePageOffset; done < maxPages;)
             {
-                if (staging.FirstDataRange(maxPages - done, from, region.FilePages.End) is not { } run)
+                if (NextStaged(maxPages - done, from, region.FilePages.End) is not { } run)
                 {
                     break;
                 }
 
                 var copied = CopyIn(uffd, region, run, staging.AddressOf(run.Start), done);
-                spanStart = spanStart < 0 ? run.Start : spanStart;
-                spanEnd = run.Start + copied;
+                if (_first is not null)
+                {
+                    // Staged pages outside the working set lie between its runs: each run alone.
+                    staging.ClearRange(new PageRange(run.Start, run.Start + copied));
+                    region.SwapInPages += copied;
+                }
+                else
+                {
+                    spanStart = spanStart < 0 ? run.Start : spanStart;
+                    spanEnd = run.Start + copied;
+                }
+
                 done += copied;
                 if (copied < run.Count)
                 {
@@ -280,6 +324,22 @@ public sealed class SwapInContext : IDisposable
         }
 
         return done;
+    }
+
+    // The first staged run from a slot on, within the working set while it goes first.
+    private PageRange? NextStaged(long maxPages, long from, long limit)
+    {
+        var staging = _handler.Staging;
+        return _first is null
+            ? staging.FirstDataRange(maxPages, from, limit)
+            : _first.FirstIn(f => staging.FirstDataRange(long.MaxValue, f, limit), from, limit, maxPages);
+    }
+
+    // The next run of the working set's slots present in the file, from the read cursor on.
+    private PageRange? FirstWindowStart()
+    {
+        var file = _handler.File;
+        return _first?.FirstIn(f => file.NextDataRange(f, long.MaxValue), _readCursor, file.Length, long.MaxValue);
     }
 
     private nint Buffer(int slot, long pages)

@@ -108,6 +108,20 @@ public static unsafe class FileOps
         }
     }
 
+    /// <summary>
+    /// Starts reading a byte range into the page cache without waiting for it (POSIX_FADV_WILLNEED):
+    /// a later read of it, or a fault on a mapping of it, finds it there.
+    /// </summary>
+    public static void ReadAhead(SafeFd fd, long offset, long length)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        var error = Libc.PosixFadvise(fd.Value, offset, length, Libc.POSIX_FADV_WILLNEED);
+        if (error != 0)
+        {
+            throw new NativeCallException("posix_fadvise(WILLNEED)", error, $"fd {fd.Value} offset {offset} length {length}");
+        }
+    }
+
     /// <summary>Frees the blocks of a byte range, keeping the file size (fallocate PUNCH_HOLE).</summary>
     public static void PunchHole(SafeFd fd, long offset, long length)
     {

@@ -53,6 +53,7 @@ internal static unsafe partial class Libc
     internal const int SEEK_DATA = 3;
     internal const int SEEK_HOLE = 4;
 
+    internal const int POSIX_FADV_WILLNEED = 3;
     internal const int POSIX_FADV_DONTNEED = 4;
     internal const uint SYNC_FILE_RANGE_WRITE = 2;
     internal const int PRIO_PROCESS = 0;

@@ -72,6 +72,23 @@ public sealed class MemoryMapping : IDisposable
         return Map(length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0, $"anonymous length {length}");
     }
 
+    /// <summary>
+    /// Whether the page at <paramref name="offset"/> is in RAM (mincore); for a file mapping, whether
+    /// the file's page is in the page cache, mapped here or not.
+    /// </summary>
+    public unsafe bool IsResident(ulong offset)
+    {
+        var page = (ulong)SystemPageSizes.PageSize;
+        CheckRange(offset - (offset % page), page);
+        byte vector = 0;
+        if (Libc.Mincore(Address + (nint)(offset - (offset % page)), (nuint)page, &vector) < 0)
+        {
+            throw NativeCallException.FromLastError("mincore", $"0x{Address:X}+0x{offset:X}");
+        }
+
+        return (vector & 1) != 0;
+    }
+
     /// <summary>Applies <paramref name="advice"/> to a page-aligned sub-range of the mapping.</summary>
     public void Advise(ulong offset, ulong length, MemoryAdvice advice)
     {

@@ -1,0 +1,110 @@
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
+using VmmSwap.Native.Memory;
+
+namespace VmmSwap.Core.Work;
+
+/// <summary>
+/// The read of a faulting swap-file page and its neighbours (one aligned block of present slots)
+/// with one pread into a buffer of its own, on any thread but the fault thread, so faults on other
+/// pages are served while the disk works. The faults waiting for its pages are parked on it; once
+/// <see cref="PageHandler.CompleteFaultRead"/> has taken it back they are served again, and its
+/// pages come from the buffer for as long as each stays present in the file.
+/// </summary>
+public sealed class FaultRead : PageWork
+{
+    private readonly SwapFile _file;
+    private readonly MemoryMapping _buffer;
+    private readonly List<ParkedFault> _parked = [];
+
+    // One bit per page of the window: still the file's bytes for a page present in the file. A
+    // page that leaves the file loses its bit, so a slot written again can never be served stale.
+    private ulong _valid;
+
+    internal FaultRead(SwapFile file, PageRange window, PageRange readAhead, DeferredFrees noFrees)
+        : base(noFrees)
+    {
+        if (window.IsEmpty || window.Count > MaxPages)
+        {
+            throw new ArgumentOutOfRangeException(nameof(window), $"a fault read covers 1 to {MaxPages} pages, got {window}");
+        }
+
+        _file = file;
+        Window = window;
+        ReadAhead = readAhead;
+        _buffer = MemoryMapping.MapAnonymous(PageSize.PagesToBytes(window.Count));
+        _valid = window.Count == MaxPages ? ulong.MaxValue : (1UL << (int)window.Count) - 1;
+    }
+
+    /// <summary>The most pages one read covers (one bit each in its validity mask).</summary>
+    public const int MaxPages = 64;
+
+    /// <summary>The swap-file slots read.</summary>
+    public PageRange Window { get; }
+
+    /// <summary>
+    /// The slots around the window whose reading into the page cache the read starts first, so
+    /// faults near it find their page cached and are served on the fault thread at once (what
+    /// the kernel's read-around does for a fault on a file mapping).
+    /// </summary>
+    public PageRange ReadAhead { get; }
+
+    /// <summary>Whether the read has run and been taken back, so its buffer holds the file's bytes.</summary>
+    public bool Loaded { get; private set; }
+
+    /// <summary>Whether no page of the window may be served from this read any more.</summary>
+    internal bool Spent => _valid == 0;
+
+    /// <summary>Faults waiting for this read.</summary>
+    internal int ParkedCount => _parked.Count;
+
+    /// <summary>Whether slot <paramref name="index"/> lies in the window and is still valid here.</summary>
+    internal bool Holds(long index) => Window.Contains(index) && (_valid & Bit(index)) != 0;
+
+    /// <summary>The buffer address of slot <paramref name="index"/>; only for a loaded read that <see cref="Holds"/> it.</summary>
+    internal nint AddressOf(long index) => _buffer.Address + (nint)PageSize.PagesToBytes(index - Window.Start);
+
+    internal void Park(ParkedFault fault) => _parked.Add(fault);
+
+    /// <summary>Slot <paramref name="index"/> was served, or left the file: never serve it from here again.</summary>
+    internal void Invalidate(long index) => _valid &= ~Bit(index);
+
+    internal void Invalidate(PageRange range)
+    {
+        var part = Window.Intersect(range);
+        for (var i = part.Start; i < part.End; i++)
+        {
+            Invalidate(i);
+        }
+    }
+
+    /// <summary>Marks the read loaded (or, when it failed, spent) and hands back the faults parked on it.</summary>
+    internal List<ParkedFault> Complete(bool succeeded)
+    {
+        Loaded = succeeded;
+        if (!succeeded)
+        {
+            _valid = 0;
+        }
+
+        var parked = new List<ParkedFault>(_parked);
+        _parked.Clear();
+        return parked;
+    }
+
+    /// <summary>Frees the buffer; only once the read has run or been cancelled (<see cref="PageWork.CancelOrWait"/>).</summary>
+    internal void FreeBuffer()
+    {
+        _valid = 0;
+        _buffer.Dispose();
+    }
+
+    /// <inheritdoc />
+    protected override void Run()
+    {
+        _file.ReadAhead(ReadAhead);
+        _file.ReadInto(Window, _buffer.Address);
+    }
+
+    private ulong Bit(long index) => 1UL << (int)(index - Window.Start);
+}

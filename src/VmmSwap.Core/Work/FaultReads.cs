@@ -1,0 +1,169 @@
+using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
+
+namespace VmmSwap.Core.Work;
+
+/// <summary>
+/// The swap-file reads under way for faults, and the last ones loaded: a page is read for a fault
+/// at most once at a time (a second fault on it parks on the same read), and a page a read brought
+/// along is served from that read's buffer until it leaves the file. Owned by the
+/// <see cref="PageHandler"/>'s thread; only <see cref="PageWork.Execute"/> of each read runs elsewhere.
+/// </summary>
+public sealed class FaultReads
+{
+    // Loaded reads kept for the neighbours they hold: 64 reads of 8 pages are 2 MiB at most.
+    private const int RetainedLoaded = 64;
+
+    // Each read first starts reading its aligned 2 MiB (one huge page of slots) into the page cache.
+    private const long ReadAheadPages = 512;
+
+    private readonly SwapFile _file;
+    private readonly DeferredFrees _noFrees;
+    private readonly List<FaultRead> _reads = [];
+
+    internal FaultReads(SwapFile file, DeferredFrees noFrees)
+    {
+        _file = file;
+        _noFrees = noFrees;
+    }
+
+    /// <summary>Reads planned and not yet taken back.</summary>
+    public int InFlight { get; private set; }
+
+    /// <summary>Faults parked on reads under way.</summary>
+    public int Parked => _reads.Sum(r => r.ParkedCount);
+
+    /// <summary>The read that holds slot <paramref name="index"/> (under way or loaded); null when none.</summary>
+    internal FaultRead? Find(long index)
+    {
+        foreach (var read in _reads)
+        {
+            if (read.Holds(index))
+            {
+                return read;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Plans the read for a fault on slot <paramref name="index"/>: the run of present slots around
+    /// it in its aligned block of <paramref name="blockPages"/>, none of them held by another read.
+    /// </summary>
+    internal FaultRead Plan(long index, int blockPages, ParkedFault fault)
+    {
+        var block = Math.Clamp(blockPages, 1, FaultRead.MaxPages);
+        var blockStart = index - (index % block);
+        var limit = new PageRange(blockStart, Math.Min(blockStart + block, _file.Length));
+        var start = index;
+        while (start > limit.Start && Readable(start - 1))
+        {
+            start--;
+        }
+
+        var end = index + 1;
+        while (end < limit.End && Readable(end))
+        {
+            end++;
+        }
+
+        var aheadStart = index - (index % ReadAheadPages);
+        var ahead = new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length));
+        var read = new FaultRead(_file, new PageRange(start, end), ahead, _noFrees);
+        read.Park(fault);
+        _reads.Add(read);
+        InFlight++;
+        return read;
+    }
+
+    /// <summary>
+    /// Takes an executed (or failed) read back; returns the faults parked on it, to be served again.
+    /// A read ended by <see cref="Close"/> meanwhile (its faults were handed back then) has none.
+    /// </summary>
+    internal List<ParkedFault> Complete(FaultRead read, bool succeeded)
+    {
+        if (read.Loaded || !_reads.Contains(read))
+        {
+            return [];
+        }
+
+        InFlight--;
+        var parked = read.Complete(succeeded);
+        if (read.Spent)
+        {
+            Remove(read);
+        }
+
+        EvictLoaded();
+        return parked;
+    }
+
+    /// <summary>The slots of <paramref name="range"/> left the file: no read may serve them any more.</summary>
+    internal void Drop(PageRange range)
+    {
+        for (var i = _reads.Count - 1; i >= 0; i--)
+        {
+            var read = _reads[i];
+            read.Invalidate(range);
+            if (read.Spent && read.Loaded)
+            {
+                Remove(read);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends every read: cancels those not started, waits up to <paramref name="timeout"/> for those
+    /// running, frees every buffer it can, and returns the faults parked on them (to be served
+    /// inline or woken) and whether every buffer was freed (a read still running keeps its own).
+    /// </summary>
+    internal (List<ParkedFault> Parked, bool Safe) Close(TimeSpan timeout)
+    {
+        var parked = new List<ParkedFault>();
+        var safe = true;
+        foreach (var read in _reads)
+        {
+            if (!read.Loaded)
+            {
+                parked.AddRange(read.Complete(succeeded: false));
+                if (!read.CancelOrWait(timeout))
+                {
+                    safe = false;
+                    continue;
+                }
+            }
+
+            read.FreeBuffer();
+        }
+
+        _reads.Clear();
+        InFlight = 0;
+        return (parked, safe);
+    }
+
+    private bool Readable(long index) => _file.IsPresent(index) && Find(index) is null;
+
+    private void Remove(FaultRead read)
+    {
+        _reads.Remove(read);
+        read.FreeBuffer();
+    }
+
+    private void EvictLoaded()
+    {
+        var loaded = _reads.Count - InFlight;
+        for (var i = 0; loaded > RetainedLoaded && i < _reads.Count;)
+        {
+            if (_reads[i].Loaded)
+            {
+                Remove(_reads[i]);
+                loaded--;
+            }
+            else
+            {
+                i++;
+            }
+        }
+    }
+}

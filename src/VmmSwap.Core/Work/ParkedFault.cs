@@ -1,0 +1,8 @@
+using VmmSwap.Native.Uffd;
+
+namespace VmmSwap.Core.Work;
+
+/// <summary>A fault read from <paramref name="Uffd"/> whose thread waits for a <see cref="FaultRead"/> to load its page.</summary>
+/// <param name="Uffd">The userfaultfd the fault was read from; its thread is woken through it.</param>
+/// <param name="Address">The faulting address, as read.</param>
+public readonly record struct ParkedFault(Userfaultfd Uffd, ulong Address);

@@ -95,13 +95,27 @@ public sealed class PageHandler : IDisposable
     /// only wakes the waiter and counts as redundant. Throws <see cref="UffdRetryException"/>
     /// with no state changed while a remove event is pending: read events, then retry.
     /// </summary>
-    public void HandlePageFault(Userfaultfd uffd, ulong address)
+    public void HandlePageFault(Userfaultfd uffd, ulong address) => ServeFault(uffd, address, (nint)PageSize.PageBase(address));
+
+    /// <summary>
+    /// Serves a fault that <paramref name="uffd"/> reported at <paramref name="address"/> of its own
+    /// process, which maps the guest as <paramref name="layout"/> says: the page is found by its
+    /// host address and copied in at the process's, from the same page state as the host's faults.
+    /// </summary>
+    public void HandlePageFault(Userfaultfd uffd, GuestLayout layout, ulong address)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var (host, _) = layout.ToHost(address) ?? throw new InvalidGuestAddressException(address, "no guest region is mapped there in that process");
+        ServeFault(uffd, host, (nint)PageSize.PageBase(address));
+    }
+
+    // address names the page (a host address); pageAddress is where uffd's process maps it.
+    private void ServeFault(Userfaultfd uffd, ulong address, nint pageAddress)
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var page = PageSize.AddressToPageIndex(address);
         var region = FindRegion(page) ?? throw new InvalidGuestAddressException(address, "no guest region contains it");
         var fileIndex = region.FileIndexOf(page);
-        var pageAddress = (nint)PageSize.PageBase(address);
         var one = new PageRange(fileIndex, fileIndex + 1);
 
         if (Staging.IsPresent(fileIndex))
@@ -155,6 +169,25 @@ public sealed class PageHandler : IDisposable
 
     /// <summary>What <see cref="FlushServed"/> would free.</summary>
     public int ServedPendingFlush => Staging.ReleasedPages + File.MappedReads;
+
+    /// <summary>
+    /// <see cref="HandlePageRemove(ulong, ulong)"/> for a range that a process mapping the guest as
+    /// <paramref name="layout"/> says removed, in its own addresses (it may cross regions that are
+    /// adjacent there). The whole span must lie in guest regions; nothing changes otherwise.
+    /// </summary>
+    public void HandlePageRemove(GuestLayout layout, ulong start, ulong end)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (!PageSize.IsAligned(start) || !PageSize.IsAligned(end) || end < start)
+        {
+            throw new InvalidGuestAddressException(PageSize.IsAligned(start) ? end : start, "a removed range must be page-aligned, its end after its start");
+        }
+
+        foreach (var (hostStart, hostEnd) in layout.ToHostRanges(start, end))
+        {
+            HandlePageRemove(hostStart, hostEnd);
+        }
+    }
 
     /// <summary>
     /// Forgets the pages of [<paramref name="start"/>, <paramref name="end"/>) after the guest freed

@@ -65,6 +65,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             _handler?.FlushServed();
         });
         Receive<AttachUffd>(Handle);
+        Receive<DetachUffd>(Handle);
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(m => _jobs.RunChunk(m.Kind, Sender, _handler, _mainUffd));
@@ -169,7 +170,14 @@ internal sealed class PageHandlerActor : ReceiveActor
                 case UffdEventKind.Remove:
                     try
                     {
-                        _handler.HandlePageRemove(e.Address, e.End);
+                        if (_registrations.LayoutOf(batch.Source) is { } layout)
+                        {
+                            _handler.HandlePageRemove(layout, e.Address, e.End);
+                        }
+                        else
+                        {
+                            _handler.HandlePageRemove(e.Address, e.End);
+                        }
                     }
                     catch (Exception error)
                     {
@@ -205,7 +213,15 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         try
         {
-            _handler.HandlePageFault(uffd, address);
+            // A device process reports its own addresses: its layout finds the page.
+            if (_registrations.LayoutOf(uffd) is { } layout)
+            {
+                _handler.HandlePageFault(uffd, layout, address);
+            }
+            else
+            {
+                _handler.HandlePageFault(uffd, address);
+            }
         }
         catch (UffdRetryException)
         {
@@ -236,13 +252,13 @@ internal sealed class PageHandlerActor : ReceiveActor
     private void WakeUnserved(Userfaultfd uffd, ulong address, string why)
     {
         var page = (nint)PageSize.PageBase(address);
-        var region = _registrations.RegionOf(address);
+        var region = _registrations.RegionOf(uffd, address);
         _log.Info("page fault at 0x{0:X} not served ({1}): woken for the kernel to resolve", address, why);
         try
         {
             if (_handler is null || region is null)
             {
-                uffd.Unregister(region?.HostAddress ?? page, region?.Size ?? (ulong)PageSize.Bytes);
+                uffd.Unregister(region?.Address ?? page, region?.Size ?? (ulong)PageSize.Bytes);
             }
         }
         catch (NativeCallException e)
@@ -344,12 +360,12 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             if (_handler is null)
             {
-                // Only a check that its process maps every region here; Enable registers it.
-                _registrations.Check(m.Uffd);
+                // Only a check that its process maps every region there; Enable registers it.
+                _registrations.Check(m.Uffd, m.Layout);
             }
             else
             {
-                _registrations.Add(m.Uffd);
+                _registrations.Add(m.Uffd, m.Layout);
             }
         }
         catch (NativeCallException e)
@@ -357,7 +373,16 @@ internal sealed class PageHandlerActor : ReceiveActor
             error = $"its guest memory cannot be registered: {e.Message}";
         }
 
-        _supervisor.Tell(new UffdAttached(m.Uffd, m.ReplyTo, error));
+        _supervisor.Tell(new UffdAttached(m.Uffd, m.ReplyTo, m.Command, error));
+    }
+
+    // Its faults already read were served or woken; anything read after this goes unanswered by
+    // the page state, as the kernel resolves faults of an unregistered range itself.
+    private void Handle(DetachUffd m)
+    {
+        _deferred.RemoveAll(f => f.Uffd == m.Uffd);
+        _failed.RemoveAll(f => f.Uffd == m.Uffd);
+        _supervisor.Tell(new UffdDetached(m.Uffd, m.ReplyTo, _registrations.Remove(m.Uffd)));
     }
 
     // Unregisters every userfaultfd; one whose process has exited is dropped, as expected.

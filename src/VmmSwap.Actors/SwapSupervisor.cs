@@ -1,12 +1,15 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Routing;
+using VmmSwap.Actors.Devices;
 using VmmSwap.Actors.FaultPath;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Actors.Jobs;
 using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
+using VmmSwap.Native.Interop;
+using VmmSwap.Native.Processes;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
@@ -38,7 +41,7 @@ namespace VmmSwap.Actors;
 /// for all the behaviours, past the usual length, so that the table above and the code that
 /// implements each of its cells read together.
 /// </remarks>
-public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
+public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     private readonly GuestMemory _guest;
     private readonly VmmSwapOptions _options;
@@ -51,6 +54,11 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private IActorRef _pool = ActorRefs.Nobody;
     private IActorRef _statusWorker = ActorRefs.Nobody;
     private readonly PublishedCounters _counters = new();
+    private readonly AttachedProcesses _processes;
+
+    // How long Enable waits for frozen device processes to stop, and how often it looks.
+    private static readonly TimeSpan FreezeTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan FreezePoll = TimeSpan.FromMilliseconds(1);
 
     // What Status reports: the state, the last transition and, in Failed, its cause.
     private SwapState _state = SwapState.Ready;
@@ -71,11 +79,15 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _options = options;
         _jobGate = jobGate;
         _uffds.Add(mainUffd);
+        _processes = new AttachedProcesses(_log);
         Become(Ready);
     }
 
     /// <inheritdoc />
     public IStash Stash { get; set; } = null!;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for a supervisor of <paramref name="guest"/>.</summary>
     public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options) =>
@@ -117,6 +129,9 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             replyTo.Tell(new Status.Failure(new InvalidOperationException($"vmm-swap stopped before reaching {state}")));
         }
 
+        // A runtime stopped while Enable moved memory must not leave its device processes stopped.
+        _processes.Close();
+
         // Children have stopped: the PageHandler has swapped everything in, so the guest may be unregistered.
         foreach (var uffd in _uffds)
         {
@@ -142,7 +157,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(Ignore);
-        Receive<SwapCommand.ProcessForked>(Attach);
+        Attachments();
         Receive<SwapCommand.Exit>(_ => Stop([Sender]));
         Common();
     }
@@ -293,7 +308,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     // A failed fault fails the runtime and stops the job running (job), answering a waiting Exit.
     private void Enabled(RunningJob? job, IReadOnlyList<IActorRef> exits)
     {
-        Receive<SwapCommand.ProcessForked>(Attach);
+        Attachments();
         Receive<FaultFailed>(m => Fail(m.Failure, job, exits));
         Common();
     }
@@ -322,18 +337,14 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             AnswerStateWaiters();
         });
         Receive<UffdGone>(UffdGone);
-        Receive<UffdAttached>(m =>
+        Receive<UffdAttached>(Attached);
+        Receive<UffdDetached>(Detached);
+        Receive<ProcessExited>(m =>
         {
-            if (m.Error is null)
+            if (_processes.Of(m.Uffd) is { State: not AttachmentState.Detaching } process)
             {
-                _uffds.Add(m.Uffd);
-                _pump.Tell(new WatchUffd(m.Uffd));
-                Reply(m.ReplyTo, nameof(SwapCommand.ProcessForked), CommandOutcome.Accepted, null);
-            }
-            else
-            {
-                m.Uffd.Dispose();
-                Reply(m.ReplyTo, nameof(SwapCommand.ProcessForked), CommandOutcome.Failed, m.Error);
+                _log.Info("device process {0} has exited; detaching it", process.Pid);
+                BeginDetach(process, ActorRefs.Nobody);
             }
         });
         Receive<FaultFailed>(m => _log.Warning("a fault failed while disabled: {0}", m.Failure.Message));
@@ -344,13 +355,57 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
     private void BeginEnable()
     {
+        if (_processes.FreezeAll() > 0)
+        {
+            _log.Info("enabling vmm-swap: freezing device processes first");
+            var replyTo = Sender;
+            var deadline = DateTime.UtcNow + FreezeTimeout;
+            Become(() => Freezing(replyTo, deadline));
+            Self.Tell(CheckFrozen.Instance);
+            return;
+        }
+
+        MoveToStaging(Sender);
+    }
+
+    private void MoveToStaging(IActorRef replyTo)
+    {
         _log.Info("enabling vmm-swap: moving guest memory to staging");
-        Become(() => Enabling(Sender));
+        Become(() => Enabling(replyTo));
         _pageHandler.Tell(new StartEnable([.. _uffds]));
+    }
+
+    // Transient, before Enabling: SIGSTOP went to the device processes attached with freeze, and
+    // nothing but /proc says when every thread has stopped, so it is looked at until then. A
+    // process that will not stop in time (a thread held in the kernel) is logged, and the move
+    // goes on: such a thread cannot write either while it is held.
+    private void Freezing(IActorRef replyTo, DateTime deadline)
+    {
+        Receive<CheckFrozen>(_ =>
+        {
+            if (_processes.AllFrozen())
+            {
+                MoveToStaging(replyTo);
+            }
+            else if (DateTime.UtcNow > deadline)
+            {
+                _log.Warning("device processes {0} did not stop within {1} s; moving memory anyway", string.Join(", ", _processes.StillRunning()), FreezeTimeout.TotalSeconds);
+                MoveToStaging(replyTo);
+            }
+            else
+            {
+                Timers.StartSingleTimer(nameof(CheckFrozen), CheckFrozen.Instance, FreezePoll);
+            }
+        });
+        Receive<SwapCommand.Enable>(m => Reply(m, CommandOutcome.Failed, "Enable is already in progress"));
+        Receive<UffdGone>(UffdGone);
+        ReceiveAny(_ => Stash.Stash());
     }
 
     private void StagingCompleted(StagingCompleted m, IActorRef replyTo)
     {
+        // Done or failed, the move is over: frozen device processes run again.
+        _processes.ResumeAll();
         if (m.Error is null)
         {
             _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
@@ -614,13 +669,122 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             return;
         }
 
-        _pageHandler.Tell(new AttachUffd(m.Uffd, Sender));
+        _pageHandler.Tell(new AttachUffd(m.Uffd, null, Sender, m.Name));
     }
 
     private void UffdGone(UffdGone m)
     {
         _uffds.Remove(m.Uffd);
         _pump.Tell(new UnwatchUffd(m.Uffd));
+        if (_processes.Remove(m.Uffd) is { } process)
+        {
+            _pump.Tell(new UnwatchProcess(process.Pidfd));
+        }
+    }
+
+    // A device process: its uffd checked as a forked child's, its pid opened (so its exit is
+    // seen and it can be frozen), its layout checked against the guest; the PageHandler registers.
+    private void Attach(SwapCommand.AttachProcess m)
+    {
+        string? refusal = null;
+        GuestLayout? layout = null;
+        Pidfd? pidfd = null;
+        try
+        {
+            m.Uffd.Validate();
+            if (_processes.WithPid(m.Pid) is not null)
+            {
+                refusal = $"pid {m.Pid} is already attached";
+            }
+            else
+            {
+                layout = GuestLayout.Of(_guest.Regions, m.RegionAddresses);
+                pidfd = Pidfd.Open(m.Pid);
+            }
+        }
+        catch (Exception e) when (e is InvalidUserfaultfdException or ArgumentException or NativeCallException)
+        {
+            refusal = e.Message;
+        }
+
+        if (refusal is not null || pidfd is null)
+        {
+            m.Uffd.Dispose();
+            Reply(m, CommandOutcome.Failed, refusal ?? "the process cannot be opened");
+            return;
+        }
+
+        _processes.Add(new AttachedProcess(m.Uffd, pidfd, m.Freeze));
+        _pageHandler.Tell(new AttachUffd(m.Uffd, layout, Sender, m.Name));
+    }
+
+    private void Attached(UffdAttached m)
+    {
+        var process = _processes.Of(m.Uffd);
+        if (m.Error is null)
+        {
+            _uffds.Add(m.Uffd);
+            _pump.Tell(new WatchUffd(m.Uffd));
+            if (process is not null)
+            {
+                process.State = AttachmentState.Attached;
+                _pump.Tell(new WatchProcess(process.Pidfd, m.Uffd));
+            }
+
+            Reply(m.ReplyTo, m.Command, CommandOutcome.Accepted, null);
+        }
+        else
+        {
+            _processes.Remove(m.Uffd)?.Pidfd.Dispose();
+            m.Uffd.Dispose();
+            Reply(m.ReplyTo, m.Command, CommandOutcome.Failed, m.Error);
+        }
+    }
+
+    private void Detach(SwapCommand.DetachProcess m)
+    {
+        if (_processes.WithPid(m.Pid) is { State: AttachmentState.Attached } process)
+        {
+            BeginDetach(process, Sender);
+        }
+        else
+        {
+            Reply(m, CommandOutcome.Failed, $"pid {m.Pid} is not attached");
+        }
+    }
+
+    private void BeginDetach(AttachedProcess process, IActorRef replyTo)
+    {
+        process.State = AttachmentState.Detaching;
+        _pageHandler.Tell(new DetachUffd(process.Uffd, replyTo));
+    }
+
+    private void Detached(UffdDetached m)
+    {
+        _uffds.Remove(m.Uffd);
+        _pump.Tell(new UnwatchUffd(m.Uffd));
+        if (_processes.Remove(m.Uffd) is { } process)
+        {
+            _pump.Tell(new UnwatchProcess(process.Pidfd));
+        }
+
+        if (m.Error is not null)
+        {
+            _log.Warning("detaching a device process: {0}", m.Error);
+        }
+
+        if (!m.ReplyTo.IsNobody())
+        {
+            Reply(m.ReplyTo, nameof(SwapCommand.DetachProcess), CommandOutcome.Accepted, null);
+        }
+    }
+
+    // The commands that hand a process's userfaultfd over or take it back, valid in every state.
+    private void Attachments()
+    {
+        Receive<SwapCommand.ProcessForked>(Attach);
+        Receive<SwapCommand.AttachProcess>(Attach);
+        Receive<SwapCommand.DetachProcess>(Detach);
     }
 
     private void Ignore(SwapCommand command)

@@ -766,6 +766,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash, IWithTim
         if (_processes.Remove(m.Uffd) is { } process)
         {
             _pump.Tell(new UnwatchProcess(process.Pidfd));
+            _log.Info("device process {0} detached", process.Pid);
         }
 
         if (m.Error is not null)

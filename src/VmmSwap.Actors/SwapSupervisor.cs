@@ -35,6 +35,9 @@ namespace VmmSwap.Actors;
 /// SwapInInProgress   abort         ignored   ignored   accepted (runs)  stop when done      register
 /// Failed             re-stage      ignored   ignored   swap-in job      swap-in, then stop  register
 /// </code>
+/// AttachProcess and DetachProcess are valid where ProcessForked is. An Enable with device
+/// processes attached with freeze first stops them (Freezing: commands and Status wait) and
+/// resumes them once the move is over, done or failed.
 /// While Enable moves pages (Enabling), commands and Status wait; a second Enable fails. While a
 /// job aborts or Disable unregisters (Disabling), commands wait and Status is answered; an Exit
 /// stops the supervisor once the status worker has sent every reply it holds (Stopping). One file

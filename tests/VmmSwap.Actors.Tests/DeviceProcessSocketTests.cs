@@ -104,6 +104,22 @@ public sealed class DeviceProcessSocketTests : IDisposable
     }
 
     [Fact]
+    public async Task The_connection_of_an_attached_process_is_not_closed_for_idling()
+    {
+        using var guest = new GuestFixture(16);
+        await using var host = await StartHostAsync(guest, "vmm-swap-devices-idle", idleTimeout: TimeSpan.FromSeconds(1));
+        using var device = DeviceProcess.Start(SocketPath, Regions(guest));
+
+        // A client that connected after the device process went silent is closed for idling first.
+        using var idle = await ControlClient.ConnectAsync(SocketPath);
+        var closed = await idle.ReadAsync();
+        Assert.Equal(ControlErrorCode.IdleTimeout, (string?)closed!["error"]!["code"]);
+
+        var detached = JsonNode.Parse(device.Detach())!.AsObject();
+        Assert.True((bool?)detached["ok"], detached.ToJsonString());
+    }
+
+    [Fact]
     public async Task A_device_process_killed_mid_way_is_detached_and_the_runtime_goes_on()
     {
         using var guest = new GuestFixture(48);
@@ -204,8 +220,8 @@ public sealed class DeviceProcessSocketTests : IDisposable
         return reply;
     }
 
-    private Task<TestHost> StartHostAsync(GuestFixture guest, string systemName, InMemorySink? sink = null, VmmSwapOptions? options = null) =>
+    private Task<TestHost> StartHostAsync(GuestFixture guest, string systemName, InMemorySink? sink = null, VmmSwapOptions? options = null, TimeSpan? idleTimeout = null) =>
         TestHost.StartAsync(sink ?? new InMemorySink(), s => s.AddAkka(systemName, akka => akka
             .WithVmmSwap(guest.Memory, options ?? SwapTestKit.Options())
-            .WithVmmSwapControlSocket(SocketPath)));
+            .WithVmmSwapControlSocket(SocketPath, idleTimeout)));
 }

@@ -277,7 +277,12 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
     private async Task<ReceivedLine?> ReadAsync(CancellationToken stop)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        idle.CancelAfter(idleTimeout);
+
+        // A device process's connection stands for its attachment: silence there is expected.
+        if (_attachments?.Any != true)
+        {
+            idle.CancelAfter(idleTimeout);
+        }
         try
         {
             return await _reader.ReadAsync(idle.Token).ConfigureAwait(false);

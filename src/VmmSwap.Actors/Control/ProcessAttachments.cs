@@ -17,6 +17,9 @@ internal sealed class ProcessAttachments(int peerPid, ILoggingAdapter log)
     private static readonly TimeSpan DetachTimeout = TimeSpan.FromSeconds(5);
     private readonly List<(SwapController Controller, string Guest, int Pid)> _attached = [];
 
+    /// <summary>Whether a process attached on this connection is still attached through it.</summary>
+    internal bool Any => _attached.Count > 0;
+
     /// <summary>
     /// Runs an attach: exactly one descriptor, a userfaultfd, handed to the guest's supervisor with
     /// the pid and addresses of the request. Takes <paramref name="line"/>'s descriptors: every one

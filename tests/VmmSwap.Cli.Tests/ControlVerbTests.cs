@@ -160,7 +160,12 @@ public sealed class ControlVerbTests : IDisposable
             }
         }
 
+        await UntilSaidAsync("a device process can attach with: device_process " + SocketPath);
+        var regions = said[^1][(said[^1].IndexOf(SocketPath, StringComparison.Ordinal) + SocketPath.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         await UntilSaidAsync("the guest is paused; waiting for commands on " + SocketPath);
+
+        // The C device process maps the demo's guest at its own addresses and attaches over the socket.
+        using var device = VmmSwap.Testing.DeviceProcess.Start(SocketPath, regions);
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"enable {SocketPath}")).ExitCode);
         await UntilSaidAsync("vmm-swap is Pending");
         await UntilSaidAsync("the guest is paused");
@@ -170,6 +175,11 @@ public sealed class ControlVerbTests : IDisposable
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"out {SocketPath}")).ExitCode);
         await UntilSaidAsync("vmm-swap is Active");
         await UntilSaidAsync("the guest is paused");
+
+        // Swapped out: the device process's reads are faults the runtime serves into its mapping.
+        // The guest is paused from here to the end, so these are the pages the demo verifies.
+        var swappedOut = Enumerable.Range(0, 16).Select(p => device.ReadPage(p)).ToList();
+        Assert.Contains(swappedOut, h => h != VmmSwap.Testing.DeviceProcess.HashOf(null, PageSize.Bytes));
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"disable {SocketPath}")).ExitCode);
 
         await demo.WaitForExitAsync().WaitAsync(Deadline);
@@ -178,6 +188,9 @@ public sealed class ControlVerbTests : IDisposable
         Assert.Equal(["fill", "enable", "guest-run", "guest-idle", "disable", "verify"], report["phases"]!.AsArray().Select(p => (string?)p!["name"]));
         Assert.Equal(0, (int?)report["integrity"]!["mismatched_count"]);
         Assert.True((bool?)report["integrity"]!["verified"]);
+
+        // The demo is gone; the device process's mapping still holds the guest's memfds as verified.
+        Assert.Equal(swappedOut, Enumerable.Range(0, 16).Select(p => device.ReadPage(p)));
     }
 
     [Fact]

@@ -39,6 +39,13 @@ public sealed class DeviceProcess : IDisposable
     public static DeviceProcess Start(string socket, IEnumerable<(int MemFd, long Offset, ulong Size)> regions, bool freeze = false, string? guestId = null)
     {
         ArgumentNullException.ThrowIfNull(regions);
+        return Start(socket, regions.Select(r => FormattableString.Invariant($"/proc/{Environment.ProcessId}/fd/{r.MemFd}:{r.Offset}:{r.Size}")), freeze, guestId);
+    }
+
+    /// <summary>As the other Start, with each region given as device_process takes it: MEMFD:OFFSET:SIZE (e.g. as a demo prints them).</summary>
+    public static DeviceProcess Start(string socket, IEnumerable<string> regionSpecs, bool freeze = false, string? guestId = null)
+    {
+        ArgumentNullException.ThrowIfNull(regionSpecs);
         var args = new List<string> { socket };
         if (guestId is not null)
         {
@@ -50,7 +57,7 @@ public sealed class DeviceProcess : IDisposable
             args.Add("--freeze");
         }
 
-        args.AddRange(regions.Select(r => FormattableString.Invariant($"/proc/{Environment.ProcessId}/fd/{r.MemFd}:{r.Offset}:{r.Size}")));
+        args.AddRange(regionSpecs);
         var process = Process.Start(new ProcessStartInfo(Binary.Value, args) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })
             ?? throw new InvalidOperationException("device_process did not start");
         var line = process.StandardOutput.ReadLine();

@@ -1,4 +1,6 @@
+using System.Globalization;
 using VmmSwap.Actors;
+using VmmSwap.Core.Guest;
 
 namespace VmmSwap.Cli.Demo;
 
@@ -12,10 +14,14 @@ public sealed partial class DemoRunner
     // would: Pending runs the guest briefly (faults from staging), Active runs it idle (faults from
     // the file); Ready after an enable means a disable has brought every page back: then the pages
     // are verified. The guest is paused in between, so an enable never races a running vCPU.
-    private async Task FollowRemoteCommandsAsync(GuestWorkload workload, CancellationToken interrupt)
+    private async Task FollowRemoteCommandsAsync(GuestMemory guest, GuestWorkload workload, CancellationToken interrupt)
     {
         var options = _setup.Options;
         var socket = options.ControlSocket;
+
+        // A device process (tools/device-process) maps the guest through this process's memfds.
+        var regions = string.Join(' ', guest.Regions.Select(r => string.Create(CultureInfo.InvariantCulture, $"/proc/{Environment.ProcessId}/fd/{r.MemFd.Value}:{r.MemFdOffset}:{r.Size}")));
+        await Prompts.WriteLineAsync($"vmm-swap demo: a device process can attach with: device_process {socket} {regions}").ConfigureAwait(false);
         await Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}. From another terminal: vmm-swap enable {socket}, then status, trim, out, disable {socket}; every page is verified once disable has brought them back (Ctrl-C ends the demo early).").ConfigureAwait(false);
         var last = SwapState.Ready;
         var enabled = false;

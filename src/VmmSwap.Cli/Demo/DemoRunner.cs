@@ -64,7 +64,7 @@ public sealed partial class DemoRunner
         {
             if (Continue(interrupt, PhaseNames.Fill))
             {
-                await (options.Interactive ? FollowRemoteCommandsAsync(workload, interrupt) : RunScriptAsync(guest, workload, interrupt)).ConfigureAwait(false);
+                await (options.Interactive ? FollowRemoteCommandsAsync(guest, workload, interrupt) : RunScriptAsync(guest, workload, interrupt)).ConfigureAwait(false);
             }
         }
         catch (Exception e)

@@ -146,6 +146,29 @@ public sealed class DeviceProcessTests(ITestOutputHelper output) : SwapTestKit(o
     }
 
     [Fact]
+    public async Task A_process_attached_with_freeze_is_stopped_in_every_thread_when_the_move_begins()
+    {
+        using var guest = new GuestFixture(32);
+        guest.Fill(seed: 85);
+        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "devices-frozen-at-move");
+        using var frozen = Elsewhere(guest);
+        using var free = Elsewhere(guest);
+        await swap.AttachProcessAsync(frozen.Uffd, frozen.Pid, frozen.MappedAt, freeze: true).WaitAsync(Deadline);
+        await swap.AttachProcessAsync(free.Uffd, free.Pid, free.MappedAt, freeze: false).WaitAsync(Deadline);
+
+        // The supervisor logs the move's start right before it hands the move to the page handler;
+        // this subscriber looks at both processes on that very thread, at that very moment.
+        var seen = new AtMoveStart(frozen.Pid, free.Pid);
+        Sys.EventStream.Subscribe(seen, typeof(Info));
+        await swap.EnableAsync().WaitAsync(Deadline);
+        Sys.EventStream.Unsubscribe(seen);
+
+        Assert.Equal((ProcessRunState.Stopped, ProcessRunState.Running), seen.States);
+        Assert.Equal(ProcessRunState.Running, ProcessStates.Of(frozen.Pid));
+        Assert.Equal(guest.ExpectedHash(6), frozen.ReadPage(frozen.MappedAt[0] + (nint)PageSize.PagesToBytes(6)));
+    }
+
+    [Fact]
     public async Task A_wrong_layout_a_gone_pid_and_a_descriptor_that_is_no_userfaultfd_are_refused_and_closed()
     {
         using var guest = new GuestFixture(16, 16);
@@ -191,4 +214,22 @@ public sealed class DeviceProcessTests(ITestOutputHelper output) : SwapTestKit(o
         throw new ArgumentOutOfRangeException(nameof(page));
     }
 
+
+    // Called synchronously by the EventStream, on the thread that logs.
+    private sealed class AtMoveStart(int frozen, int free) : Akka.Actor.MinimalActorRef
+    {
+        public (ProcessRunState Frozen, ProcessRunState Free)? States { get; private set; }
+
+        public override Akka.Actor.ActorPath Path { get; } = new Akka.Actor.RootActorPath(new Akka.Actor.Address("akka", "at-move-start")) / "probe";
+
+        public override Akka.Actor.IActorRefProvider Provider => throw new NotSupportedException();
+
+        protected override void TellInternal(object message, Akka.Actor.IActorRef sender)
+        {
+            if (message is Info info && $"{info.Message}".Contains("moving guest memory to staging", StringComparison.Ordinal))
+            {
+                States = (ProcessStates.Of(frozen), ProcessStates.Of(free));
+            }
+        }
+    }
 }

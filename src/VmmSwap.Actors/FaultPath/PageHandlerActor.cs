@@ -40,6 +40,10 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly List<(Userfaultfd Uffd, ulong Address)> _failed = [];
     private readonly GuestRegistrations _registrations;
 
+    // Detached userfaultfds the pump may still read until the supervisor has it unwatch them:
+    // their events name addresses no table here translates any more.
+    private readonly HashSet<Userfaultfd> _detached = [];
+
     private PageHandler? _handler;
     private readonly JobDrivers _jobs;
     private Userfaultfd? _mainUffd;
@@ -156,6 +160,12 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(UffdEventBatch batch)
     {
+        if (_detached.Count > 0 && _detached.Contains(batch.Source))
+        {
+            // Read before the unregister took effect: the kernel woke those threads itself.
+            return;
+        }
+
         foreach (var e in batch.Events)
         {
             switch (e.Kind)
@@ -382,6 +392,8 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         _deferred.RemoveAll(f => f.Uffd == m.Uffd);
         _failed.RemoveAll(f => f.Uffd == m.Uffd);
+        _detached.RemoveWhere(u => u.Fd.IsClosed);
+        _detached.Add(m.Uffd);
         _supervisor.Tell(new UffdDetached(m.Uffd, m.ReplyTo, _registrations.Remove(m.Uffd)));
     }
 

@@ -205,6 +205,36 @@ public sealed class DeviceProcessSocketTests : IDisposable
         Assert.Equal("Ready", (string?)status["status"]!["state"]);
     }
 
+    [Fact]
+    public async Task The_python_device_process_of_PROTOCOL_md_attaches_and_reads_a_swapped_out_page()
+    {
+        var protocol = await File.ReadAllTextAsync(Path.Combine(CProgram.RepositoryRoot(), "docs", "PROTOCOL.md"));
+        var section = protocol[protocol.IndexOf("## Device processes", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```python\n", StringComparison.Ordinal) + "```python\n".Length;
+        var code = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        using var guest = new GuestFixture(16, 8);
+        guest.Fill(seed: 95);
+        await using var host = await StartHostAsync(guest, "vmm-swap-devices-python");
+        var swap = Guest(host);
+        await swap.EnableAsync().WaitAsync(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Active, Deadline);
+
+        var python = new System.Diagnostics.ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])["-c", code, SocketPath, .. guest.Memory.Regions.Select(r => $"/proc/{Environment.ProcessId}/fd/{r.MemFd.Value}:{r.MemFdOffset}:{r.Size}")])
+        {
+            python.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(python)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Deadline);
+        Assert.True(process.ExitCode == 0, await error);
+        Assert.Equal(guest.ExpectedHash(0), (await output).Trim());
+        Assert.Equal(1, (await swap.StatusAsync().WaitAsync(Deadline)).Metrics.CopiedFromFilePages);
+    }
+
     private static SwapController Guest(TestHost host) =>
         VmmSwapGuests.For(host.Services.GetRequiredService<ActorSystem>()).Get(VmmSwapGuests.DefaultId);
 

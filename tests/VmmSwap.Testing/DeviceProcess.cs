@@ -12,7 +12,7 @@ public sealed class DeviceProcess : IDisposable
 {
     private static readonly Lazy<string> Binary = new(() =>
     {
-        var binary = CProgram.Build(Path.Combine(CProgram.RepositoryRoot(), "tools", "device-process", "device_process.c"), "-O2", "-Wall", "-Wextra", "-Werror");
+        var binary = CProgram.Build(Path.Combine(CProgram.RepositoryRoot(), "tools", "device-process", "device_process.c"), "-O2", "-Wall", "-Wextra");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(Path.GetDirectoryName(binary)!, recursive: true);
         return binary;
     });

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Routing;
+using VmmSwap.Actors.Devices;
 using VmmSwap.Actors.FaultPath;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Actors.Jobs;
@@ -35,13 +36,17 @@ namespace VmmSwap.Actors;
 /// Prefetch (with working-set-first on) starts a prefetch job in Pending and Active and is ignored
 /// elsewhere; while it runs (PrefetchRunning) the state stays, Enable, Disable, Exit (and, in
 /// Pending, Trim and SwapOut) abort it first, and a second Prefetch is answered as under way.
+/// AttachProcess and DetachProcess are valid where ProcessForked is. An Enable with device
+/// processes attached with freeze first stops them (Freezing: commands and Status wait) and
+/// resumes them once the move is over, done or failed.
 /// While Enable moves pages (Enabling), commands and Status wait; a second Enable fails. While a
 /// job aborts or Disable unregisters (Disabling), commands wait and Status is answered; an Exit
 /// stops the supervisor once the status worker has sent every reply it holds (Stopping). One file
 /// for all the behaviours, past the usual length, so that the table above and the code that
-/// implements each of its cells read together.
+/// implements each of its cells read together; device processes and Freezing are in
+/// SwapSupervisor.Devices.cs.
 /// </remarks>
-public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
+public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     private readonly GuestMemory _guest;
     private readonly VmmSwapOptions _options;
@@ -55,6 +60,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     private IActorRef _faultReaders = ActorRefs.Nobody;
     private IActorRef _statusWorker = ActorRefs.Nobody;
     private readonly PublishedCounters _counters = new();
+    private readonly AttachedProcesses _processes;
 
     // What Status reports: the state, the last transition and, in Failed, its cause.
     private SwapState _state = SwapState.Ready;
@@ -75,11 +81,15 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         _options = options;
         _jobGate = jobGate;
         _uffds.Add(mainUffd);
+        _processes = new AttachedProcesses(_log);
         Become(Ready);
     }
 
     /// <inheritdoc />
     public IStash Stash { get; set; } = null!;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for a supervisor of <paramref name="guest"/>.</summary>
     public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options) =>
@@ -122,6 +132,9 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             replyTo.Tell(new Status.Failure(new InvalidOperationException($"vmm-swap stopped before reaching {state}")));
         }
 
+        // A runtime stopped while Enable moved memory must not leave its device processes stopped.
+        _processes.Close();
+
         // Children have stopped: the PageHandler has swapped everything in, so the guest may be unregistered.
         foreach (var uffd in _uffds)
         {
@@ -148,7 +161,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(Ignore);
         Receive<SwapCommand.Prefetch>(Ignore);
-        Receive<SwapCommand.ProcessForked>(Attach);
+        Attachments();
         Receive<SwapCommand.Exit>(_ => Stop([Sender]));
         Common();
     }
@@ -353,7 +366,7 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
     // A failed fault fails the runtime and stops the job running (job), answering a waiting Exit.
     private void Enabled(RunningJob? job, IReadOnlyList<IActorRef> exits)
     {
-        Receive<SwapCommand.ProcessForked>(Attach);
+        Attachments();
         Receive<FaultFailed>(m => Fail(m.Failure, job, exits));
         Common();
     }
@@ -382,18 +395,14 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             AnswerStateWaiters();
         });
         Receive<UffdGone>(UffdGone);
-        Receive<UffdAttached>(m =>
+        Receive<UffdAttached>(Attached);
+        Receive<UffdDetached>(Detached);
+        Receive<ProcessExited>(m =>
         {
-            if (m.Error is null)
+            if (_processes.Of(m.Uffd) is { State: not AttachmentState.Detaching } process)
             {
-                _uffds.Add(m.Uffd);
-                _pump.Tell(new WatchUffd(m.Uffd));
-                Reply(m.ReplyTo, nameof(SwapCommand.ProcessForked), CommandOutcome.Accepted, null);
-            }
-            else
-            {
-                m.Uffd.Dispose();
-                Reply(m.ReplyTo, nameof(SwapCommand.ProcessForked), CommandOutcome.Failed, m.Error);
+                _log.Info("device process {0} has exited; detaching it", process.Pid);
+                BeginDetach(process, ActorRefs.Nobody);
             }
         });
         Receive<FaultFailed>(m => _log.Warning("a fault failed while disabled: {0}", m.Failure.Message));
@@ -404,13 +413,30 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
 
     private void BeginEnable()
     {
+        if (_processes.FreezeAll() > 0)
+        {
+            _log.Info("enabling vmm-swap: freezing device processes first");
+            var replyTo = Sender;
+            var deadline = DateTime.UtcNow + FreezeTimeout;
+            Become(() => Freezing(replyTo, deadline));
+            Self.Tell(CheckFrozen.Instance);
+            return;
+        }
+
+        MoveToStaging(Sender);
+    }
+
+    private void MoveToStaging(IActorRef replyTo)
+    {
         _log.Info("enabling vmm-swap: moving guest memory to staging");
-        Become(() => Enabling(Sender));
+        Become(() => Enabling(replyTo));
         _pageHandler.Tell(new StartEnable([.. _uffds]));
     }
 
     private void StagingCompleted(StagingCompleted m, IActorRef replyTo)
     {
+        // Done or failed, the move is over: frozen device processes run again.
+        _processes.ResumeAll();
         if (m.Error is null)
         {
             _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
@@ -693,13 +719,17 @@ public sealed class SwapSupervisor : ReceiveActor, IWithUnboundedStash
             return;
         }
 
-        _pageHandler.Tell(new AttachUffd(m.Uffd, Sender));
+        _pageHandler.Tell(new AttachUffd(m.Uffd, null, Sender, m.Name));
     }
 
     private void UffdGone(UffdGone m)
     {
         _uffds.Remove(m.Uffd);
         _pump.Tell(new UnwatchUffd(m.Uffd));
+        if (_processes.Remove(m.Uffd) is { } process)
+        {
+            _pump.Tell(new UnwatchProcess(process.Pidfd));
+        }
     }
 
     private void Ignore(SwapCommand command)

@@ -75,6 +75,29 @@ public abstract record SwapCommand
     /// <param name="Uffd">The child's userfaultfd (handshaken), handed over to the runtime.</param>
     public sealed record ProcessForked(Userfaultfd Uffd) : SwapCommand;
 
+    /// <summary>
+    /// A device process maps the guest memfds at its own addresses and hands over its userfaultfd:
+    /// <see cref="ProcessForked"/> for a process whose layout differs from the host's. The
+    /// descriptor is checked as for ProcessForked, the pid opened as a pidfd (so its exit is seen),
+    /// and the guest regions registered on the descriptor at <paramref name="RegionAddresses"/>, at
+    /// once while swap is enabled (before the reply) or at the next Enable. Its faults are served
+    /// into its own mapping. It is detached by <see cref="DetachProcess"/> or when it exits.
+    /// A refused descriptor is closed and the reply says why.
+    /// </summary>
+    /// <param name="Uffd">The process's userfaultfd (handshaken), handed over to the runtime.</param>
+    /// <param name="Pid">The process whose address space the userfaultfd serves; one attachment per pid.</param>
+    /// <param name="RegionAddresses">Where it maps each guest region, in the guest's region order.</param>
+    /// <param name="Freeze">Stop it (SIGSTOP) while Enable moves memory, and resume it after.</param>
+    public sealed record AttachProcess(Userfaultfd Uffd, int Pid, IReadOnlyList<nint> RegionAddresses, bool Freeze) : SwapCommand;
+
+    /// <summary>
+    /// Detach the process attached as <paramref name="Pid"/>: its ranges are unregistered and its
+    /// userfaultfd closed. While swap is enabled it must not touch guest memory afterwards (it
+    /// would read holes where pages are staged or swapped out).
+    /// </summary>
+    /// <param name="Pid">The pid it was attached with.</param>
+    public sealed record DetachProcess(int Pid) : SwapCommand;
+
     /// <summary>Stop: swaps every page back in first if swap is enabled; replies when done.</summary>
     public sealed record Exit : SwapCommand
     {
@@ -95,7 +118,7 @@ public sealed record AwaitState(SwapState State);
 /// <summary>What became of a command.</summary>
 public enum CommandOutcome
 {
-    /// <summary>Done (Enable, Exit, ProcessForked) or accepted and under way in a job (Trim, SwapOut, Disable).</summary>
+    /// <summary>Done (Enable, Exit, ProcessForked, AttachProcess, DetachProcess) or accepted and under way in a job (Trim, SwapOut, Disable).</summary>
     Accepted,
 
     /// <summary>Not valid in the current state: logged as a warning, nothing changed.</summary>
@@ -127,8 +150,20 @@ internal sealed record SwapDisabled(string? Error);
 /// <summary>A userfaultfd's process has exited, or it could not be registered; it was dropped.</summary>
 internal sealed record UffdGone(Userfaultfd Uffd);
 
-/// <summary>The PageHandler took a handed-over userfaultfd (<paramref name="Error"/> null), or refused it: answer <paramref name="ReplyTo"/>.</summary>
-internal sealed record UffdAttached(Userfaultfd Uffd, IActorRef ReplyTo, string? Error);
+/// <summary>The PageHandler took a handed-over userfaultfd (<paramref name="Error"/> null), or refused it: answer <paramref name="ReplyTo"/> for <paramref name="Command"/>.</summary>
+internal sealed record UffdAttached(Userfaultfd Uffd, IActorRef ReplyTo, string Command, string? Error);
+
+/// <summary>The PageHandler dropped a detached userfaultfd (an unregister that failed in <paramref name="Error"/>); answer <paramref name="ReplyTo"/> unless it is Nobody.</summary>
+internal sealed record UffdDetached(Userfaultfd Uffd, IActorRef ReplyTo, string? Error);
+
+/// <summary>The process of an attached userfaultfd has exited (its pidfd became readable).</summary>
+internal sealed record ProcessExited(Userfaultfd Uffd);
 
 /// <summary>A fault could not be served; its waiter is parked until the page state allows (see docs/RELIABILITY.md).</summary>
 internal sealed record FaultFailed(SwapFailure Failure);
+
+/// <summary>Look whether every device process sent SIGSTOP has stopped (Freezing).</summary>
+internal sealed record CheckFrozen
+{
+    internal static CheckFrozen Instance { get; } = new();
+}

@@ -119,13 +119,28 @@ public sealed class PageHandler : IDisposable
     /// and is served again by <see cref="CompleteFaultRead"/>.
     /// </param>
     /// <returns>A new read to execute off this thread and then pass to <see cref="CompleteFaultRead"/>; null when the fault was served, or parked on a read under way.</returns>
-    public FaultRead? HandlePageFault(Userfaultfd uffd, ulong address, int readPages = 0)
+    public FaultRead? HandlePageFault(Userfaultfd uffd, ulong address, int readPages = 0) => ServeFault(uffd, address, (nint)PageSize.PageBase(address), readPages);
+
+    /// <summary>
+    /// Serves a fault that <paramref name="uffd"/> reported at <paramref name="address"/> of its own
+    /// process, which maps the guest as <paramref name="layout"/> says: the page is found by its
+    /// host address and copied in at the process's, from the same page state as the host's faults.
+    /// A parked fault keeps the process's address, so it is served again through the same layout.
+    /// </summary>
+    public FaultRead? HandlePageFault(Userfaultfd uffd, GuestLayout layout, ulong address, int readPages = 0)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var (host, _) = layout.ToHost(address) ?? throw new InvalidGuestAddressException(address, "no guest region is mapped there in that process");
+        return ServeFault(uffd, host, (nint)PageSize.PageBase(address), readPages);
+    }
+
+    // address names the page (a host address); pageAddress is where uffd's process maps it.
+    private FaultRead? ServeFault(Userfaultfd uffd, ulong address, nint pageAddress, int readPages)
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var page = PageSize.AddressToPageIndex(address);
         var region = FindRegion(page) ?? throw new InvalidGuestAddressException(address, "no guest region contains it");
         var fileIndex = region.FileIndexOf(page);
-        var pageAddress = (nint)PageSize.PageBase(address);
         WorkingSet?.Record(fileIndex);
 
         if (Staging.IsPresent(fileIndex))
@@ -139,7 +154,7 @@ public sealed class PageHandler : IDisposable
         }
         else if (File.IsPresent(fileIndex))
         {
-            return ServeFromFile(uffd, region, fileIndex, address, readPages);
+            return ServeFromFile(uffd, region, fileIndex, pageAddress, readPages);
         }
         else
         {
@@ -160,7 +175,7 @@ public sealed class PageHandler : IDisposable
     }
 
     /// <summary>
-    /// Takes back a read <see cref="HandlePageFault"/> returned, once it has run (or failed:
+    /// Takes back a read <see cref="HandlePageFault(Userfaultfd, ulong, int)"/> returned, once it has run (or failed:
     /// <paramref name="succeeded"/> false), and returns the faults parked on it: serve each again
     /// (its page may have been staged, removed or swapped in meanwhile). After a failed read, serve
     /// them with no read (readPages 0), so the disk's error reaches the fault that needs the page.
@@ -186,6 +201,25 @@ public sealed class PageHandler : IDisposable
 
     /// <summary>What <see cref="FlushServed"/> would free.</summary>
     public int ServedPendingFlush => Staging.ReleasedPages + File.MappedReads;
+
+    /// <summary>
+    /// <see cref="HandlePageRemove(ulong, ulong)"/> for a range that a process mapping the guest as
+    /// <paramref name="layout"/> says removed, in its own addresses (it may cross regions that are
+    /// adjacent there). The whole span must lie in guest regions; nothing changes otherwise.
+    /// </summary>
+    public void HandlePageRemove(GuestLayout layout, ulong start, ulong end)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (!PageSize.IsAligned(start) || !PageSize.IsAligned(end) || end < start)
+        {
+            throw new InvalidGuestAddressException(PageSize.IsAligned(start) ? end : start, "a removed range must be page-aligned, its end after its start");
+        }
+
+        foreach (var (hostStart, hostEnd) in layout.ToHostRanges(start, end))
+        {
+            HandlePageRemove(hostStart, hostEnd);
+        }
+    }
 
     /// <summary>
     /// Forgets the pages of [<paramref name="start"/>, <paramref name="end"/>) after the guest freed
@@ -415,20 +449,20 @@ public sealed class PageHandler : IDisposable
     // A page a swap-in or an earlier fault read has loaded comes from that buffer; one in the page
     // cache from the file's mapping (no disk to wait for); any other waits for a read off this
     // thread when readPages allows, or is read here through the mapping.
-    private FaultRead? ServeFromFile(Userfaultfd uffd, PageHandlerRegion region, long fileIndex, ulong address, int readPages)
+    // A parked fault keeps the page's address in uffd's process: served again as it was reported.
+    private FaultRead? ServeFromFile(Userfaultfd uffd, PageHandlerRegion region, long fileIndex, nint pageAddress, int readPages)
     {
-        var pageAddress = (nint)PageSize.PageBase(address);
         var read = FaultReads.Find(fileIndex);
         if (read is { Loaded: false })
         {
-            read.Park(new ParkedFault(uffd, address));
+            read.Park(new ParkedFault(uffd, (ulong)pageAddress));
             return null;
         }
 
         var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? read?.AddressOf(fileIndex);
         if (buffered is null && readPages > 0 && !File.IsCached(fileIndex))
         {
-            return FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, address));
+            return FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress));
         }
 
         if (CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex)))

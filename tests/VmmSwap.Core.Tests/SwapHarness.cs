@@ -119,6 +119,21 @@ internal sealed class SwapHarness : IDisposable
     }
 
     /// <summary>
+    /// Maps the guest's memfds a second time at other addresses with their own userfaultfd, as a
+    /// device process does, registered at once and served through its own layout: call it while
+    /// enabled. The caller disposes it before the harness.
+    /// </summary>
+    internal SecondMapping MapAgain()
+    {
+        lock (_gate)
+        {
+            var mapping = new SecondMapping(Guest, () => _handler, _gate);
+            mapping.Register();
+            return mapping;
+        }
+    }
+
+    /// <summary>
     /// Starts a swap-in, reads its first window and copies one step, then drops it without
     /// Dispose, as a job that died would; returns the pages it copied.
     /// </summary>

@@ -58,6 +58,40 @@ public sealed class PidfdTests
         Assert.Contains("has exited", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void SIGSTOP_stops_every_thread_SIGCONT_resumes_them_and_a_reaped_process_is_gone()
+    {
+        using var child = Sleeper();
+        using var pidfd = Pidfd.Open(child.Id);
+
+        Assert.True(pidfd.SendSignal(ProcessSignal.Stop));
+        Assert.True(WaitFor(() => ProcessStates.Of(child.Id) == ProcessRunState.Stopped), "the child never showed stopped");
+        Assert.True(pidfd.SendSignal(ProcessSignal.Continue));
+        Assert.True(WaitFor(() => ProcessStates.Of(child.Id) == ProcessRunState.Running), "the child never showed running again");
+
+        Assert.True(pidfd.SendSignal(ProcessSignal.Kill));
+        child.WaitForExit();
+        Assert.False(pidfd.SendSignal(ProcessSignal.Continue));
+        Assert.Equal(ProcessRunState.Gone, ProcessStates.Of(child.Id));
+    }
+
+    // Every wait waits for the state with a generous deadline.
+    private static bool WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            Thread.Sleep(1);
+        }
+
+        return true;
+    }
+
     private static Process Sleeper() =>
         Process.Start(new ProcessStartInfo("sleep", ["120"]) { RedirectStandardInput = true })
             ?? throw new InvalidOperationException("sleep did not start");

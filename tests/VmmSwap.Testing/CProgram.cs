@@ -28,6 +28,31 @@ public static class CProgram
         return values;
     }
 
+    /// <summary>
+    /// Compiles the C file at <paramref name="sourcePath"/> with <c>cc</c> (and <paramref name="flags"/>)
+    /// into a fresh temporary directory and returns the binary's path; the caller deletes it.
+    /// </summary>
+    public static string Build(string sourcePath, params string[] flags)
+    {
+        ArgumentNullException.ThrowIfNull(flags);
+        var dir = Directory.CreateTempSubdirectory("vmmswap-cbuild-");
+        var binary = Path.Combine(dir.FullName, Path.GetFileNameWithoutExtension(sourcePath));
+        var (exit, _, errors) = Execute("cc", [.. flags, "-o", binary, sourcePath]);
+        return exit == 0 ? binary : throw new InvalidOperationException($"cc {sourcePath} failed (exit {exit}): {errors.Trim()}");
+    }
+
+    /// <summary>The repository's root: the nearest directory above the test binaries that holds VmmSwap.Actors.sln.</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VmmSwap.Actors.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("the tests run outside the repository: no VmmSwap.Actors.sln above " + AppContext.BaseDirectory);
+    }
+
     /// <summary>Compiles <paramref name="source"/> with <c>cc</c>, runs it, and returns its standard output.</summary>
     public static string Run(string source)
     {

@@ -13,7 +13,8 @@ namespace VmmSwap.Testing;
 /// </summary>
 public sealed class ForeignUserfaultfd : IDisposable
 {
-    // argv: parent pid, api features, then memfd:offset:address:size per mapping. Commands on
+    // argv: parent pid, api features, then memfd:offset:address:size per mapping (address 0: where
+    // the kernel likes). It prints its descriptor and the address of each mapping. Commands on
     // stdin, one per line: "read ADDR" (prints the page's sha256), "write ADDR BYTE", "register"
     // (its own mappings, missing mode), "exit". Each answers one line.
     private const string ChildScript = """
@@ -26,17 +27,17 @@ public sealed class ForeignUserfaultfd : IDisposable
         for spec in sys.argv[3:]:
             memfd, offset, addr, size = (int(x) for x in spec.split(':'))
             fd = os.open('/proc/%d/fd/%d' % (ppid, memfd), os.O_RDWR)
-            got = libc.mmap(addr, size, 3, 0x01 | 0x100000, fd, offset)
-            if got != addr:
+            got = libc.mmap(addr or None, size, 3, 0x01 | (0x100000 if addr else 0), fd, offset)
+            if got in (None, 2**64 - 1) or (addr and got != addr):
                 sys.exit('mmap at 0x%x gave 0x%x, errno %d' % (addr, got or 0, ctypes.get_errno()))
             os.close(fd)
-            maps.append((addr, size))
+            maps.append((got, size))
         ufd = libc.syscall(323 if os.uname().machine == 'x86_64' else 282, os.O_CLOEXEC | os.O_NONBLOCK)
         if ufd < 0:
             sys.exit('userfaultfd: errno %d' % ctypes.get_errno())
         if features >= 0:
             fcntl.ioctl(ufd, 0xC018AA3F, bytearray(struct.pack('QQQ', 0xAA, features, 0)))
-        print(ufd, flush=True)
+        print(ufd, *[a for a, _ in maps], flush=True)
         for line in sys.stdin:
             words = line.split()
             if not words or words[0] == 'exit':
@@ -57,11 +58,15 @@ public sealed class ForeignUserfaultfd : IDisposable
 
     private readonly Process _child;
 
-    private ForeignUserfaultfd(Process child, Userfaultfd uffd)
+    private ForeignUserfaultfd(Process child, Userfaultfd uffd, IReadOnlyList<nint> mappedAt)
     {
         _child = child;
         Uffd = uffd;
+        MappedAt = mappedAt;
     }
+
+    /// <summary>Where the child mapped each of the mappings it was given, in its own address space.</summary>
+    public IReadOnlyList<nint> MappedAt { get; }
 
     /// <summary>Our copy of the child's userfaultfd.</summary>
     public Userfaultfd Uffd { get; }
@@ -74,7 +79,8 @@ public sealed class ForeignUserfaultfd : IDisposable
 
     /// <summary>
     /// Starts a child that maps each of <paramref name="mappings"/> (a memfd of this process, its
-    /// offset, the address, the size) at the same address, and takes its userfaultfd, handshaken
+    /// offset, the address, the size) at that address (anywhere for address 0: see
+    /// <see cref="MappedAt"/>), and takes its userfaultfd, handshaken
     /// with <paramref name="features"/> (the runtime's by default; -1 skips UFFDIO_API).
     /// </summary>
     public static ForeignUserfaultfd Create(IEnumerable<(int MemFd, long Offset, nint Address, ulong Size)> mappings, int features = RuntimeFeatures)
@@ -95,9 +101,11 @@ public sealed class ForeignUserfaultfd : IDisposable
 
         var line = child.StandardOutput.ReadLine()
             ?? throw new InvalidOperationException($"the python3 child printed no descriptor: {child.StandardError.ReadToEnd()}");
-        var childFd = int.Parse(line, CultureInfo.InvariantCulture);
+        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var childFd = int.Parse(words[0], CultureInfo.InvariantCulture);
+        var mappedAt = words.Skip(1).Select(w => (nint)long.Parse(w, CultureInfo.InvariantCulture)).ToArray();
         using var pidfd = Pidfd.Open(child.Id);
-        return new ForeignUserfaultfd(child, Userfaultfd.Adopt(pidfd.GetFd(childFd)));
+        return new ForeignUserfaultfd(child, Userfaultfd.Adopt(pidfd.GetFd(childFd)), mappedAt);
     }
 
     /// <summary>The sha256 (hex) of the page at <paramref name="address"/> as the child reads it (it may fault).</summary>

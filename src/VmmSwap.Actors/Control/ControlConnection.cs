@@ -24,6 +24,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
 
     private readonly LineReader _reader = new(socket);
     private PeerCredentials _peer;
+    private ProcessAttachments? _attachments;
 
     /// <summary>Serves the connection until the peer closes it, an error closes it, or <paramref name="stop"/>.</summary>
     internal async Task ServeAsync(CancellationToken stop)
@@ -40,6 +41,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
                 return;
             }
 
+            _attachments = new ProcessAttachments(_peer.Pid, log);
             if (await HandshakeAsync(stop).ConfigureAwait(false))
             {
                 while (await ReadAsync(stop).ConfigureAwait(false) is { } line)
@@ -69,10 +71,15 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         finally
         {
             socket.Dispose();
+            _reader.Dispose();
+            if (_attachments is not null)
+            {
+                await _attachments.DetachAllAsync().ConfigureAwait(false);
+            }
         }
     }
 
-    private static JsonObject Error(JsonNode? id, string code, string message, SwapStatus? status = null)
+    internal static JsonObject Error(JsonNode? id, string code, string message, SwapStatus? status = null)
     {
         var reply = new JsonObject { ["id"] = id, ["ok"] = false, ["error"] = new JsonObject { ["code"] = code, ["message"] = message } };
         if (status is not null)
@@ -83,7 +90,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         return reply;
     }
 
-    private static JsonObject Ok(JsonNode? id, string command, string guest, SwapStatus status, string? outcome = null)
+    internal static JsonObject Ok(JsonNode? id, string command, string guest, SwapStatus status, string? outcome = null)
     {
         var reply = new JsonObject { ["id"] = id, ["ok"] = true, ["command"] = command, ["guest"] = guest };
         if (outcome is not null)
@@ -104,15 +111,15 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         }
         catch (JsonException e)
         {
-            throw new RequestError(null, ControlErrorCode.BadRequest, $"the message is not JSON: {e.Message}");
+            throw new ControlRequestException(null, ControlErrorCode.BadRequest, $"the message is not JSON: {e.Message}");
         }
         catch (ArgumentException e)
         {
             // Invalid UTF-8 surfaces here rather than as a JsonException.
-            throw new RequestError(null, ControlErrorCode.BadRequest, $"the message is not UTF-8 JSON: {e.Message}");
+            throw new ControlRequestException(null, ControlErrorCode.BadRequest, $"the message is not UTF-8 JSON: {e.Message}");
         }
 
-        return node as JsonObject ?? throw new RequestError(null, ControlErrorCode.BadRequest, "the message is not a JSON object");
+        return node as JsonObject ?? throw new ControlRequestException(null, ControlErrorCode.BadRequest, "the message is not a JSON object");
     }
 
     private static string? OptionalString(JsonObject message, string key, JsonNode? id)
@@ -122,7 +129,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         {
             null => null,
             JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-            _ => throw new RequestError(id, ControlErrorCode.BadRequest, $"'{key}' must be a string"),
+            _ => throw new ControlRequestException(id, ControlErrorCode.BadRequest, $"'{key}' must be a string"),
         };
     }
 
@@ -134,12 +141,14 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
             return false;
         }
 
+        // The hello carries no descriptors; any that came with it are closed unread.
+        Close(line.Descriptors);
         JsonObject hello;
         try
         {
-            hello = ParseObject(line);
+            hello = ParseObject(line.Bytes);
         }
-        catch (RequestError e)
+        catch (ControlRequestException e)
         {
             throw new ClosingError(null, ControlErrorCode.HandshakeRequired, $"the first message must be the hello {{\"hello\":\"{ControlProtocol.Magic}\",\"version\":{ControlProtocol.Version}}}; {e.Message}");
         }
@@ -158,43 +167,71 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         return true;
     }
 
-    private async Task<JsonObject> HandleAsync(ReadOnlyMemory<byte> line, CancellationToken stop)
+    private async Task<JsonObject> HandleAsync(ReceivedLine line, CancellationToken stop)
     {
         JsonNode? id = null;
+        var descriptorsTaken = false;
         try
         {
-            var request = ParseObject(line);
+            var request = ParseObject(line.Bytes);
             id = request["id"]?.DeepClone();
             if (id is not null && (id is not JsonValue idValue || idValue.GetValueKind() is not (JsonValueKind.Number or JsonValueKind.String)))
             {
-                throw new RequestError(null, ControlErrorCode.BadRequest, "'id' must be a number or a string");
+                throw new ControlRequestException(null, ControlErrorCode.BadRequest, "'id' must be a number or a string");
             }
 
-            var command = OptionalString(request, "command", id) ?? throw new RequestError(id, ControlErrorCode.BadRequest, "the request has no 'command'");
+            var command = OptionalString(request, "command", id) ?? throw new ControlRequestException(id, ControlErrorCode.BadRequest, "the request has no 'command'");
             var guest = OptionalString(request, "guest", id) ?? ControlProtocol.DefaultGuest;
             if (!ControlProtocol.Commands.Contains(command))
             {
-                throw new RequestError(id, ControlErrorCode.UnknownCommand, $"unknown command '{command}': the commands are {string.Join(", ", ControlProtocol.Commands)}");
+                throw new ControlRequestException(id, ControlErrorCode.UnknownCommand, $"unknown command '{command}': the commands are {string.Join(", ", ControlProtocol.Commands)}");
             }
 
             if (!guests.TryGet(guest, out var controller))
             {
                 var ids = guests.Ids;
-                throw new RequestError(id, ControlErrorCode.UnknownGuest, $"no guest '{guest}': the guests are {(ids.Count == 0 ? "none" : string.Join(", ", ids))}");
+                throw new ControlRequestException(id, ControlErrorCode.UnknownGuest, $"no guest '{guest}': the guests are {(ids.Count == 0 ? "none" : string.Join(", ", ids))}");
             }
 
             log.Debug("vmm-swap control: {0} for guest {1} from pid {2}", command, guest, _peer.Pid);
-            return await RunAsync(id, command, guest, controller, stop).ConfigureAwait(false);
+            if (command == "attach_process")
+            {
+                descriptorsTaken = true;
+                return await RunAsync(id, command, guest, () => _attachments!.AttachAsync(id, request, guest, controller, line, stop), stop).ConfigureAwait(false);
+            }
+
+            if (line.Descriptors.Count > 0 || line.DescriptorsTruncated)
+            {
+                throw new ControlRequestException(id, ControlErrorCode.BadDescriptors, $"only attach_process carries descriptors; the {line.Descriptors.Count} that came with {command} were closed");
+            }
+
+            return command == "detach_process"
+                ? await RunAsync(id, command, guest, () => _attachments!.DetachAsync(id, request, guest, controller, stop), stop).ConfigureAwait(false)
+                : await RunAsync(id, command, guest, controller, stop).ConfigureAwait(false);
         }
-        catch (RequestError e)
+        catch (ControlRequestException e)
         {
             return Error(e.Id ?? id, e.Code, e.Message);
         }
+        finally
+        {
+            if (!descriptorsTaken)
+            {
+                Close(line.Descriptors);
+            }
+        }
     }
 
-    private static async Task<JsonObject> RunAsync(JsonNode? id, string command, string guest, SwapController controller, CancellationToken stop)
+    private static void Close(IReadOnlyList<Native.Interop.SafeFd> descriptors)
     {
-        try
+        foreach (var fd in descriptors)
+        {
+            fd.Dispose();
+        }
+    }
+
+    private static Task<JsonObject> RunAsync(JsonNode? id, string command, string guest, SwapController controller, CancellationToken stop) =>
+        RunAsync(id, command, guest, async () =>
         {
             if (command == "status")
             {
@@ -213,6 +250,14 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
             return reply.Outcome == CommandOutcome.Ignored
                 ? Error(id, ControlErrorCode.NotValidInState, reply.Reason ?? $"{command} is not valid in state {reply.Status.State}", reply.Status)
                 : Ok(id, command, guest, reply.Status, "accepted");
+        }, stop);
+
+    // A command's failures as the protocol's error replies.
+    private static async Task<JsonObject> RunAsync(JsonNode? id, string command, string guest, Func<Task<JsonObject>> run, CancellationToken stop)
+    {
+        try
+        {
+            return await run().ConfigureAwait(false);
         }
         catch (SwapCommandException e)
         {
@@ -230,10 +275,15 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
 
     // Framing errors and silence close the connection: past them the stream cannot be trusted to
     // be at a message boundary, and a silent client must not hold a connection for ever.
-    private async Task<ReadOnlyMemory<byte>?> ReadAsync(CancellationToken stop)
+    private async Task<ReceivedLine?> ReadAsync(CancellationToken stop)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        idle.CancelAfter(idleTimeout);
+
+        // A device process's connection stands for its attachment: silence there is expected.
+        if (_attachments?.Any != true)
+        {
+            idle.CancelAfter(idleTimeout);
+        }
         try
         {
             return await _reader.ReadAsync(idle.Token).ConfigureAwait(false);
@@ -299,14 +349,6 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         {
             // The peer is gone or keeps sending: it is closed either way.
         }
-    }
-
-    /// <summary>An error the request gets as its reply; the connection goes on.</summary>
-    private sealed class RequestError(JsonNode? id, string code, string message) : Exception(message)
-    {
-        internal JsonNode? Id { get; } = id;
-
-        internal string Code { get; } = code;
     }
 
     /// <summary>An error the connection gets as its last message before it is closed.</summary>

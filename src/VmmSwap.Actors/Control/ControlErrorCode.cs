@@ -39,6 +39,15 @@ public static class ControlErrorCode
     /// <summary>The peer is neither root nor the host's own user. The connection is closed.</summary>
     public const string PermissionDenied = "permission_denied";
 
+    /// <summary>
+    /// The request came with descriptors it does not take (any but <c>attach_process</c>), or
+    /// <c>attach_process</c> with other than exactly one; all were closed. The connection stays open.
+    /// </summary>
+    public const string BadDescriptors = "bad_descriptors";
+
+    /// <summary>The descriptor of <c>attach_process</c> is not a userfaultfd handshaken with the features needed; it was closed. The connection stays open.</summary>
+    public const string NotAUserfaultfd = "not_a_userfaultfd";
+
     /// <summary>The server could not handle the request (a bug); the message says what it met. The connection stays open.</summary>
     public const string Internal = "internal";
 }

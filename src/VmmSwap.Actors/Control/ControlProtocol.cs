@@ -19,5 +19,8 @@ public static class ControlProtocol
     public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>The request names, as crosvm's vmm-swap commands are named.</summary>
-    public static IReadOnlyList<string> Commands { get; } = ["enable", "trim", "swap_out", "disable", "prefetch", "status", "exit"];
+    public static IReadOnlyList<string> Commands { get; } = ["enable", "trim", "swap_out", "disable", "prefetch", "status", "exit", "attach_process", "detach_process"];
+
+    /// <summary>Descriptors a message may carry: one, the userfaultfd of <c>attach_process</c>; a receive takes at most <see cref="Native.Sockets.DescriptorPassing.MaxDescriptors"/>.</summary>
+    public const int MaxDescriptorsPerMessage = 1;
 }

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Actors.Hosting;
+using VmmSwap.Native.Processes;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors.FaultPath;
@@ -17,6 +18,7 @@ internal sealed class FaultPump : ReceiveActor
     internal const int MaxBatch = 256;
     private readonly IActorRef _pageHandler;
     private readonly Dictionary<Userfaultfd, ulong> _tokens = [];
+    private readonly Dictionary<Pidfd, ulong> _processTokens = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private FaultPumpExecutor? _executor;
 
@@ -33,6 +35,29 @@ internal sealed class FaultPump : ReceiveActor
         {
             Unwatch(m.Uffd);
             m.Uffd.Dispose();
+        });
+        Receive<WatchProcess>(m =>
+        {
+            var supervisor = Context.Parent;
+            var executor = Executor;
+            ulong token = 0;
+            token = executor.Watch(m.Pidfd.Fd, () =>
+            {
+                // Readable once, for good: one message, then the watch goes.
+                _processTokens.Remove(m.Pidfd);
+                executor.Unwatch(token, m.Pidfd.Fd);
+                supervisor.Tell(new ProcessExited(m.Uffd));
+            });
+            _processTokens[m.Pidfd] = token;
+        });
+        Receive<UnwatchProcess>(m =>
+        {
+            if (_processTokens.Remove(m.Pidfd, out var token))
+            {
+                Executor.Unwatch(token, m.Pidfd.Fd);
+            }
+
+            m.Pidfd.Dispose();
         });
         Receive<DrainFailed>(m =>
         {
@@ -55,6 +80,13 @@ internal sealed class FaultPump : ReceiveActor
         {
             Unwatch(uffd);
         }
+
+        foreach (var (pidfd, token) in _processTokens)
+        {
+            Executor.Unwatch(token, pidfd.Fd);
+        }
+
+        _processTokens.Clear();
     }
 
     private void Unwatch(Userfaultfd uffd)

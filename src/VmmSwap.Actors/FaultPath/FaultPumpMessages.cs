@@ -1,3 +1,4 @@
+using VmmSwap.Native.Processes;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors.FaultPath;
@@ -10,3 +11,9 @@ internal sealed record UnwatchUffd(Userfaultfd Uffd);
 
 /// <summary>Reading a userfaultfd failed on the pump thread.</summary>
 internal sealed record DrainFailed(Userfaultfd Uffd, Exception Error);
+
+/// <summary>Tell the supervisor <see cref="ProcessExited"/> for <paramref name="Uffd"/> once <paramref name="Pidfd"/> is readable (its process has exited).</summary>
+internal sealed record WatchProcess(Pidfd Pidfd, Userfaultfd Uffd);
+
+/// <summary>Stop watching <paramref name="Pidfd"/> and close it.</summary>
+internal sealed record UnwatchProcess(Pidfd Pidfd);

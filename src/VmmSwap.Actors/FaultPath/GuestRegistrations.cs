@@ -6,8 +6,10 @@ namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// Which userfaultfds have the guest regions registered, owned by the PageHandler actor (one
-/// thread). Registration is all regions or none; unregistering treats a process that has exited as
-/// expected (its ranges went with its address space) and reports it as gone, not as a failure.
+/// thread), and where each one's process maps them (its <see cref="GuestLayout"/>; the host's
+/// unless it was attached with another). Registration is all regions or none; unregistering
+/// treats a process that has exited as expected (its ranges went with its address space) and
+/// reports it as gone, not as a failure.
 /// </summary>
 internal sealed class GuestRegistrations
 {
@@ -17,27 +19,88 @@ internal sealed class GuestRegistrations
     // Checked while disabled, for the next Enable to register.
     private readonly List<Userfaultfd> _checked = [];
 
+    // Only userfaultfds whose process maps the guest elsewhere than the host: the host's own
+    // addresses need no translation, so their faults take the path they always took.
+    private readonly Dictionary<Userfaultfd, GuestLayout> _layouts = [];
+
     internal GuestRegistrations(IReadOnlyList<GuestRegion> regions) => _regions = regions;
 
     /// <summary>The userfaultfds registered now.</summary>
     internal IReadOnlyList<Userfaultfd> Registered => _registered;
 
-    /// <summary>Registers every region with <paramref name="uffd"/> and keeps it; a failure part-way undoes the regions done, then throws.</summary>
-    internal void Add(Userfaultfd uffd)
+    /// <summary>The layout of <paramref name="uffd"/>'s process; null when it maps the guest at the host's addresses.</summary>
+    internal GuestLayout? LayoutOf(Userfaultfd uffd) => _layouts.GetValueOrDefault(uffd);
+
+    /// <summary>
+    /// Registers every region with <paramref name="uffd"/> at the addresses of <paramref name="layout"/>
+    /// (the host's when null) and keeps it; a failure part-way undoes the regions done, then throws.
+    /// </summary>
+    internal void Add(Userfaultfd uffd, GuestLayout? layout = null)
     {
-        RegisterAll(uffd);
+        Remember(uffd, layout);
+        try
+        {
+            RegisterAll(uffd);
+        }
+        catch when (layout is not null)
+        {
+            _layouts.Remove(uffd);
+            throw;
+        }
+
         _registered.Add(uffd);
     }
 
     /// <summary>
-    /// Checks that <paramref name="uffd"/>'s process maps every region here, by registering them
-    /// and unregistering them again; the next <see cref="AddAll"/> registers it.
+    /// Checks that <paramref name="uffd"/>'s process maps every region where <paramref name="layout"/>
+    /// says (the host's addresses when null), by registering them and unregistering them again; the
+    /// next <see cref="AddAll"/> registers it.
     /// </summary>
-    internal void Check(Userfaultfd uffd)
+    internal void Check(Userfaultfd uffd, GuestLayout? layout = null)
     {
-        RegisterAll(uffd);
-        Unregister(uffd);
+        Remember(uffd, layout);
+        try
+        {
+            RegisterAll(uffd);
+            Unregister(uffd);
+        }
+        catch
+        {
+            _layouts.Remove(uffd);
+            throw;
+        }
+
         _checked.Add(uffd);
+    }
+
+    /// <summary>
+    /// Drops <paramref name="uffd"/> for good (its process detached or exited): its ranges are
+    /// unregistered if they are registered, and it is forgotten. A process already gone is no
+    /// failure; any other error is returned after it is forgotten all the same.
+    /// </summary>
+    internal string? Remove(Userfaultfd uffd)
+    {
+        var registered = _registered.Remove(uffd);
+        _checked.Remove(uffd);
+        string? error = null;
+        try
+        {
+            if (registered && !uffd.Fd.IsClosed)
+            {
+                Unregister(uffd);
+            }
+        }
+        catch (UffdTargetGoneException)
+        {
+            // Its ranges went with its address space.
+        }
+        catch (NativeCallException e)
+        {
+            error = $"unregister failed: {e.Message}";
+        }
+
+        _layouts.Remove(uffd);
+        return error;
     }
 
     /// <summary>
@@ -59,10 +122,12 @@ internal sealed class GuestRegistrations
             }
             catch (UffdTargetGoneException)
             {
+                _layouts.Remove(uffd);
                 gone(uffd);
             }
             catch (NativeCallException error)
             {
+                _layouts.Remove(uffd);
                 RemoveAll(gone);
                 return (uffd, error);
             }
@@ -72,7 +137,11 @@ internal sealed class GuestRegistrations
     }
 
     /// <summary>Forgets <paramref name="uffd"/> without unregistering: its process is gone.</summary>
-    internal void Forget(Userfaultfd uffd) => _registered.Remove(uffd);
+    internal void Forget(Userfaultfd uffd)
+    {
+        _registered.Remove(uffd);
+        _layouts.Remove(uffd);
+    }
 
     /// <summary>
     /// Unregisters every kept userfaultfd and forgets them all. Those whose process has exited are
@@ -89,6 +158,7 @@ internal sealed class GuestRegistrations
             }
             catch (UffdTargetGoneException)
             {
+                _layouts.Remove(uffd);
                 gone(uffd);
             }
             catch (Exception e)
@@ -101,38 +171,52 @@ internal sealed class GuestRegistrations
         return error;
     }
 
-    /// <summary>The region holding <paramref name="address"/>, or null.</summary>
-    internal GuestRegion? RegionOf(ulong address)
+    /// <summary>The range, in <paramref name="uffd"/>'s process, of the region holding <paramref name="address"/> there, or null.</summary>
+    internal (nint Address, ulong Size)? RegionOf(Userfaultfd uffd, ulong address)
     {
-        foreach (var region in _regions)
+        for (var i = 0; i < _regions.Count; i++)
         {
-            if (address >= (ulong)region.HostAddress && address < region.EndAddress)
+            var (start, size) = RangeOf(uffd, i);
+            if (address >= (ulong)start && address - (ulong)start < size)
             {
-                return region;
+                return (start, size);
             }
         }
 
         return null;
     }
 
+    private (nint Address, ulong Size) RangeOf(Userfaultfd uffd, int region) =>
+        LayoutOf(uffd) is { } layout ? layout.RangeOf(region) : (_regions[region].HostAddress, _regions[region].Size);
+
+    private void Remember(Userfaultfd uffd, GuestLayout? layout)
+    {
+        if (layout is not null && !layout.IsHost)
+        {
+            _layouts[uffd] = layout;
+        }
+    }
+
     private void RegisterAll(Userfaultfd uffd)
     {
-        var done = new List<GuestRegion>();
+        var done = new List<int>();
         try
         {
-            foreach (var region in _regions)
+            for (var i = 0; i < _regions.Count; i++)
             {
-                uffd.Register(region.HostAddress, region.Size);
-                done.Add(region);
+                var (address, size) = RangeOf(uffd, i);
+                uffd.Register(address, size);
+                done.Add(i);
             }
         }
         catch
         {
-            foreach (var region in done)
+            foreach (var i in done)
             {
                 try
                 {
-                    uffd.Unregister(region.HostAddress, region.Size);
+                    var (address, size) = RangeOf(uffd, i);
+                    uffd.Unregister(address, size);
                 }
                 catch (NativeCallException)
                 {
@@ -146,9 +230,10 @@ internal sealed class GuestRegistrations
 
     private void Unregister(Userfaultfd uffd)
     {
-        foreach (var region in _regions)
+        for (var i = 0; i < _regions.Count; i++)
         {
-            uffd.Unregister(region.HostAddress, region.Size);
+            var (address, size) = RangeOf(uffd, i);
+            uffd.Unregister(address, size);
         }
     }
 }

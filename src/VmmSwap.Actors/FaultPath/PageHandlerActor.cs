@@ -41,6 +41,10 @@ internal sealed class PageHandlerActor : ReceiveActor
     private readonly List<(Userfaultfd Uffd, ulong Address)> _failed = [];
     private readonly GuestRegistrations _registrations;
 
+    // Detached userfaultfds the pump may still read until the supervisor has it unwatch them:
+    // their events name addresses no table here translates any more.
+    private readonly HashSet<Userfaultfd> _detached = [];
+
     private PageHandler? _handler;
     private readonly JobDrivers _jobs;
     private Userfaultfd? _mainUffd;
@@ -77,6 +81,7 @@ internal sealed class PageHandlerActor : ReceiveActor
             _handler?.FlushServed();
         });
         Receive<AttachUffd>(Handle);
+        Receive<DetachUffd>(Handle);
         Receive<StartEnable>(Handle);
         Receive<BatchDone>(Handle);
         Receive<RunChunk>(m => _jobs.RunChunk(m.Kind, Sender, _handler, _mainUffd));
@@ -170,6 +175,12 @@ internal sealed class PageHandlerActor : ReceiveActor
 
     private void Handle(UffdEventBatch batch)
     {
+        if (_detached.Count > 0 && _detached.Contains(batch.Source))
+        {
+            // Read before the unregister took effect: the kernel woke those threads itself.
+            return;
+        }
+
         foreach (var e in batch.Events)
         {
             switch (e.Kind)
@@ -184,7 +195,14 @@ internal sealed class PageHandlerActor : ReceiveActor
                 case UffdEventKind.Remove:
                     try
                     {
-                        _handler.HandlePageRemove(e.Address, e.End);
+                        if (_registrations.LayoutOf(batch.Source) is { } layout)
+                        {
+                            _handler.HandlePageRemove(layout, e.Address, e.End);
+                        }
+                        else
+                        {
+                            _handler.HandlePageRemove(e.Address, e.End);
+                        }
                     }
                     catch (Exception error)
                     {
@@ -273,7 +291,11 @@ internal sealed class PageHandlerActor : ReceiveActor
 
         try
         {
-            if (_handler.HandlePageFault(uffd, address, readPages) is { } read)
+            // A device process reports its own addresses: its layout finds the page.
+            var read = _registrations.LayoutOf(uffd) is { } layout
+                ? _handler.HandlePageFault(uffd, layout, address, readPages)
+                : _handler.HandlePageFault(uffd, address, readPages);
+            if (read is not null)
             {
                 _faultReaders.Tell(new ReadForFault(read));
             }
@@ -307,13 +329,13 @@ internal sealed class PageHandlerActor : ReceiveActor
     private void WakeUnserved(Userfaultfd uffd, ulong address, string why)
     {
         var page = (nint)PageSize.PageBase(address);
-        var region = _registrations.RegionOf(address);
+        var region = _registrations.RegionOf(uffd, address);
         _log.Info("page fault at 0x{0:X} not served ({1}): woken for the kernel to resolve", address, why);
         try
         {
             if (_handler is null || region is null)
             {
-                uffd.Unregister(region?.HostAddress ?? page, region?.Size ?? (ulong)PageSize.Bytes);
+                uffd.Unregister(region?.Address ?? page, region?.Size ?? (ulong)PageSize.Bytes);
             }
         }
         catch (NativeCallException e)
@@ -416,12 +438,12 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             if (_handler is null)
             {
-                // Only a check that its process maps every region here; Enable registers it.
-                _registrations.Check(m.Uffd);
+                // Only a check that its process maps every region there; Enable registers it.
+                _registrations.Check(m.Uffd, m.Layout);
             }
             else
             {
-                _registrations.Add(m.Uffd);
+                _registrations.Add(m.Uffd, m.Layout);
             }
         }
         catch (NativeCallException e)
@@ -429,7 +451,18 @@ internal sealed class PageHandlerActor : ReceiveActor
             error = $"its guest memory cannot be registered: {e.Message}";
         }
 
-        _supervisor.Tell(new UffdAttached(m.Uffd, m.ReplyTo, error));
+        _supervisor.Tell(new UffdAttached(m.Uffd, m.ReplyTo, m.Command, error));
+    }
+
+    // Its faults already read were served or woken; anything read after this goes unanswered by
+    // the page state, as the kernel resolves faults of an unregistered range itself.
+    private void Handle(DetachUffd m)
+    {
+        _deferred.RemoveAll(f => f.Uffd == m.Uffd);
+        _failed.RemoveAll(f => f.Uffd == m.Uffd);
+        _detached.RemoveWhere(u => u.Fd.IsClosed);
+        _detached.Add(m.Uffd);
+        _supervisor.Tell(new UffdDetached(m.Uffd, m.ReplyTo, _registrations.Remove(m.Uffd)));
     }
 
     // Unregisters every userfaultfd; one whose process has exited is dropped, as expected.

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using VmmSwap.Core.Guest;
 using VmmSwap.Core.Work;
 using VmmSwap.Native.Uffd;
 
@@ -20,11 +21,18 @@ internal sealed record FlushServed
 }
 
 /// <summary>
-/// Take <paramref name="Uffd"/> (already validated) into the page state: registered with every
+/// Take <paramref name="Uffd"/> (already validated) into the page state, its process mapping the
+/// guest as <paramref name="Layout"/> says (the host's addresses when null): registered with every
 /// guest region at once while enabled, or checked by registering and unregistering them while
-/// disabled. Answered with <see cref="UffdAttached"/> to the supervisor.
+/// disabled. Answered with <see cref="UffdAttached"/> to the supervisor, for <paramref name="Command"/>.
 /// </summary>
-internal sealed record AttachUffd(Userfaultfd Uffd, IActorRef ReplyTo);
+internal sealed record AttachUffd(Userfaultfd Uffd, GuestLayout? Layout, IActorRef ReplyTo, string Command);
+
+/// <summary>
+/// Drop <paramref name="Uffd"/> for good (its process detached or exited): its ranges are
+/// unregistered if registered. Answered with <see cref="UffdDetached"/> to the supervisor.
+/// </summary>
+internal sealed record DetachUffd(Userfaultfd Uffd, IActorRef ReplyTo);
 
 /// <summary>Create the page state if needed, register every region with <paramref name="Uffds"/>, move resident pages to staging.</summary>
 internal sealed record StartEnable(IReadOnlyList<Userfaultfd> Uffds);

@@ -69,6 +69,13 @@ public sealed class SwapController
     /// <summary>Hands a forked child's userfaultfd to the runtime; while enabled it is registered at once (see <see cref="SwapCommand.ProcessForked"/>).</summary>
     public Task<CommandReply> ProcessForkedAsync(Userfaultfd uffd, CancellationToken cancellationToken = default) => SendAsync(new SwapCommand.ProcessForked(uffd), cancellationToken);
 
+    /// <summary>Attaches a device process that maps the guest at <paramref name="regionAddresses"/> (see <see cref="SwapCommand.AttachProcess"/>).</summary>
+    public Task<CommandReply> AttachProcessAsync(Userfaultfd uffd, int pid, IReadOnlyList<nint> regionAddresses, bool freeze, CancellationToken cancellationToken = default) =>
+        SendAsync(new SwapCommand.AttachProcess(uffd, pid, regionAddresses, freeze), cancellationToken);
+
+    /// <summary>Detaches the device process attached as <paramref name="pid"/> (see <see cref="SwapCommand.DetachProcess"/>).</summary>
+    public Task<CommandReply> DetachProcessAsync(int pid, CancellationToken cancellationToken = default) => SendAsync(new SwapCommand.DetachProcess(pid), cancellationToken);
+
     /// <summary>
     /// Swaps everything in if enabled, then stops the supervisor; completes once it has stopped,
     /// so every command after it throws <see cref="SwapRuntimeStoppedException"/>.

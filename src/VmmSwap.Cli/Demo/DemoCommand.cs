@@ -64,7 +64,7 @@ public static class DemoCommand
 
         var controlSocket = new Option<string?>("--control-socket")
         {
-            Description = "Open a control socket at PATH while the demo runs (mode 0600), so 'vmm-swap status PATH' (and enable, trim, out, disable) reach its runtime from another terminal. The demo still runs its own script: commands sent meanwhile are interleaved with its phases.",
+            Description = "Open a control socket at PATH while the demo runs (mode 0600), so 'vmm-swap status PATH' (and enable, trim, out, disable) reach its runtime from another terminal. Without --interactive the demo still runs its own script, and commands sent meanwhile are interleaved with its phases.",
             HelpName = "PATH",
         };
 
@@ -73,10 +73,14 @@ public static class DemoCommand
             Description = $"What runs the vCPUs: '{VcpuKindChoice.Kvm}' (KVM vCPUs running a guest program, as in a VMM) or '{VcpuKindChoice.Thread}' (threads copying through native calls). Default: {VcpuKindChoice.Kvm} where /dev/kvm is usable, else {VcpuKindChoice.Thread}.",
             HelpName = "KIND",
         };
+        var interactive = new Option<bool>("--interactive")
+        {
+            Description = "With --control-socket: run no script, but wait for commands between phases. From another terminal run 'vmm-swap enable PATH' (while the demo says the guest is paused), 'vmm-swap status PATH', 'vmm-swap trim PATH', 'vmm-swap out PATH', 'vmm-swap disable PATH'; the guest runs after each state change, and once disable has brought every page back the demo verifies them and exits. Send enable only once the demo says the guest is paused: the guest must not run while memory moves. Ctrl-C ends it early (disable and verify still run).",
+        };
 
         var command = new Command("demo", "Fill a simulated guest, swap its memory out and back in while it runs, and verify every page.")
         {
-            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json, controlSocket, vcpuKind,
+            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json, controlSocket, vcpuKind, interactive,
         };
         command.SetAction((result, _) => RunAsync(
             new DemoOptions
@@ -93,6 +97,7 @@ public static class DemoCommand
                 Json = result.GetValue(json),
                 ControlSocket = result.GetValue(controlSocket),
                 VcpuKind = result.GetValue(vcpuKind),
+                Interactive = result.GetValue(interactive),
             },
             stdout,
             stderr,
@@ -125,14 +130,14 @@ public static class DemoCommand
             DemoReport report;
             if (options.Json)
             {
-                report = await new DemoRunner(validated.Setup!, SilentPhaseProgress.Instance, logger).RunAsync(interrupt.Token).ConfigureAwait(false);
+                report = await new DemoRunner(validated.Setup!, SilentPhaseProgress.Instance, logger) { Prompts = stderr }.RunAsync(interrupt.Token).ConfigureAwait(false);
                 report.InterruptedBy = InterruptedBy(report, interrupt);
                 await stdout.WriteLineAsync(report.ToJson()).ConfigureAwait(false);
             }
             else
             {
                 var console = HumanReport.CreateConsole(stdout);
-                report = await SpectrePhaseProgress.RunAsync(console, progress => new DemoRunner(validated.Setup!, progress, logger).RunAsync(interrupt.Token)).ConfigureAwait(false);
+                report = await SpectrePhaseProgress.RunAsync(console, progress => new DemoRunner(validated.Setup!, progress, logger) { Prompts = stderr }.RunAsync(interrupt.Token)).ConfigureAwait(false);
                 report.InterruptedBy = InterruptedBy(report, interrupt);
                 HumanReport.Write(console, report);
             }

@@ -54,6 +54,13 @@ public sealed record DemoOptions
     /// </summary>
     public string? VcpuKind { get; init; }
 
+    /// <summary>
+    /// Instead of its script, the demo waits for commands on <see cref="ControlSocket"/> between
+    /// phases: the guest runs after each state change a person causes from another terminal, and
+    /// the pages are verified once a remote disable has brought them back (or on Ctrl-C).
+    /// </summary>
+    public bool Interactive { get; init; }
+
     /// <summary>Percent of random (incompressible, unique) pages: whatever the other kinds leave.</summary>
     public int RandomPercent => 100 - ZeroPercent - RepeatedPercent - TextPercent;
 

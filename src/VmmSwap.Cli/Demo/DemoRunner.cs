@@ -13,7 +13,7 @@ namespace VmmSwap.Cli.Demo;
 /// zero pages, Disable, and verify every page. An interrupt (Ctrl-C) or a runtime failure skips the
 /// remaining swap phases, but Disable and verification always run, so the verdict always comes.
 /// </summary>
-public sealed class DemoRunner
+public sealed partial class DemoRunner
 {
     // Status polls while a job runs, for the progress bars. Not faster: each Status makes the
     // PageHandler walk the guest memfds for resident pages (SEEK_DATA/SEEK_HOLE) on the fault pump
@@ -65,32 +65,7 @@ public sealed class DemoRunner
             if (Continue(interrupt, PhaseNames.Fill))
             {
                 workload.CreateVcpus();
-                var resident = ResidentPages(guest);
-                await RunPhaseAsync(PhaseNames.Enable, resident, showRate: true, t => EnableAsync(t, resident)).ConfigureAwait(false);
-                workload.SwapEnabled();
-            }
-
-            if (Continue(interrupt, PhaseNames.Enable))
-            {
-                await GuestRunAsync(workload, PhaseNames.GuestRun, options.ShortRun, ShortRunSlice, interrupt).ConfigureAwait(false);
-            }
-
-            if (Continue(interrupt, PhaseNames.GuestRun))
-            {
-                await RunPhaseAsync(PhaseNames.Trim, await StagingPagesAsync().ConfigureAwait(false), showRate: true, t => RunJobAsync(SwapState.TrimInProgress, _swap.TrimAsync, t, interrupt)).ConfigureAwait(false);
-                _report.BeforeSwapOut = HostMemory.Measure(guest, _setup.SwapDirectory);
-            }
-
-            if (Continue(interrupt, PhaseNames.Trim))
-            {
-                await RunPhaseAsync(PhaseNames.SwapOut, await StagingPagesAsync().ConfigureAwait(false), showRate: true, t => RunJobAsync(SwapState.SwapOutInProgress, _swap.SwapOutAsync, t, interrupt)).ConfigureAwait(false);
-                _report.AfterSwapOut = HostMemory.Measure(guest, _setup.SwapDirectory);
-            }
-
-            if (Continue(interrupt, PhaseNames.SwapOut))
-            {
-                await GuestRunAsync(workload, PhaseNames.GuestIdle, options.IdleRun, 1.0, interrupt).ConfigureAwait(false);
-                Continue(interrupt, PhaseNames.GuestIdle);
+                await (options.Interactive ? FollowRemoteCommandsAsync(guest, workload, interrupt) : RunScriptAsync(guest, workload, interrupt)).ConfigureAwait(false);
             }
         }
         catch (Exception e)
@@ -110,6 +85,38 @@ public sealed class DemoRunner
             },
             CancellationToken.None)).ConfigureAwait(false);
         return _report;
+    }
+
+    // The scripted life cycle: Enable, a short guest run, Trim, SwapOut, the idle run.
+    private async Task RunScriptAsync(GuestMemory guest, GuestWorkload workload, CancellationToken interrupt)
+    {
+        var options = _setup.Options;
+        var resident = ResidentPages(guest);
+        await RunPhaseAsync(PhaseNames.Enable, resident, showRate: true, t => EnableAsync(t, resident)).ConfigureAwait(false);
+        workload.SwapEnabled();
+
+        if (Continue(interrupt, PhaseNames.Enable))
+        {
+            await GuestRunAsync(workload, PhaseNames.GuestRun, options.ShortRun, ShortRunSlice, interrupt).ConfigureAwait(false);
+        }
+
+        if (Continue(interrupt, PhaseNames.GuestRun))
+        {
+            await RunPhaseAsync(PhaseNames.Trim, await StagingPagesAsync().ConfigureAwait(false), showRate: true, t => RunJobAsync(SwapState.TrimInProgress, _swap.TrimAsync, t, interrupt)).ConfigureAwait(false);
+            _report.BeforeSwapOut = HostMemory.Measure(guest, _setup.SwapDirectory);
+        }
+
+        if (Continue(interrupt, PhaseNames.Trim))
+        {
+            await RunPhaseAsync(PhaseNames.SwapOut, await StagingPagesAsync().ConfigureAwait(false), showRate: true, t => RunJobAsync(SwapState.SwapOutInProgress, _swap.SwapOutAsync, t, interrupt)).ConfigureAwait(false);
+            _report.AfterSwapOut = HostMemory.Measure(guest, _setup.SwapDirectory);
+        }
+
+        if (Continue(interrupt, PhaseNames.SwapOut))
+        {
+            await GuestRunAsync(workload, PhaseNames.GuestIdle, options.IdleRun, 1.0, interrupt).ConfigureAwait(false);
+            Continue(interrupt, PhaseNames.GuestIdle);
+        }
     }
 
     // False once Ctrl-C has arrived or the runtime failed: the remaining swap phases are skipped.

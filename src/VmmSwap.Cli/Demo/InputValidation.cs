@@ -44,6 +44,11 @@ public static class InputValidation
 
     private static string? CheckNumbers(DemoOptions o)
     {
+        if (o.Interactive && string.IsNullOrEmpty(o.ControlSocket))
+        {
+            return "--interactive waits for commands on a control socket; pass --control-socket PATH too";
+        }
+
         if (o.GuestMib <= 0)
         {
             return $"--guest-mib must be a positive number of MiB, got {o.GuestMib}; pass e.g. --guest-mib 512";

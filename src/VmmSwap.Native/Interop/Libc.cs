@@ -73,6 +73,7 @@ internal static unsafe partial class Libc
     // The same on x86_64 and arm64: both came after the syscall tables were unified (5.1).
     internal const long SYS_pidfd_open = 434;
     internal const long SYS_pidfd_getfd = 438;
+    internal const long SYS_pidfd_send_signal = 424;
 
     [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long Syscall(long number, int arg);
@@ -80,11 +81,20 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long Syscall(long number, long arg0, long arg1, long arg2);
 
+    [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long Syscall(long number, long arg0, long arg1, long arg2, long arg3);
+
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Open(string path, int flags, uint mode);
 
     [LibraryImport(Lib, EntryPoint = "getsockopt", SetLastError = true)]
     internal static partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport(Lib, EntryPoint = "sendmsg", SetLastError = true)]
+    internal static partial nint SendMsg(int fd, Sockets.SocketAbi.MsgHdr* message, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "recvmsg", SetLastError = true)]
+    internal static partial nint RecvMsg(int fd, Sockets.SocketAbi.MsgHdr* message, int flags);
 
     [LibraryImport(Lib, EntryPoint = "geteuid")]
     internal static partial uint GetEuid();

@@ -55,6 +55,22 @@ public sealed class Pidfd : IDisposable
         throw new NativeCallException("pidfd_getfd", errno, detail);
     }
 
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the process (pidfd_send_signal(2), Linux 5.1+: unlike
+    /// kill(2) it cannot reach another process that reused the pid). False when the process has
+    /// exited (ESRCH); any other refusal is a <see cref="NativeCallException"/>.
+    /// </summary>
+    public bool SendSignal(ProcessSignal signal)
+    {
+        if (Libc.Syscall(Libc.SYS_pidfd_send_signal, Fd.Value, (int)signal, 0, 0) == 0)
+        {
+            return true;
+        }
+
+        var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        return errno == Libc.ESRCH ? false : throw new NativeCallException("pidfd_send_signal", errno, $"signal {signal} to pid {Pid}");
+    }
+
     /// <inheritdoc />
     public void Dispose() => Fd.Dispose();
 }

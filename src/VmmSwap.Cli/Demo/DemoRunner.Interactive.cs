@@ -1,0 +1,75 @@
+using System.Globalization;
+using VmmSwap.Actors;
+using VmmSwap.Core.Guest;
+
+namespace VmmSwap.Cli.Demo;
+
+/// <summary>The demo driven from outside (<c>--interactive</c>): the phases follow the states a person causes through the control socket.</summary>
+public sealed partial class DemoRunner
+{
+    /// <summary>Where the interactive demo says what it waits for (stderr for a person; nothing by default).</summary>
+    public TextWriter Prompts { get; init; } = TextWriter.Null;
+
+    // Waits for the state changes another terminal's commands cause and answers each as the script
+    // would: Pending runs the guest briefly (faults from staging), Active runs it idle (faults from
+    // the file); Ready after an enable means a disable has brought every page back: then the pages
+    // are verified. The guest is paused in between, so an enable never races a running vCPU.
+    private async Task FollowRemoteCommandsAsync(GuestMemory guest, GuestWorkload workload, CancellationToken interrupt)
+    {
+        var options = _setup.Options;
+        var socket = options.ControlSocket;
+
+        // A device process (tools/device-process) maps the guest through this process's memfds.
+        var regions = string.Join(' ', guest.Regions.Select(r => string.Create(CultureInfo.InvariantCulture, $"/proc/{Environment.ProcessId}/fd/{r.MemFd.Value}:{r.MemFdOffset}:{r.Size}")));
+        await Prompts.WriteLineAsync($"vmm-swap demo: a device process can attach with: device_process {socket} {regions}").ConfigureAwait(false);
+        await Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}. From another terminal: vmm-swap enable {socket}, then status, trim, out, disable {socket}; every page is verified once disable has brought them back (Ctrl-C ends the demo early).").ConfigureAwait(false);
+        var last = SwapState.Ready;
+        var enabled = false;
+        while (!interrupt.IsCancellationRequested)
+        {
+            var status = await _swap.StatusAsync().ConfigureAwait(false);
+            if (status.State != last)
+            {
+                last = status.State;
+                await Prompts.WriteLineAsync($"vmm-swap demo: vmm-swap is {status.State}").ConfigureAwait(false);
+                switch (status.State)
+                {
+                    case SwapState.Pending:
+                        if (!enabled)
+                        {
+                            enabled = true;
+                            workload.SwapEnabled();
+                        }
+
+                        await RunPhaseAsync(PhaseNames.Enable, status.StateTransition.Pages, showRate: true, _ => Task.FromResult(status.StateTransition.Pages)).ConfigureAwait(false);
+                        await GuestRunAsync(workload, PhaseNames.GuestRun, options.ShortRun, ShortRunSlice, interrupt).ConfigureAwait(false);
+                        await PausedAsync(socket).ConfigureAwait(false);
+                        break;
+                    case SwapState.Active:
+                        await GuestRunAsync(workload, PhaseNames.GuestIdle, options.IdleRun, 1.0, interrupt).ConfigureAwait(false);
+                        await PausedAsync(socket).ConfigureAwait(false);
+                        break;
+                    case SwapState.Ready when enabled:
+                        await RunPhaseAsync(PhaseNames.Disable, status.StateTransition.Pages, showRate: true, _ => Task.FromResult(status.StateTransition.Pages)).ConfigureAwait(false);
+                        return;
+                    case SwapState.Failed:
+                        _report.Error ??= $"vmm-swap failed: {status.Error}";
+                        return;
+                }
+            }
+
+            try
+            {
+                await Task.Delay(PollInterval, interrupt).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        Continue(interrupt, "interactive");
+    }
+
+    private Task PausedAsync(string? socket) => Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}");
+}

@@ -81,7 +81,7 @@ internal static class HumanBenchReport
             workingSet.AddRow(I(r.SizeMib), I(w.GuestMib), I(w.WorkingSetPages), $"{F(w.NeverSwapped.TouchMs)} / {I(w.NeverSwapped.Faults)}", $"{F(w.Sequential.TouchMs)} / {I(w.Sequential.Faults)}", $"{F(w.WorkingSetFirst.TouchMs)} / {I(w.WorkingSetFirst.Faults)}", w.FaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.TouchVsNeverSwapped), $"{F(w.Prefetched.TouchMs)} / {I(w.Prefetched.Faults)}", w.PrefetchedFaultsCut.ToString("P0", CultureInfo.InvariantCulture), X(w.PrefetchedTouchVsNeverSwapped), F(w.PrefetchMs));
         }
 
-        console.Write(workingSet);
+        Show(workingSet);
 
         var memory = new Table().Title("Memory");
         memory.AddColumns("size MiB", "heap KiB/GiB", "RssAnon KiB/GiB", "VmRSS before MiB", "VmRSS active MiB", "host before MiB", "host active MiB", "released", "swap page cache MiB");

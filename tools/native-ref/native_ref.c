@@ -117,6 +117,19 @@ static int tmpfile_in(const char *dir) {
     return fd;
 }
 
+// A swap file holding size bytes of guest content, on disk and out of the page cache, as the
+// runtime's swap-out leaves it (it syncs and drops the file before it reports Active).
+static int swapped_out_file(const char *dir, size_t size) {
+    int ffd = tmpfile_in(dir);
+    unsigned char *buf = malloc(size);
+    fill(buf, size);
+    if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
+    free(buf);
+    if (fdatasync(ffd) < 0) die("fdatasync");
+    if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
+    return ffd;
+}
+
 // Fault latency: a guest thread touches every page once; each touch is one fault served by a handler thread.
 static void bench_fault(long pages, const char *source, const char *order, const char *dir) {
     size_t size = pages * page;
@@ -131,14 +144,7 @@ static void bench_fault(long pages, const char *source, const char *order, const
     } else if (strcmp(source, "file") == 0) {
         // Like the runtime after swap-out: content in a swap file, on disk and out of the page
         // cache (the runtime syncs and drops it before it reports Active), read through a mapping.
-        int ffd = tmpfile_in(dir);
-        unsigned char *buf = malloc(size);
-        fill(buf, size);
-        if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
-        free(buf);
-        if (fdatasync(ffd) < 0) die("fdatasync");
-        if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
-        src = map_shared(ffd, size, PROT_READ);
+        src = map_shared(swapped_out_file(dir, size), size, PROT_READ);
     }
     int uffd = make_uffd();
     uffd_register(uffd, guest, size);
@@ -202,14 +208,7 @@ static void bench_fault_threads(long pages, int threads, const char *order, cons
     long share = pages / threads;
     pages = share * threads;
     size_t size = pages * page;
-    int ffd = tmpfile_in(dir);
-    unsigned char *buf = malloc(size);
-    fill(buf, size);
-    if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
-    free(buf);
-    if (fdatasync(ffd) < 0) die("fdatasync");
-    if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
-    const unsigned char *src = map_shared(ffd, size, PROT_READ);
+    const unsigned char *src = map_shared(swapped_out_file(dir, size), size, PROT_READ);
     int gfd = make_memfd("guest", size);
     unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
 

@@ -270,7 +270,8 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
         return await faults.ConfigureAwait(false);
     }
 
-    private static async Task<SwapStatus> WaitAsync(SwapController swap, SwapState state, CancellationToken cancellationToken)
+    /// <summary>The status once <paramref name="state"/> is reached; a timeout or a failure of the runtime is a <see cref="BenchException"/>.</summary>
+    internal static async Task<SwapStatus> WaitAsync(SwapController swap, SwapState state, CancellationToken cancellationToken)
     {
         SwapStatus status;
         try
@@ -285,7 +286,8 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
         return status.State == state ? status : throw new BenchException($"the runtime failed: {status.Error}");
     }
 
-    private static async Task ExitAsync(SwapController swap)
+    /// <summary>Exits the runtime; one that already failed has said why elsewhere.</summary>
+    internal static async Task ExitAsync(SwapController swap)
     {
         try
         {

@@ -91,19 +91,12 @@ internal static class WorkingSetSwapIn
             await swap.DisableAsync(cancellationToken).ConfigureAwait(false);
             var touched = await GuestThread.FaultUntilAsync(guest, workingSet, stop: null, faultsOnly: true).ConfigureAwait(false);
             var touchMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            await WaitAsync(swap, SwapState.Ready, cancellationToken).ConfigureAwait(false);
+            await OurRuntime.WaitAsync(swap, SwapState.Ready, cancellationToken).ConfigureAwait(false);
             return (new WorkingSetCase(touchMs, touched.Faults), prefetchMs);
         }
         finally
         {
-            try
-            {
-                await swap.ExitAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (SwapCommandException)
-            {
-                // Already failed; the error that got us here is the one to report.
-            }
+            await OurRuntime.ExitAsync(swap).ConfigureAwait(false);
         }
     }
 
@@ -111,7 +104,7 @@ internal static class WorkingSetSwapIn
     {
         await swap.EnableAsync(cancellationToken).ConfigureAwait(false);
         await swap.SwapOutAsync(cancellationToken).ConfigureAwait(false);
-        return await WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
+        return await OurRuntime.WaitAsync(swap, SwapState.Active, cancellationToken).ConfigureAwait(false);
     }
 
     // A prefetch keeps the state Active: it is over once the working set has left the swap file.
@@ -130,20 +123,5 @@ internal static class WorkingSetSwapIn
         }
 
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-    }
-
-    private static async Task<SwapStatus> WaitAsync(SwapController swap, SwapState state, CancellationToken cancellationToken)
-    {
-        SwapStatus status;
-        try
-        {
-            status = await swap.WaitForStateAsync(state, Deadline, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException e)
-        {
-            throw new BenchException($"the runtime did not reach {state} within {Deadline.TotalMinutes} min: {e.Message}");
-        }
-
-        return status.State == state ? status : throw new BenchException($"the runtime failed: {status.Error}");
     }
 }

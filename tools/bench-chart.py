@@ -55,6 +55,15 @@ def tables(report):
             out.append(f"| {r['size_mib']} | {d['guest_mib']} | {fmt(d['idle_staging']['p99_us'])} | {fmt(d['trim']['during']['p99_us'])} | {d['trim']['p99_vs_idle']:.2f}x | "
                        f"{fmt(d['swap_out']['during']['p99_us'])} | {d['swap_out']['p99_vs_idle']:.2f}x | {fmt(d['idle_file']['p99_us'])} | {fmt(d['swap_in']['during']['p99_us'])} | "
                        f"{d['swap_in']['p99_vs_idle']:.2f}x | {d['trim']['during']['faults']}/{d['swap_out']['during']['faults']}/{d['swap_in']['during']['faults']} |")
+        out.append("\n### Working set after Disable (touch time ms / touches that faulted)\n")
+        out.append("| size MiB | guest MiB | working set pages | never swapped | sequential swap-in | working set first | faults cut | touch / never | prefetched | faults cut | touch / never | prefetch ms |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in report["results"]:
+            w = r["working_set"]
+            case = lambda c: f"{fmt(c['touch_ms'])} / {c['faults']}"
+            out.append(f"| {r['size_mib']} | {w['guest_mib']} | {w['working_set_pages']} | {case(w['never_swapped'])} | {case(w['sequential'])} | {case(w['working_set_first'])} | "
+                       f"{100 * w['faults_cut']:.0f}% | {w['touch_vs_never_swapped']:.2f}x | {case(w['prefetched'])} | {100 * w['prefetched_faults_cut']:.0f}% | "
+                       f"{w['prefetched_touch_vs_never_swapped']:.2f}x | {fmt(w['prefetch_ms'])} |")
         out.append("\n### Memory\n")
         out.append("| size MiB | managed heap KiB/GiB | RssAnon KiB/GiB | VmRSS before MiB | VmRSS at Active MiB | host before MiB | host at Active MiB | released | swap page cache MiB |")
         out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -186,6 +186,9 @@ public sealed class PageHandler : IDisposable
         return FaultReads.Complete(read, succeeded);
     }
 
+    /// <summary>Drops the faults of <paramref name="uffd"/> waiting for fault reads: it is detached or its process gone.</summary>
+    public void ForgetFaultsOf(Userfaultfd uffd) => FaultReads.Forget(uffd);
+
     /// <summary>
     /// Ends every fault read before the page state goes (Disable, a stop): see
     /// <see cref="FaultReads.Close"/>. Serve the faults returned with no read (readPages 0).

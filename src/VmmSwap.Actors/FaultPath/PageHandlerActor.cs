@@ -309,6 +309,7 @@ internal sealed class PageHandlerActor : ReceiveActor
         {
             _log.Info("the process behind a userfaultfd is gone; dropping it");
             _registrations.Forget(uffd);
+            _handler.ForgetFaultsOf(uffd);
             _supervisor.Tell(new UffdGone(uffd));
         }
         catch (InvalidGuestAddressException)
@@ -460,6 +461,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     {
         _deferred.RemoveAll(f => f.Uffd == m.Uffd);
         _failed.RemoveAll(f => f.Uffd == m.Uffd);
+        _handler?.ForgetFaultsOf(m.Uffd);
         _detached.RemoveWhere(u => u.Fd.IsClosed);
         _detached.Add(m.Uffd);
         _supervisor.Tell(new UffdDetached(m.Uffd, m.ReplyTo, _registrations.Remove(m.Uffd)));
@@ -471,6 +473,7 @@ internal sealed class PageHandlerActor : ReceiveActor
     private void Gone(Userfaultfd uffd)
     {
         _log.Info("the process behind userfaultfd {0} has exited; dropping it", uffd.Fd.Value);
+        _handler?.ForgetFaultsOf(uffd);
         _supervisor.Tell(new UffdGone(uffd));
     }
 

@@ -1,6 +1,7 @@
 using VmmSwap.Core.Pages;
 using VmmSwap.Core.Storage;
 using VmmSwap.Native.Memory;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Core.Work;
 
@@ -65,6 +66,8 @@ public sealed class FaultRead : PageWork
     internal nint AddressOf(long index) => _buffer.Address + (nint)PageSize.PagesToBytes(index - Window.Start);
 
     internal void Park(ParkedFault fault) => _parked.Add(fault);
+
+    internal void Unpark(Userfaultfd uffd) => _parked.RemoveAll(f => ReferenceEquals(f.Uffd, uffd));
 
     /// <summary>Slot <paramref name="index"/> was served, or left the file: never serve it from here again.</summary>
     internal void Invalidate(long index) => _valid &= ~Bit(index);

@@ -1,5 +1,6 @@
 using VmmSwap.Core.Pages;
 using VmmSwap.Core.Storage;
+using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Core.Work;
 
@@ -97,6 +98,18 @@ public sealed class FaultReads
 
         EvictLoaded();
         return parked;
+    }
+
+    /// <summary>
+    /// Drops the faults of <paramref name="uffd"/> parked on any read: it was detached, or its
+    /// process is gone, so there is no thread of it left to serve (the unregister woke them).
+    /// </summary>
+    internal void Forget(Userfaultfd uffd)
+    {
+        foreach (var read in _reads)
+        {
+            read.Unpark(uffd);
+        }
     }
 
     /// <summary>The slots of <paramref name="range"/> left the file: no read may serve them any more.</summary>

@@ -465,7 +465,7 @@ public sealed class PageHandler : IDisposable
         var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? read?.AddressOf(fileIndex);
         if (buffered is null && readPages > 0 && !File.IsCached(fileIndex))
         {
-            return FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress));
+            return FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress), readAhead: ActiveSwapIn is null);
         }
 
         if (CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex)))

@@ -46,7 +46,8 @@ public sealed class FaultRead : PageWork
     /// <summary>
     /// The slots around the window whose reading into the page cache the read starts first, so
     /// faults near it find their page cached and are served on the fault thread at once (what
-    /// the kernel's read-around does for a fault on a file mapping).
+    /// the kernel's read-around does for a fault on a file mapping). Empty while a swap-in
+    /// streams the file: it reads those slots anyway, and a read-around would queue in front of it.
     /// </summary>
     public PageRange ReadAhead { get; }
 
@@ -105,7 +106,11 @@ public sealed class FaultRead : PageWork
     /// <inheritdoc />
     protected override void Run()
     {
-        _file.ReadAhead(ReadAhead);
+        if (!ReadAhead.IsEmpty)
+        {
+            _file.ReadAhead(ReadAhead);
+        }
+
         _file.ReadInto(Window, _buffer.Address);
     }
 

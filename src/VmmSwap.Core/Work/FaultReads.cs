@@ -50,9 +50,10 @@ public sealed class FaultReads
 
     /// <summary>
     /// Plans the read for a fault on slot <paramref name="index"/>: the run of present slots around
-    /// it in its aligned block of <paramref name="blockPages"/>, none of them held by another read.
+    /// it in its aligned block of <paramref name="blockPages"/>, none of them held by another read,
+    /// starting the read of its aligned 2 MiB into the page cache first when <paramref name="readAhead"/>.
     /// </summary>
-    internal FaultRead Plan(long index, int blockPages, ParkedFault fault)
+    internal FaultRead Plan(long index, int blockPages, ParkedFault fault, bool readAhead)
     {
         var block = Math.Clamp(blockPages, 1, FaultRead.MaxPages);
         var blockStart = index - (index % block);
@@ -70,7 +71,7 @@ public sealed class FaultReads
         }
 
         var aheadStart = index - (index % ReadAheadPages);
-        var ahead = new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length));
+        var ahead = readAhead ? new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length)) : new PageRange(start, start);
         var read = new FaultRead(_file, new PageRange(start, end), ahead, _noFrees);
         read.Park(fault);
         _reads.Add(read);

@@ -28,6 +28,10 @@ public sealed class SwapInContext : IDisposable
     // Two buffers: the window being copied and the next one being read.
     private readonly MemoryMapping?[] _buffers = new MemoryMapping?[2];
     private int _stagingRegion;
+
+    // While the working set goes first, where the staging scan goes on from: staged pages outside
+    // it stay behind, and scanning past them again on every step would cost the fault thread.
+    private long _stagingFrom;
     private SwapInRead? _loaded;
     private PageHandlerRegion? _loadedOwner;
     private long _loadedNext;
@@ -102,6 +106,7 @@ public sealed class SwapInContext : IDisposable
             // The working set is in: now the rest, from the start (what is in is skipped).
             _first = null;
             _stagingRegion = 0;
+            _stagingFrom = 0;
             _readCursor = 0;
             done = CopyPhaseStep(uffd, maxBytes);
         }
@@ -252,7 +257,7 @@ public sealed class SwapInContext : IDisposable
         var spanEnd = -1L;
         try
         {
-            for (var from = region.FilePageOffset; done < maxPages;)
+            for (var from = _first is null ? region.FilePageOffset : Math.Max(region.FilePageOffset, _stagingFrom); done < maxPages;)
             {
                 if (NextStaged(maxPages - done, from, region.FilePages.End) is not { } run)
                 {
@@ -265,6 +270,7 @@ public sealed class SwapInContext : IDisposable
                     // Staged pages outside the working set lie between its runs: each run alone.
                     staging.ClearRange(new PageRange(run.Start, run.Start + copied));
                     region.SwapInPages += copied;
+                    _stagingFrom = run.Start + copied;
                 }
                 else
                 {

@@ -24,7 +24,7 @@ public sealed class OptionsHoconTests
         ShutdownTimeout = TimeSpan.FromMinutes(3) + TimeSpan.FromTicks(7),
         FaultReadPages = 3,
         FaultReaders = 5,
-        WorkingSetFirst = false,
+        WorkingSetFirst = true,
     };
 
     public static TheoryData<string> OptionSets => [nameof(VmmSwapOptions), nameof(NonDefault)];

@@ -12,12 +12,15 @@ public sealed class PrefetchTests(ITestOutputHelper output) : SwapTestKit(output
     private const int Pages = 256;
     private static readonly long[] Touched = [3, 4, 5, 77, 128, 200, 201, 255];
 
+    // Prefetch needs the working set recorded, which is off by default.
+    private static VmmSwapOptions Recording => Options() with { WorkingSetFirst = true };
+
     [Fact]
     public async Task Prefetch_in_active_brings_the_working_set_back_and_swap_stays_enabled()
     {
         using var guest = new GuestFixture(Pages);
         guest.Fill(seed: 61);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "prefetch-active");
+        var swap = SwapController.Start(Sys, guest.Memory, Recording, name: "prefetch-active");
         await SwappedOutWithWorkingSet(swap, guest);
 
         var reply = await swap.PrefetchAsync().WaitAsync(Deadline);
@@ -43,7 +46,7 @@ public sealed class PrefetchTests(ITestOutputHelper output) : SwapTestKit(output
     {
         using var guest = new GuestFixture(Pages);
         guest.Fill(seed: 62);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "prefetch-pending");
+        var swap = SwapController.Start(Sys, guest.Memory, Recording, name: "prefetch-pending");
         await swap.EnableAsync().WaitAsync(Deadline);
         foreach (var page in Touched)
         {
@@ -65,7 +68,7 @@ public sealed class PrefetchTests(ITestOutputHelper output) : SwapTestKit(output
     {
         using var guest = new GuestFixture(Pages);
         guest.Fill(seed: 63);
-        var swap = StartPaused(guest.Memory, Options(), name: "prefetch-then-disable");
+        var swap = StartPaused(guest.Memory, Recording, name: "prefetch-then-disable");
         await swap.EnableAsync().WaitAsync(Deadline);
         await swap.SwapOutAsync().WaitAsync(Deadline);
         ResumeJobs(swap);
@@ -88,14 +91,14 @@ public sealed class PrefetchTests(ITestOutputHelper output) : SwapTestKit(output
     }
 
     [Fact]
-    public async Task Prefetch_is_ignored_while_disabled_and_refused_without_a_working_set()
+    public async Task Prefetch_is_ignored_while_disabled_and_refused_without_a_working_set_as_by_default()
     {
         using var guest = new GuestFixture(16);
         guest.Fill(seed: 64);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "prefetch-ready");
+        var swap = SwapController.Start(Sys, guest.Memory, Recording, name: "prefetch-ready");
         Assert.Equal(CommandOutcome.Ignored, (await swap.PrefetchAsync().WaitAsync(Deadline)).Outcome);
 
-        var unrecorded = SwapController.Start(Sys, guest.Memory, Options() with { WorkingSetFirst = false }, name: "prefetch-no-working-set");
+        var unrecorded = SwapController.Start(Sys, guest.Memory, Options(), name: "prefetch-no-working-set");
         await swap.ExitAsync().WaitAsync(Deadline);
         await unrecorded.EnableAsync().WaitAsync(Deadline);
         var refused = await Assert.ThrowsAsync<SwapCommandException>(() => unrecorded.PrefetchAsync().WaitAsync(Deadline));

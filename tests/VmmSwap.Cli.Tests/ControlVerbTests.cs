@@ -53,8 +53,10 @@ public sealed class ControlVerbTests : IDisposable
         Assert.True(pretty.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 10);
         Assert.Equal(SwapState.Active, StatusJson.Parse(pretty.Stdout).State);
 
-        // The working set back while swap stays enabled: the state is still Active.
-        Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"prefetch {SocketPath}")).ExitCode);
+        // Prefetch needs the working set recorded, off by default: refused, saying so, nothing changed.
+        var prefetch = await CliRun.StartAsync($"prefetch {SocketPath}");
+        Assert.Equal(ControlVerbs.ExitFailed, prefetch.ExitCode);
+        Assert.Contains("working-set-first = on", prefetch.Stderr, StringComparison.Ordinal);
         Assert.Equal(SwapState.Active, (await swap.StatusAsync()).State);
 
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"disable {SocketPath}")).ExitCode);

@@ -40,21 +40,21 @@ public sealed class DataIntegrityPropertyTests
 
     [Theory]
     [MemberData(nameof(Seeds))]
-    public void Every_page_matches_the_reference_model_after_random_operations(int seed) => Check(seed, asTheRuntime: false);
+    public void Every_page_matches_the_reference_model_after_random_operations(int seed) => Check(seed, parkingWithWorkingSet: false);
 
-    // The same as the runtime runs by default: every file fault not in the page cache parked on a
-    // read run by another thread (reads race every operation the guest thread waits on), and
-    // swap-in bringing the working set in first.
+    // The same with every file fault not in the page cache parked on a read run by another thread,
+    // as the runtime serves them by default (reads race every operation the guest thread waits
+    // on), and swap-in bringing the working set in first (working-set-first = on).
     [Theory]
     [MemberData(nameof(Seeds))]
-    public void Every_page_matches_the_reference_model_with_file_faults_parked_and_the_working_set_first(int seed) => Check(seed, asTheRuntime: true);
+    public void Every_page_matches_the_reference_model_with_file_faults_parked_and_the_working_set_first(int seed) => Check(seed, parkingWithWorkingSet: true);
 
-    private static void Check(int seed, bool asTheRuntime)
+    private static void Check(int seed, bool parkingWithWorkingSet)
     {
         var log = new List<string>();
         try
         {
-            Run(seed, asTheRuntime, log);
+            Run(seed, parkingWithWorkingSet, log);
         }
         catch (Exception e)
         {
@@ -64,11 +64,11 @@ public sealed class DataIntegrityPropertyTests
         }
     }
 
-    private static void Run(int seed, bool asTheRuntime, List<string> log)
+    private static void Run(int seed, bool parkingWithWorkingSet, List<string> log)
     {
         var random = new Random(seed);
         long[] regions = [48, 16 + random.Next(32)];
-        using var swap = asTheRuntime ? SwapHarness.AsTheRuntime(regions) : new SwapHarness(regions);
+        using var swap = parkingWithWorkingSet ? SwapHarness.ParkingWithWorkingSet(regions) : new SwapHarness(regions);
         var pages = regions.Sum();
         var model = new byte[pages][];
         var shared = Enumerable.Range(0, 4).Select(i => Content(random, 2)).ToArray();

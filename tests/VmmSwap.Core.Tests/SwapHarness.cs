@@ -57,8 +57,8 @@ internal sealed class SwapHarness : IDisposable
     /// </summary>
     internal static SwapHarness Parking(int readPages, bool autoRead, params long[] regionPages) => new(readPages, autoRead, regionPages);
 
-    /// <summary>As <see cref="Parking(int, bool, long[])"/>, the runtime's defaults: file faults parked, the working set first.</summary>
-    internal static SwapHarness AsTheRuntime(params long[] regionPages) => new(8, true, regionPages) { WorkingSet = new WorkingSet(regionPages.Sum()) };
+    /// <summary>File faults parked on reads of 8 pages, as the runtime's by default, and the working set first (working-set-first = on).</summary>
+    internal static SwapHarness ParkingWithWorkingSet(params long[] regionPages) => new(8, true, regionPages) { WorkingSet = new WorkingSet(regionPages.Sum()) };
 
     /// <summary>Fault events the fault server has handled.</summary>
     internal int EventsHandled => _server.Handled;

@@ -44,7 +44,7 @@ namespace VmmSwap.Actors;
 /// stops the supervisor once the status worker has sent every reply it holds (Stopping). One file
 /// for all the behaviours, past the usual length, so that the table above and the code that
 /// implements each of its cells read together; device processes and Freezing are in
-/// SwapSupervisor.Devices.cs.
+/// SwapSupervisor.Devices.cs, Prefetch in SwapSupervisor.Prefetch.cs.
 /// </remarks>
 public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
@@ -240,45 +240,6 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         });
         Receive<SwapCommand.Exit>(_ => StartExit());
         Enabled(null, []);
-    }
-
-    // Prefetch running in Pending or Active, which the state stays: a command that changes
-    // anything stops it first; its progress is not a state transition.
-    private void PrefetchRunning(RunningJob job)
-    {
-        void AbortInPending(SwapCommand m)
-        {
-            if (_state == SwapState.Pending)
-            {
-                AbortThenReplay(job);
-            }
-            else
-            {
-                Ignore(m);
-            }
-        }
-
-        Receive<SwapCommand.Enable>(_ => AbortThenReplay(job));
-        Receive<SwapCommand.Trim>(AbortInPending);
-        Receive<SwapCommand.SwapOut>(AbortInPending);
-        Receive<SwapCommand.Disable>(_ => AbortThenReplay(job));
-        Receive<SwapCommand.Prefetch>(m => Reply(m, CommandOutcome.Accepted, "prefetch is already in progress"));
-        Receive<SwapCommand.Exit>(_ => AbortThenReplay(job));
-        Receive<JobCompleted>(m => Sender.Equals(job.Actor), m =>
-        {
-            Context.Unwatch(job.Actor);
-            if (m.Error is not null)
-            {
-                Fail(m.Error, stopping: null, exits: []);
-                return;
-            }
-
-            _log.Info("prefetch finished: {0} pages in {1} ms", m.Pages, (long)m.Elapsed.TotalMilliseconds);
-            Become(_state == SwapState.Pending ? Pending : Active);
-        });
-        Receive<JobProgress>(_ => { });
-        JobWatched(job);
-        Enabled(job, exits: []);
     }
 
     // The job that failed, or that a failed fault stopped, may still be ending (stopping): what
@@ -481,20 +442,6 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         {
             Reply(command, CommandOutcome.Accepted, null);
         }
-    }
-
-    // Only the working set is recorded with working-set-first on: without it there is nothing to fetch.
-    private void StartPrefetch(SwapCommand.Prefetch m)
-    {
-        if (!_options.WorkingSetFirst)
-        {
-            Reply(m, CommandOutcome.Failed, "Prefetch needs vmm-swap.working-set-first = on: no working set is recorded");
-            return;
-        }
-
-        var job = SpawnJob(JobKind.Prefetch);
-        Become(() => PrefetchRunning(job));
-        Reply(m, CommandOutcome.Accepted, null);
     }
 
     private RunningJob SpawnJob(JobKind kind)

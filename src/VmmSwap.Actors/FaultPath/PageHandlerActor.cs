@@ -19,12 +19,13 @@ namespace VmmSwap.Actors.FaultPath;
 /// </summary>
 /// <remarks>
 /// Longer than one concern per file usually allows because the fault path is kept whole here:
-/// serving a fault, deferring it on EAGAIN, parking it when it fails, waking it unserved, and the
-/// three moments that retry or wake parked faults (Enable done, Disable done, stopped while
-/// enabled). Jobs (<c>Jobs/JobDrivers</c>), registration (<see cref="GuestRegistrations"/>) and the
+/// serving a fault, deferring it on EAGAIN, holding it when it fails, waking it unserved, and the
+/// three moments that retry or wake held faults (Enable done, Disable done, stopped while
+/// enabled). Faults parked on swap-file reads come back through PageHandlerActor.FaultReads.cs;
+/// jobs (<c>Jobs/JobDrivers</c>), registration (<see cref="GuestRegistrations"/>) and the
 /// Enable fan-in (<see cref="StagingFanIn"/>) live in their own types.
 /// </remarks>
-internal sealed class PageHandlerActor : ReceiveActor
+internal sealed partial class PageHandlerActor : ReceiveActor
 {
     private readonly GuestMemory _guest;
     private readonly VmmSwapOptions _options;
@@ -228,55 +229,6 @@ internal sealed class PageHandlerActor : ReceiveActor
             _flushScheduled = true;
             Self.Tell(FlushServed.Instance);
         }
-    }
-
-    // The faults parked on a read are served again from the page state as it is now: the read's
-    // pages may have been staged, removed or swapped in while it ran. After a failed read they
-    // read the page here, so the disk's error, if it stays, fails the fault that needs it.
-    private void Handle(FaultReadDone m)
-    {
-        if (_handler is null)
-        {
-            // Its page state is gone; closing it handed back the faults parked on this read.
-            return;
-        }
-
-        if (m.Error is not null)
-        {
-            _log.Warning("reading swap-file pages {0} for a fault failed ({1}); its faults read them on the fault thread", m.Read.Window, m.Error.Message);
-        }
-
-        foreach (var fault in _handler.CompleteFaultRead(m.Read, m.Error is null))
-        {
-            ServeFault(fault.Uffd, fault.Address, m.Error is null ? _faultReadPages : 0);
-        }
-
-        RetryDeferred();
-        ScheduleFlush();
-    }
-
-    // Before the page state goes: reads under way end (cancelled, or waited for), and the faults
-    // parked on them are served here, without a read. False when a read would not end: its buffer
-    // and the swap file it reads must then stay.
-    private bool CloseFaultReads()
-    {
-        if (_handler is null)
-        {
-            return true;
-        }
-
-        var (parked, safe) = _handler.CloseFaultReads(TimeSpan.FromSeconds(30));
-        if (!safe)
-        {
-            _log.Error("a fault read is still running after 30 s; the page state is left open");
-        }
-
-        foreach (var fault in parked)
-        {
-            ServeFault(fault.Uffd, fault.Address, 0);
-        }
-
-        return safe;
     }
 
     private void ServeFault(Userfaultfd uffd, ulong address, int readPages)

@@ -34,7 +34,10 @@ internal sealed class AttachedProcesses(ILoggingAdapter log, CgroupFreezer? cgro
 
     internal void Add(AttachedProcess process) => _byUffd[process.Uffd] = process;
 
-    /// <summary>Forgets the process of <paramref name="uffd"/>, resuming it first if it is frozen; returns it, or null.</summary>
+    /// <summary>
+    /// Forgets the process of <paramref name="uffd"/>, resuming it first if it was sent SIGSTOP
+    /// (a frozen cgroup thaws only as a whole, when the move ends); returns it, or null.
+    /// </summary>
     internal AttachedProcess? Remove(Userfaultfd uffd)
     {
         if (!_byUffd.Remove(uffd, out var process))

@@ -34,7 +34,7 @@ public sealed partial class SwapSupervisor
             }
             else if (DateTime.UtcNow > deadline)
             {
-                _log.Warning("device processes {0} did not stop within {1} s; moving memory anyway", string.Join(", ", _processes.StillRunning()), FreezeTimeout.TotalSeconds);
+                _log.Warning("{0} did not stop within {1} s; moving memory anyway", _processes.StillRunning(), FreezeTimeout.TotalSeconds);
                 MoveToStaging(replyTo);
             }
             else
@@ -61,13 +61,17 @@ public sealed partial class SwapSupervisor
             {
                 refusal = $"pid {m.Pid} is already attached";
             }
+            else if ((m.Freeze ? _processes.FreezeRefusal(m.Pid) : null) is { } notInCgroup)
+            {
+                refusal = notInCgroup;
+            }
             else
             {
                 layout = GuestLayout.Of(_guest.Regions, m.RegionAddresses);
                 pidfd = Pidfd.Open(m.Pid);
             }
         }
-        catch (Exception e) when (e is InvalidUserfaultfdException or ArgumentException or NativeCallException)
+        catch (Exception e) when (e is InvalidUserfaultfdException or ArgumentException or NativeCallException or CgroupException)
         {
             refusal = e.Message;
         }

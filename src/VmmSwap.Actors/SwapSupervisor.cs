@@ -8,6 +8,7 @@ using VmmSwap.Actors.Jobs;
 using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
+using VmmSwap.Native.Processes;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Actors;
@@ -69,19 +70,19 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
 
     /// <summary>Creates the supervisor for <paramref name="guest"/>; <paramref name="mainUffd"/> becomes the runtime's.</summary>
     public SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options)
-        : this(guest, mainUffd, options, null)
+        : this(guest, mainUffd, options, FreezerOf(options), null)
     {
     }
 
     // Jobs of a supervisor given a gate wait for it before their first chunk (tests hold a job's
     // InProgress state with it; no message of the protocol does).
-    internal SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate? jobGate)
+    internal SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? jobGate)
     {
         _guest = guest;
         _options = options;
         _jobGate = jobGate;
         _uffds.Add(mainUffd);
-        _processes = new AttachedProcesses(_log);
+        _processes = new AttachedProcesses(_log, freezer);
         Become(Ready);
     }
 
@@ -91,13 +92,20 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Props for a supervisor of <paramref name="guest"/>.</summary>
+    /// <summary>
+    /// Props for a supervisor of <paramref name="guest"/>. The freeze cgroup of the options, if
+    /// any, is opened here: one that is no cgroup v2 directory throws
+    /// <see cref="CgroupException"/> to the host starting the runtime.
+    /// </summary>
     public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options) =>
-        Akka.Actor.Props.Create(() => new SwapSupervisor(guest, mainUffd, options.Validated()));
+        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), null));
 
     /// <summary>Props for a supervisor whose jobs wait for <paramref name="jobGate"/> before their first chunk.</summary>
     internal static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate jobGate) =>
-        Akka.Actor.Props.CreateBy(new GatedProducer(guest, mainUffd, options.Validated(), jobGate));
+        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), jobGate));
+
+    private static CgroupFreezer? FreezerOf(VmmSwapOptions options) =>
+        string.IsNullOrEmpty(options.FreezeCgroup) ? null : CgroupFreezer.Open(options.FreezeCgroup);
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(error =>
@@ -143,11 +151,11 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     }
 
     // Akka creates actors through public constructors only; the gated one is internal.
-    private sealed class GatedProducer(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate gate) : IIndirectActorProducer
+    private sealed class Producer(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? gate) : IIndirectActorProducer
     {
         public Type ActorType => typeof(SwapSupervisor);
 
-        public ActorBase Produce() => new SwapSupervisor(guest, mainUffd, options, gate);
+        public ActorBase Produce() => new SwapSupervisor(guest, mainUffd, options, freezer, gate);
 
         public void Release(ActorBase actor)
         {

@@ -19,7 +19,7 @@ public sealed class AttachedProcessesTests(ITestOutputHelper output) : SwapTestK
     {
         using var frozen = Sleeper();
         using var free = Sleeper();
-        var processes = new AttachedProcesses(Logging.GetLogger(Sys, "attached-processes-test"));
+        var processes = new AttachedProcesses(Logging.GetLogger(Sys, "attached-processes-test"), cgroup: null);
         var a = Attached(frozen, freeze: true);
         var b = Attached(free, freeze: false);
         processes.Add(a);
@@ -44,7 +44,7 @@ public sealed class AttachedProcessesTests(ITestOutputHelper output) : SwapTestK
     public void A_frozen_process_that_dies_counts_as_frozen_and_resuming_it_is_no_error()
     {
         using var child = Sleeper();
-        var processes = new AttachedProcesses(Logging.GetLogger(Sys, "attached-processes-test"));
+        var processes = new AttachedProcesses(Logging.GetLogger(Sys, "attached-processes-test"), cgroup: null);
         var process = Attached(child, freeze: true);
         processes.Add(process);
         Assert.Equal(1, processes.FreezeAll());

@@ -25,6 +25,7 @@ public sealed class OptionsHoconTests
         FaultReadPages = 3,
         FaultReaders = 5,
         WorkingSetFirst = true,
+        FreezeCgroup = "/sys/fs/cgroup/vm \"one\"\\devices",
     };
 
     public static TheoryData<string> OptionSets => [nameof(VmmSwapOptions), nameof(NonDefault)];
@@ -68,7 +69,7 @@ public sealed class OptionsHoconTests
         var defaults = new VmmSwapOptions();
         var settable = typeof(VmmSwapOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToList();
 
-        Assert.Equal(10, settable.Count);
+        Assert.Equal(11, settable.Count);
         Assert.All(settable, p => Assert.NotEqual(p.GetValue(defaults), p.GetValue(NonDefault)));
     }
 
@@ -102,6 +103,8 @@ public sealed class OptionsHoconTests
     [InlineData("vmm-swap.fault-read-pages = -1", "vmm-swap.fault-read-pages")]
     [InlineData("vmm-swap.fault-readers = 0", "vmm-swap.fault-readers")]
     [InlineData("vmm-swap.working-set-first = perhaps", "vmm-swap.working-set-first")]
+    [InlineData("vmm-swap.freeze-cgroup = devices", "vmm-swap.freeze-cgroup")]
+    [InlineData("vmm-swap.freeze-cgroup = \"../cgroup\"", "vmm-swap.freeze-cgroup")]
     public void A_value_that_is_not_of_its_keys_type_is_refused_naming_the_key(string hocon, string key)
     {
         var error = Assert.Throws<ArgumentException>(() => VmmSwapOptions.FromConfig(ConfigurationFactory.ParseString(hocon)));

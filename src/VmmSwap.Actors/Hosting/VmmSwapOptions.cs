@@ -25,6 +25,7 @@ public sealed record VmmSwapOptions
     private const string FaultReadPagesKey = "fault-read-pages";
     private const string FaultReadersKey = "fault-readers";
     private const string WorkingSetFirstKey = "working-set-first";
+    private const string FreezeCgroupKey = "freeze-cgroup";
 
     // Read once from the embedded HOCON; every new VmmSwapOptions() starts as a copy.
     private static readonly VmmSwapOptions Defaults = new VmmSwapOptions(VmmSwapConfig.Default.GetConfig(Section)).Validated();
@@ -48,6 +49,7 @@ public sealed record VmmSwapOptions
         FaultReadPages = Read(section, FaultReadPagesKey, (c, k) => c.GetInt(k));
         FaultReaders = Read(section, FaultReadersKey, (c, k) => c.GetInt(k));
         WorkingSetFirst = Read(section, WorkingSetFirstKey, (c, k) => c.GetBoolean(k));
+        FreezeCgroup = Read(section, FreezeCgroupKey, (c, k) => c.GetString(k));
     }
 
     /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
@@ -91,6 +93,14 @@ public sealed record VmmSwapOptions
     /// </summary>
     public bool WorkingSetFirst { get; init; }
 
+    /// <summary>
+    /// The cgroup v2 directory whose freezer stops the device processes attached with freeze
+    /// while Enable moves memory (each must be in it, or below it, when attached); null or empty
+    /// means SIGSTOP to each instead. Checked when the runtime starts: it must be a cgroup under
+    /// the cgroup2 mount other than the root.
+    /// </summary>
+    public string? FreezeCgroup { get; init; }
+
     /// <summary>The swap directory to use.</summary>
     public string ResolvedSwapDirectory => string.IsNullOrEmpty(SwapDirectory) ? Path.GetTempPath() : SwapDirectory;
 
@@ -122,6 +132,7 @@ public sealed record VmmSwapOptions
     {
         var swapDir = HoconText.Quote(SwapDirectory ?? string.Empty);
         var shutdownTimeout = HoconText.Duration(ShutdownTimeout);
+        var freezeCgroup = HoconText.Quote(FreezeCgroup ?? string.Empty);
         return string.Create(
             CultureInfo.InvariantCulture,
             $$"""
@@ -136,6 +147,7 @@ public sealed record VmmSwapOptions
               {{FaultReadPagesKey}} = {{FaultReadPages}}
               {{FaultReadersKey}} = {{FaultReaders}}
               {{WorkingSetFirstKey}} = {{(WorkingSetFirst ? "on" : "off")}}
+              {{FreezeCgroupKey}} = {{freezeCgroup}}
             }
             """);
     }
@@ -181,6 +193,11 @@ public sealed record VmmSwapOptions
         if (PageWorkerCount < 0)
         {
             throw new ArgumentException($"{Section}.{PageWorkersKey} must be 0 (one per core) or positive, got {PageWorkerCount}");
+        }
+
+        if (!string.IsNullOrEmpty(FreezeCgroup) && !Path.IsPathFullyQualified(FreezeCgroup))
+        {
+            throw new ArgumentException($"{Section}.{FreezeCgroupKey} must be an absolute path to a cgroup v2 directory, or empty for SIGSTOP, got '{FreezeCgroup}'");
         }
 
         return this;

@@ -1,4 +1,5 @@
 using VmmSwap.Core.Guest;
+using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
@@ -21,30 +22,46 @@ internal sealed class SecondMapping : IDisposable
         var regions = guest.Regions;
         var total = regions.Aggregate(0UL, (sum, r) => sum + r.Size);
 
-        // A free span the kernel picked, released and mapped again at once (MAP_FIXED_NOREPLACE
-        // fails rather than replace anything that got there in between).
-        nint start;
-        using (var reserve = MemoryMapping.MapAnonymous(total))
-        {
-            start = reserve.Address;
-        }
-
-        var bases = new nint[regions.Count];
-        var next = start;
-        for (var i = regions.Count - 1; i >= 0; i--)
-        {
-            bases[i] = next;
-            _mappings.Add(MemoryMapping.MapSharedAt(next, regions[i].MemFd, regions[i].MemFdOffset, regions[i].Size, writable: true));
-            next += (nint)regions[i].Size;
-        }
-
-        Layout = GuestLayout.Of(regions, bases);
+        Layout = GuestLayout.Of(regions, MapSideBySide(regions, total));
         Uffd = Userfaultfd.Create();
         Guest = guest;
         _server = new FaultServer(Uffd, (uffd, e) => Serve(handler(), uffd, e), gate);
     }
 
     internal GuestLayout Layout { get; }
+
+    // A free span the kernel picked, released and mapped again at once. MAP_FIXED_NOREPLACE fails
+    // rather than replace what another test's thread mapped there in between: then another span.
+    private nint[] MapSideBySide(IReadOnlyList<GuestRegion> regions, ulong total)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            nint start;
+            using (var reserve = MemoryMapping.MapAnonymous(total))
+            {
+                start = reserve.Address;
+            }
+
+            var bases = new nint[regions.Count];
+            var next = start;
+            try
+            {
+                for (var i = regions.Count - 1; i >= 0; i--)
+                {
+                    bases[i] = next;
+                    _mappings.Add(MemoryMapping.MapSharedAt(next, regions[i].MemFd, regions[i].MemFdOffset, regions[i].Size, writable: true));
+                    next += (nint)regions[i].Size;
+                }
+
+                return bases;
+            }
+            catch (NativeCallException e) when (e.ErrnoName == "EEXIST" && attempt < 10)
+            {
+                _mappings.ForEach(m => m.Dispose());
+                _mappings.Clear();
+            }
+        }
+    }
 
     internal Userfaultfd Uffd { get; }
 

@@ -103,6 +103,8 @@ public sealed class OptionsHoconTests
     [InlineData("vmm-swap.fault-read-pages = -1", "vmm-swap.fault-read-pages")]
     [InlineData("vmm-swap.fault-readers = 0", "vmm-swap.fault-readers")]
     [InlineData("vmm-swap.working-set-first = perhaps", "vmm-swap.working-set-first")]
+    [InlineData("vmm-swap.swap-dir = [a, b]", "vmm-swap.swap-dir")]
+    [InlineData("vmm-swap.freeze-cgroup = { path = x }", "vmm-swap.freeze-cgroup")]
     [InlineData("vmm-swap.freeze-cgroup = devices", "vmm-swap.freeze-cgroup")]
     [InlineData("vmm-swap.freeze-cgroup = \"../cgroup\"", "vmm-swap.freeze-cgroup")]
     public void A_value_that_is_not_of_its_keys_type_is_refused_naming_the_key(string hocon, string key)

@@ -39,7 +39,7 @@ public sealed record VmmSwapOptions
     // Every key must be there: FromConfig falls back to the embedded defaults, which hold them all.
     private VmmSwapOptions(Config section)
     {
-        SwapDirectory = Read(section, SwapDirKey, (c, k) => c.GetString(k));
+        SwapDirectory = ReadString(section, SwapDirKey);
         PageWorkerCount = Read(section, PageWorkersKey, (c, k) => c.GetInt(k));
         PageWorkerNice = Read(section, PageWorkerNiceKey, (c, k) => c.GetInt(k));
         SwapChunkBytes = ReadBytes(section, SwapChunkSizeKey);
@@ -49,7 +49,7 @@ public sealed record VmmSwapOptions
         FaultReadPages = Read(section, FaultReadPagesKey, (c, k) => c.GetInt(k));
         FaultReaders = Read(section, FaultReadersKey, (c, k) => c.GetInt(k));
         WorkingSetFirst = Read(section, WorkingSetFirstKey, (c, k) => c.GetBoolean(k));
-        FreezeCgroup = Read(section, FreezeCgroupKey, (c, k) => c.GetString(k));
+        FreezeCgroup = ReadString(section, FreezeCgroupKey);
     }
 
     /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
@@ -202,6 +202,13 @@ public sealed record VmmSwapOptions
 
         return this;
     }
+
+    // Akka reads a list or an object where a string is asked for as some string of it, so a path
+    // given as [a, b] would be taken for a path; only a plain string is one.
+    private static string ReadString(Config section, string key) => Read(section, key, (c, k) =>
+        c.GetValue(k) is { } value && value.IsString() && !value.IsArray() && !value.IsObject()
+            ? c.GetString(k)
+            : throw new ArgumentException("it is not a string"));
 
     private static ulong ReadBytes(Config section, string key)
     {

@@ -57,9 +57,6 @@ public sealed class FaultRead : PageWork
     /// <summary>Whether no page of the window may be served from this read any more.</summary>
     internal bool Spent => _valid == 0;
 
-    /// <summary>Faults waiting for this read.</summary>
-    internal int ParkedCount => _parked.Count;
-
     /// <summary>Whether slot <paramref name="index"/> lies in the window and is still valid here.</summary>
     internal bool Holds(long index) => Window.Contains(index) && (_valid & Bit(index)) != 0;
 

@@ -31,9 +31,6 @@ public sealed class FaultReads
     /// <summary>Reads planned and not yet taken back.</summary>
     public int InFlight { get; private set; }
 
-    /// <summary>Faults parked on reads under way.</summary>
-    public int Parked => _reads.Sum(r => r.ParkedCount);
-
     /// <summary>The read that holds slot <paramref name="index"/> (under way or loaded); null when none.</summary>
     internal FaultRead? Find(long index)
     {

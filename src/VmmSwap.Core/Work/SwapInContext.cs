@@ -52,9 +52,6 @@ public sealed class SwapInContext : IDisposable
         _onlyFirst = onlyFirst;
     }
 
-    /// <summary>Whether the pages of the working set are still being brought in, ahead of the rest.</summary>
-    public bool WorkingSetFirst => _first is not null;
-
     /// <summary>Whether a planned read has not been handed back with <see cref="Loaded"/> yet.</summary>
     public bool ReadPending => _next is not null && !_nextLoaded;
 

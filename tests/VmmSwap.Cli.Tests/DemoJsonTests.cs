@@ -15,7 +15,7 @@ public sealed class DemoJsonTests(DemoJsonFixture fixture) : IClassFixture<DemoJ
     [Fact]
     public void Exits_zero_with_only_the_json_document_on_stdout_and_nothing_on_stderr()
     {
-        Assert.Equal(0, fixture.Run.ExitCode);
+        Assert.True(fixture.Run.ExitCode == 0, $"exit {fixture.Run.ExitCode}; stderr: {fixture.Run.Stderr}; stdout: {fixture.Run.Stdout}");
         Assert.Equal(string.Empty, fixture.Run.Stderr);
         Assert.Equal(0, Report["exit_code"]!.GetValue<int>());
         Assert.StartsWith("{", fixture.Run.Stdout.TrimStart(), StringComparison.Ordinal);
@@ -35,7 +35,7 @@ public sealed class DemoJsonTests(DemoJsonFixture fixture) : IClassFixture<DemoJ
     public void Integrity_holds()
     {
         var integrity = Report["integrity"]!;
-        Assert.True(integrity["ok"]!.GetValue<bool>());
+        Assert.True(integrity["ok"]!.GetValue<bool>(), $"integrity: {integrity.ToJsonString()}; error: {Report["error"]?.ToJsonString()}");
         Assert.True(integrity["verified"]!.GetValue<bool>());
         Assert.Equal(0, integrity["mismatched_count"]!.GetValue<int>());
         Assert.Empty(integrity["mismatched_pages"]!.AsArray());

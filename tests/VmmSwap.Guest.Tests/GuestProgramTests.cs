@@ -64,6 +64,27 @@ public sealed class GuestProgramTests
     }
 
     [KvmFact]
+    public void A_run_stopped_mid_sweep_leaves_every_written_page_matching_the_checksum_the_guest_recorded()
+    {
+        // A stop that lands between the guest's store to a page and its store of the page's new
+        // checksum would leave the two disagreeing, and a later check would call the page corrupt.
+        using var memory = GuestMemory.Create(PageSize.PagesToBytes(64));
+        Fill(memory, seed: 6);
+        using var host = KvmGuestHost.Create(memory, [[.. Enumerable.Range(0, 32).Select(p => (long)p)], [.. Enumerable.Range(32, 32).Select(p => (long)p)]]);
+        var random = new Random(6);
+        long writes = 0;
+        for (var stop = 0; stop < 200; stop++)
+        {
+            var run = host.Start([32, 32], sweeps: 0);
+            Thread.SpinWait(random.Next(1, 20_000));
+            writes += run.Stop().Sum(r => r.Writes);
+            Assert.Empty(host.VerifyPages());
+        }
+
+        Assert.True(writes > 0, "the guest wrote nothing before its stops");
+    }
+
+    [KvmFact]
     public void A_vcpu_stuck_in_a_fault_nobody_serves_is_reported_by_the_watchdog_with_its_address_and_kicked_out()
     {
         using var memory = GuestMemory.Create(PageSize.PagesToBytes(64));

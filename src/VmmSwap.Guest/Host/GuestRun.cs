@@ -15,7 +15,7 @@ public sealed class GuestRun : IDisposable
 {
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(100);
 
-    // Once stopped, a vCPU leaves KVM_RUN within one kick; this is for a machine under load.
+    // A vCPU asked to stop does so within a page visit, and a kicked one within a kick; this is for a machine under load.
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(30);
 
     private readonly KvmGuestHost _host;
@@ -92,7 +92,11 @@ public sealed class GuestRun : IDisposable
         return Finish();
     }
 
-    /// <summary>Stops every vCPU (at once: each is kicked out of KVM_RUN) and returns what each did; throws as <see cref="WaitUntilDone"/> does.</summary>
+    /// <summary>
+    /// Stops every vCPU before its next page visit and returns what each did; throws as
+    /// <see cref="WaitUntilDone"/> does. A vCPU waiting in a fault stops once it is served, or is
+    /// kicked out by the watchdog as stalled when it is not.
+    /// </summary>
     public IReadOnlyList<VcpuRunResult> Stop()
     {
         foreach (var vcpu in _vcpus)
@@ -104,7 +108,9 @@ public sealed class GuestRun : IDisposable
         {
             if (!vcpu.Join(JoinTimeout))
             {
-                throw new GuestVcpuFailedException(vcpu.Id, $"did not leave KVM_RUN within {JoinTimeout.TotalSeconds:F0} s of being kicked");
+                vcpu.Abort();
+                var kicked = vcpu.Join(JoinTimeout) ? "was kicked out of KVM_RUN" : "did not leave KVM_RUN when kicked either";
+                throw new GuestVcpuFailedException(vcpu.Id, $"did not stop within {JoinTimeout.TotalSeconds:F0} s of being asked and {kicked}");
             }
         }
 
@@ -118,7 +124,7 @@ public sealed class GuestRun : IDisposable
         {
             foreach (var vcpu in _vcpus)
             {
-                vcpu.RequestStop();
+                vcpu.Abort();
             }
 
             foreach (var vcpu in _vcpus)
@@ -198,7 +204,7 @@ public sealed class GuestRun : IDisposable
                 {
                     var at = _host.ReadBlock(v, VcpuBlock.Current);
                     _stalls[v] = new VcpuStall(vcpu.Id, at, _host.Map.HostAddress(at), since);
-                    vcpu.RequestStop();
+                    vcpu.Abort();
                 }
             }
         }

@@ -15,4 +15,7 @@ public enum MmioPort : ulong
 
     /// <summary>The sweeps asked for are done; the data is the guest's TSC.</summary>
     Done = GuestPhysicalMap.Mmio + 16,
+
+    /// <summary>The guest saw <see cref="VcpuBlock.StopRequested"/> between two page visits and stopped; the data is the page index it would have visited next.</summary>
+    Stopped = GuestPhysicalMap.Mmio + 24,
 }

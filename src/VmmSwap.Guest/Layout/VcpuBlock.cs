@@ -40,6 +40,12 @@ public static class VcpuBlock
     /// <summary>The guest-physical address of the page being visited.</summary>
     public const int Current = 0x50;
 
+    /// <summary>
+    /// Set by the host to stop the run; the guest looks at it before each page visit and reports
+    /// <see cref="MmioPort.Stopped"/>, so a stop never falls between a write and its checksum.
+    /// </summary>
+    public const int StopRequested = 0x58;
+
     /// <summary>Bytes of the block the fields take; the rest is the vCPU's stack.</summary>
-    public const int FieldBytes = 0x58;
+    public const int FieldBytes = 0x60;
 }

@@ -17,6 +17,8 @@ namespace VmmSwap.Guest.Program;
 /// checksum.</item>
 /// </list>
 /// After each sweep it reports progress (its TSC) by MMIO; after the sweeps asked for, done.
+/// Before each visit it looks for the host's stop request and, if there is one, reports stopped
+/// instead, so a run ends with every page's recorded checksum matching its bytes.
 /// Entry: <c>rdi</c> = the vCPU's block (<see cref="VcpuBlock"/>), <c>rsp</c> = the top of it.
 /// </summary>
 public static class GuestProgram
@@ -35,6 +37,7 @@ public static class GuestProgram
         var sweepDone = a.CreateLabel();
         var checksum = a.CreateLabel();
         var checksumLoop = a.CreateLabel();
+        var stopped = a.CreateLabel();
 
         // Registers kept for the whole run.
         a.mov(rsi, __qword_ptr[rdi + VcpuBlock.PageTable]);
@@ -50,6 +53,8 @@ public static class GuestProgram
         a.xor(r8, r8); // page index
 
         a.Label(ref next);
+        a.cmp(__qword_ptr[rdi + VcpuBlock.StopRequested], 0);
+        a.jne(stopped);
         a.cmp(r8, r14);
         a.jae(sweepDone);
         a.mov(r9, __qword_ptr[rsi + (r8 * 8)]);
@@ -123,6 +128,11 @@ public static class GuestProgram
         a.mov(__qword_ptr[r15 + Port(MmioPort.Done)], rax);
         a.xor(r13, r13);
         a.jmp(sweep);
+
+        // The host leaves KVM_RUN on this report and enters the program afresh at its next run.
+        a.Label(ref stopped);
+        a.mov(__qword_ptr[r15 + Port(MmioPort.Stopped)], r8);
+        a.jmp(stopped);
 
         // rax = FNV-1a over the 512 words of the page at r9 (PageChecksum); clobbers rcx.
         a.Label(ref checksum);

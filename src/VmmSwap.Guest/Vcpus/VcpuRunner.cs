@@ -20,7 +20,7 @@ internal sealed class VcpuRunner : IDisposable
     private readonly Lock _kickGate = new();
     private Thread? _thread;
     private VcpuKick? _kick;
-    private int _stop;
+    private int _abort;
     private TimeSpan _pause;
     private long _sweeps;
     private long _runEnteredTicks;
@@ -72,6 +72,7 @@ internal sealed class VcpuRunner : IDisposable
 
         _control.WriteU64(_block + VcpuBlock.Limit, (ulong)limit);
         _control.WriteU64(_block + VcpuBlock.Sweeps, (ulong)sweeps);
+        _control.WriteU64(_block + VcpuBlock.StopRequested, 0);
         _vcpu.SetRegs(new KvmRegs
         {
             Rip = ControlSlot.Code,
@@ -80,7 +81,7 @@ internal sealed class VcpuRunner : IDisposable
             Rflags = 0x2,
         });
         _pause = pause;
-        _stop = 0;
+        _abort = 0;
         _stopSignal.Reset();
         _mismatches.Clear();
         _sweeps = 0;
@@ -94,10 +95,25 @@ internal sealed class VcpuRunner : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Asks the run to end: between sweeps, or at once by a kick if the vCPU is in KVM_RUN.</summary>
+    /// <summary>
+    /// Asks the run to end where the guest stops by itself: before its next page visit (a pause
+    /// between sweeps is cut short). A vCPU waiting in a fault stops once the fault is served;
+    /// one whose fault is never served is the watchdog's to <see cref="Abort"/>.
+    /// </summary>
     internal void RequestStop()
     {
-        Interlocked.Exchange(ref _stop, 1);
+        _control.WriteU64(_block + VcpuBlock.StopRequested, 1);
+        _stopSignal.Set();
+    }
+
+    /// <summary>
+    /// Ends the run at once: a kick gets the vCPU out of KVM_RUN wherever the guest is, also out
+    /// of a fault nobody serves. The guest may be between a write and its checksum, so the pages'
+    /// recorded checksums are not to be trusted after it.
+    /// </summary>
+    internal void Abort()
+    {
+        Interlocked.Exchange(ref _abort, 1);
         _stopSignal.Set();
 
         // Under the gate the thread is still in Loop: a signal to a thread that has exited is
@@ -115,8 +131,8 @@ internal sealed class VcpuRunner : IDisposable
 
     private void Loop()
     {
-        // A RequestStop either kicks under the gate after this, or set the stop flag before it
-        // and the loop sees the flag before it enters KVM_RUN.
+        // An Abort either kicks under the gate after this, or set its flag before it and the
+        // loop sees the flag before it enters KVM_RUN.
         lock (_kickGate)
         {
             _kick = VcpuKick.ForCurrentThread(_vcpu);
@@ -127,7 +143,7 @@ internal sealed class VcpuRunner : IDisposable
             while (true)
             {
                 _vcpu.ImmediateExit = false;
-                if (Interlocked.CompareExchange(ref _stop, 0, 0) != 0)
+                if (Interlocked.CompareExchange(ref _abort, 0, 0) != 0)
                 {
                     return;
                 }
@@ -186,6 +202,8 @@ internal sealed class VcpuRunner : IDisposable
                 return false;
             case MmioPort.Done:
                 _done = true;
+                return true;
+            case MmioPort.Stopped:
                 return true;
             default:
                 throw new GuestVcpuFailedException(Id, $"stored 0x{mmio.Data:X} to guest-physical 0x{mmio.PhysicalAddress:X}, which is neither memory nor a report port");

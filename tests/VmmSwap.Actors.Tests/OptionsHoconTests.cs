@@ -26,6 +26,7 @@ public sealed class OptionsHoconTests
         FaultReaders = 5,
         WorkingSetFirst = true,
         FreezeCgroup = "/sys/fs/cgroup/vm \"one\"\\devices",
+        FaultPollMax = TimeSpan.FromMicroseconds(37),
     };
 
     public static TheoryData<string> OptionSets => [nameof(VmmSwapOptions), nameof(NonDefault)];
@@ -69,7 +70,7 @@ public sealed class OptionsHoconTests
         var defaults = new VmmSwapOptions();
         var settable = typeof(VmmSwapOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToList();
 
-        Assert.Equal(11, settable.Count);
+        Assert.Equal(12, settable.Count);
         Assert.All(settable, p => Assert.NotEqual(p.GetValue(defaults), p.GetValue(NonDefault)));
     }
 
@@ -81,6 +82,7 @@ public sealed class OptionsHoconTests
         Assert.Equal(NonDefault, VmmSwapOptions.FromConfig(config));
         Assert.Equal(NonDefault.ResolvedPageWorkerCount, config.GetInt($"{VmmSwapConfig.PageWorkerDispatcher}.dedicated-thread-pool.thread-count"));
         Assert.Equal(NonDefault.ShutdownTimeout, config.GetTimeSpan("akka.coordinated-shutdown.phases.before-actor-system-terminate.timeout"));
+        Assert.Equal(NonDefault.FaultPollMax, config.GetTimeSpan($"{VmmSwapConfig.FaultPumpDispatcher}.poll-max"));
     }
 
     [Fact]
@@ -106,6 +108,9 @@ public sealed class OptionsHoconTests
     [InlineData("vmm-swap.swap-dir = [a, b]", "vmm-swap.swap-dir")]
     [InlineData("vmm-swap.freeze-cgroup = { path = x }", "vmm-swap.freeze-cgroup")]
     [InlineData("vmm-swap.freeze-cgroup = devices", "vmm-swap.freeze-cgroup")]
+    [InlineData("vmm-swap.fault-poll-max = -5 microseconds", "vmm-swap.fault-poll-max")]
+    [InlineData("vmm-swap.fault-poll-max = 1s", "vmm-swap.fault-poll-max")]
+    [InlineData("vmm-swap.fault-poll-max = briefly", "vmm-swap.fault-poll-max")]
     [InlineData("vmm-swap.freeze-cgroup = \"../cgroup\"", "vmm-swap.freeze-cgroup")]
     public void A_value_that_is_not_of_its_keys_type_is_refused_naming_the_key(string hocon, string key)
     {

@@ -6,7 +6,8 @@ namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// The dispatcher named by <c>vmm-swap.fault-pump-dispatcher</c>: an Akka <see cref="Dispatcher"/>
-/// whose executor is a <see cref="FaultPumpExecutor"/>. Referenced by type name from HOCON.
+/// whose executor is a <see cref="FaultPumpExecutor"/>. Referenced by type name from HOCON; its
+/// <c>poll-max</c> (absent: no polling) is <c>vmm-swap.fault-poll-max</c>, set by <see cref="VmmSwapConfig.For"/>.
 /// </summary>
 public sealed class FaultPumpDispatcherConfigurator : MessageDispatcherConfigurator
 {
@@ -22,15 +23,15 @@ public sealed class FaultPumpDispatcherConfigurator : MessageDispatcherConfigura
             config.GetString("id", VmmSwapConfig.FaultPumpDispatcher),
             config.GetInt("throughput", 1),
             null,
-            new Factory(),
+            new Factory(config.GetTimeSpan("poll-max", TimeSpan.Zero)),
             config.GetTimeSpan("shutdown-timeout", TimeSpan.FromSeconds(1)));
     }
 
     /// <inheritdoc />
     public override MessageDispatcher Dispatcher() => _dispatcher;
 
-    private sealed class Factory : ExecutorServiceFactory
+    private sealed class Factory(TimeSpan pollMax) : ExecutorServiceFactory
     {
-        public override ExecutorService Produce(string id) => new FaultPumpExecutor(id);
+        public override ExecutorService Produce(string id) => new FaultPumpExecutor(id, pollMax);
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Akka.Dispatch;
 using VmmSwap.Native.Events;
 using VmmSwap.Native.Interop;
@@ -12,6 +13,8 @@ namespace VmmSwap.Actors.FaultPath;
 /// readable its watcher drains it and tells the PageHandler, whose mailbox run is queued on this
 /// same thread and runs next: no thread hop between reading a fault and serving it. Between any
 /// two queued runs the loop polls epoll again, so new faults are read before more queued work.
+/// With nothing queued it polls for an <see cref="AdaptivePollWindow"/> before it sleeps in epoll
+/// (docs/ARCHITECTURE.md, "Adaptive polling").
 /// </summary>
 internal sealed class FaultPumpExecutor : ExecutorService
 {
@@ -25,13 +28,15 @@ internal sealed class FaultPumpExecutor : ExecutorService
     private readonly Epoll _epoll = new();
     private readonly EventFd _wake = new();
     private readonly Thread _thread;
+    private readonly AdaptivePollWindow _pollWindow;
     private ulong _nextToken = WakeToken + 1;
     private int _wakePending;
     private volatile bool _stopping;
 
-    internal FaultPumpExecutor(string id)
+    internal FaultPumpExecutor(string id, TimeSpan pollMax)
         : base(id)
     {
+        _pollWindow = new AdaptivePollWindow(pollMax);
         _epoll.Add(_wake.Fd, WakeToken);
         _thread = new Thread(Loop) { IsBackground = true, Name = $"vmm-swap fault pump ({id})" };
         _thread.Start();
@@ -89,6 +94,30 @@ internal sealed class FaultPumpExecutor : ExecutorService
         }
     }
 
+    // Polls for the window, then sleeps; the window adapts to how long the thread was idle.
+    private int WaitIdle(Span<ulong> ready)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var n = 0;
+        if (_pollWindow.WindowTicks > 0)
+        {
+            var end = start + _pollWindow.WindowTicks;
+            do
+            {
+                n = _epoll.Wait(ready, 0);
+            }
+            while (n == 0 && _queue.IsEmpty && Stopwatch.GetTimestamp() < end);
+        }
+
+        if (n == 0 && _queue.IsEmpty)
+        {
+            n = _epoll.Wait(ready, -1);
+        }
+
+        _pollWindow.Idled(Stopwatch.GetTimestamp() - start);
+        return n;
+    }
+
     private void Loop()
     {
         _current = this;
@@ -97,7 +126,7 @@ internal sealed class FaultPumpExecutor : ExecutorService
         {
             while (!_stopping)
             {
-                var n = _epoll.Wait(ready, _queue.IsEmpty ? -1 : 0);
+                var n = _queue.IsEmpty ? WaitIdle(ready) : _epoll.Wait(ready, 0);
                 foreach (var token in ready[..n])
                 {
                     if (token == WakeToken)

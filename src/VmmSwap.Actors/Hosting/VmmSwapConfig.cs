@@ -28,7 +28,7 @@ public static class VmmSwapConfig
     /// <summary>
     /// The configuration of an actor system running vmm-swap with <paramref name="options"/>: their
     /// <c>vmm-swap</c> section (so <see cref="VmmSwapOptions.FromConfig"/> of it gives them back),
-    /// the page-worker and fault-reader dispatchers sized for them, and coordinated shutdown's
+    /// the page-worker and fault-reader dispatchers sized for them, the fault pump's poll window, and coordinated shutdown's
     /// <c>before-actor-system-terminate</c> phase given their
     /// <see cref="VmmSwapOptions.ShutdownTimeout"/> (vmm-swap exits in that phase), over
     /// <see cref="Default"/>.
@@ -42,6 +42,7 @@ public static class VmmSwapConfig
             {options.ToHocon()}
             {PageWorkerDispatcher}.dedicated-thread-pool.thread-count = {options.ResolvedPageWorkerCount}
             {FaultReaderDispatcher}.dedicated-thread-pool.thread-count = {options.FaultReaders}
+            {FaultPumpDispatcher}.poll-max = {HoconText.Duration(options.FaultPollMax)}
             akka.coordinated-shutdown.phases.{ExitOnShutdown.Phase}.timeout = {HoconText.Duration(options.ShutdownTimeout)}
             """)
             .WithFallback(Default);

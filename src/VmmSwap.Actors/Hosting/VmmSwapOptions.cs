@@ -26,6 +26,7 @@ public sealed record VmmSwapOptions
     private const string FaultReadersKey = "fault-readers";
     private const string WorkingSetFirstKey = "working-set-first";
     private const string FreezeCgroupKey = "freeze-cgroup";
+    private const string FaultPollMaxKey = "fault-poll-max";
 
     // Read once from the embedded HOCON; every new VmmSwapOptions() starts as a copy.
     private static readonly VmmSwapOptions Defaults = new VmmSwapOptions(VmmSwapConfig.Default.GetConfig(Section)).Validated();
@@ -50,6 +51,7 @@ public sealed record VmmSwapOptions
         FaultReaders = Read(section, FaultReadersKey, (c, k) => c.GetInt(k));
         WorkingSetFirst = Read(section, WorkingSetFirstKey, (c, k) => c.GetBoolean(k));
         FreezeCgroup = ReadString(section, FreezeCgroupKey);
+        FaultPollMax = Read(section, FaultPollMaxKey, (c, k) => c.GetTimeSpan(k, allowInfinite: false));
     }
 
     /// <summary>Directory for the O_TMPFILE swap file; null or empty means the system temp directory.</summary>
@@ -101,6 +103,13 @@ public sealed record VmmSwapOptions
     /// </summary>
     public string? FreezeCgroup { get; init; }
 
+    /// <summary>
+    /// The longest the fault thread polls its userfaultfds for the next fault before it sleeps in
+    /// epoll; the window adapts as KVM's halt polling does, and shrinks to nothing while the guest
+    /// is idle. Zero turns polling off.
+    /// </summary>
+    public TimeSpan FaultPollMax { get; init; }
+
     /// <summary>The swap directory to use.</summary>
     public string ResolvedSwapDirectory => string.IsNullOrEmpty(SwapDirectory) ? Path.GetTempPath() : SwapDirectory;
 
@@ -133,6 +142,7 @@ public sealed record VmmSwapOptions
         var swapDir = HoconText.Quote(SwapDirectory ?? string.Empty);
         var shutdownTimeout = HoconText.Duration(ShutdownTimeout);
         var freezeCgroup = HoconText.Quote(FreezeCgroup ?? string.Empty);
+        var faultPollMax = HoconText.Duration(FaultPollMax);
         return string.Create(
             CultureInfo.InvariantCulture,
             $$"""
@@ -148,6 +158,7 @@ public sealed record VmmSwapOptions
               {{FaultReadersKey}} = {{FaultReaders}}
               {{WorkingSetFirstKey}} = {{(WorkingSetFirst ? "on" : "off")}}
               {{FreezeCgroupKey}} = {{freezeCgroup}}
+              {{FaultPollMaxKey}} = {{faultPollMax}}
             }
             """);
     }
@@ -188,6 +199,11 @@ public sealed record VmmSwapOptions
         if (FaultReaders <= 0)
         {
             throw new ArgumentException($"{Section}.{FaultReadersKey} must be positive, got {FaultReaders}");
+        }
+
+        if (FaultPollMax < TimeSpan.Zero || FaultPollMax > TimeSpan.FromMilliseconds(10))
+        {
+            throw new ArgumentException($"{Section}.{FaultPollMaxKey} must be 0 (no polling) to 10ms, got {FaultPollMax}");
         }
 
         if (PageWorkerCount < 0)

@@ -120,6 +120,41 @@ public sealed class KvmSwapTests(ITestOutputHelper output)
     }
 
     [KvmFact]
+    public async Task A_page_a_balloon_removes_under_a_kvm_vcpu_faults_again_and_the_guest_reads_zeros_there_only()
+    {
+        using var guest = new SwappedKvmGuest(vcpus: 1, seed: 26, regionPages: [1024]);
+        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "kvm-refault");
+        await swap.EnableAsync().WaitAsync(Deadline);
+        guest.Host.Start(guest.AllPages, sweeps: 1).WaitUntilDone(Deadline);
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Active, Deadline);
+
+        // Hot pages the vCPU has mapped (resident, in KVM's page tables) and whose bytes are not
+        // zeros (the fill zeroes every third page): a balloon takes some back. Each MADV_REMOVE
+        // returns once the runtime has read its REMOVE event, and KVM drops its mappings of them.
+        var pages = guest.Host.Pages(0);
+        var removed = pages.Where((p, i) => p % 3 != 0 && i % 7 == 2).ToList();
+        foreach (var page in removed)
+        {
+            guest.Memory.Remove(guest.Memory.PageAddress(page), (ulong)PageSize.Bytes);
+        }
+
+        var before = (await swap.StatusAsync().WaitAsync(Deadline)).Metrics;
+        var result = Assert.Single(guest.Host.Start(guest.AllPages, sweeps: 1).WaitUntilDone(Deadline));
+        var after = (await swap.StatusAsync().WaitAsync(Deadline)).Metrics;
+
+        // The vCPU faulted on each removed page again, was served a zero page, and saw zeros
+        // where it had last seen its own bytes; nowhere else.
+        Assert.Equal(removed.Count, after.ZeroedPages - before.ZeroedPages);
+        Assert.Equal(0, after.CopiedFromFilePages + after.CopiedFromStagingPages - before.CopiedFromFilePages - before.CopiedFromStagingPages);
+        Assert.Equal(removed, result.MismatchedPages);
+
+        await swap.DisableAsync().WaitAsync(Deadline);
+        await swap.WaitForStateAsync(SwapState.Ready, Deadline);
+        Assert.Subset(removed.ToHashSet(), guest.Mismatches().ToHashSet());
+    }
+
+    [KvmFact]
     public async Task A_fault_the_runtime_cannot_serve_surfaces_from_the_host_as_a_stalled_vcpu_within_its_deadline_not_a_hang()
     {
         var swapDir = Directory.CreateTempSubdirectory("vmm-swap-kvm-unserved-").FullName;

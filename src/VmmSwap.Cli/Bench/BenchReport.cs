@@ -166,14 +166,14 @@ internal static class ReportBuilder
 
             targets.Add(new TargetResult("p99 during trim / idle", "<= 2.0", r.SizeMib, r.DuringJobs.Trim.P99VsIdle, r.DuringJobs.Trim.P99VsIdle <= 2.0));
             targets.Add(new TargetResult("p99 during swap-out / idle", "<= 2.0", r.SizeMib, r.DuringJobs.SwapOut.P99VsIdle, r.DuringJobs.SwapOut.P99VsIdle <= 2.0));
-            targets.Add(new TargetResult("p99 during swap-in / idle", "<= 2.0", r.SizeMib, r.DuringJobs.SwapIn.P99VsIdle, r.DuringJobs.SwapIn.P99VsIdle <= 2.0));
+            targets.Add(new TargetResult("p99 during swap-in / idle", "<= 1.5", r.SizeMib, r.DuringJobs.SwapIn.P99VsIdle, r.DuringJobs.SwapIn.P99VsIdle <= 1.5));
             targets.Add(new TargetResult("working set first: faults cut vs sequential swap-in", ">= 0.9", r.SizeMib, r.WorkingSet.FaultsCut, r.WorkingSet.FaultsCut >= 0.9));
             targets.Add(new TargetResult("working set first: touch time / never swapped", "<= 1.5", r.SizeMib, r.WorkingSet.TouchVsNeverSwapped, r.WorkingSet.TouchVsNeverSwapped <= 1.5));
             targets.Add(new TargetResult("prefetched: faults cut vs sequential swap-in", ">= 0.9", r.SizeMib, r.WorkingSet.PrefetchedFaultsCut, r.WorkingSet.PrefetchedFaultsCut >= 0.9));
             targets.Add(new TargetResult("prefetched: touch time / never swapped", "<= 1.5", r.SizeMib, r.WorkingSet.PrefetchedTouchVsNeverSwapped, r.WorkingSet.PrefetchedTouchVsNeverSwapped <= 1.5));
             targets.Add(new TargetResult("enable / native", ">= 0.8", r.SizeMib, r.Enable.Ratio, r.Enable.Ratio >= 0.8));
             targets.Add(new TargetResult("swap-out / pwrite", ">= 0.8", r.SizeMib, r.SwapOut.Ratio, r.SwapOut.Ratio >= 0.8));
-            targets.Add(new TargetResult("swap-in / native", ">= 0.8", r.SizeMib, r.SwapIn.Ratio, r.SwapIn.Ratio >= 0.8));
+            targets.Add(new TargetResult("swap-in / native", ">= 0.9", r.SizeMib, r.SwapIn.Ratio, r.SwapIn.Ratio >= 0.9));
             targets.Add(new TargetResult("managed heap KiB per GiB", "< 128", r.SizeMib, r.Memory.HeapBytesPerGib / 1024, r.Memory.HeapBytesPerGib / 1024 < 128));
         }
 

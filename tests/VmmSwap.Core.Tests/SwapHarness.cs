@@ -11,7 +11,9 @@ namespace VmmSwap.Core.Tests;
 /// <summary>
 /// A guest on real memfd regions with a real userfaultfd, served by a <see cref="PageHandler"/>
 /// on a fault-server thread. Every handler call from the test thread takes the same lock the
-/// server holds while it drains events, as the single-owner actor would serialise them.
+/// server holds while it drains events, as the single-owner actor would serialise them. Past ~300
+/// lines because every Core test drives the page state through it, and its planned-work helpers
+/// (plan, execute, complete, as the actors do) must share that lock and that server.
 /// </summary>
 internal sealed class SwapHarness : IDisposable
 {

@@ -7,7 +7,11 @@ using VmmSwap.Testing;
 
 namespace VmmSwap.Native.Tests;
 
-/// <summary>The KVM bindings against the real /dev/kvm: VMs, vCPUs, registers, memory slots.</summary>
+/// <summary>
+/// The KVM bindings against the real /dev/kvm: VMs, vCPUs, registers, memory slots, exits, the
+/// kick and a userfaultfd fault raised by a vCPU. Past ~300 lines because they share the small
+/// guests they assemble, and each binding's behaviour on this kernel is pinned here in one place.
+/// </summary>
 public sealed unsafe class KvmTests
 {
     private const ulong SlotSize = 2 << 20;

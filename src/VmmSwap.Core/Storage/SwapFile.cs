@@ -9,7 +9,9 @@ namespace VmmSwap.Core.Storage;
 /// The swap file: an O_TMPFILE in the swap directory, one slot per guest page, mapped read-only
 /// for reads. A page is absent, present, or cleared-but-still-on-disk: a page faulted back into
 /// the guest keeps its bytes on disk so that trim can later recognise it as unchanged and skip
-/// writing it again.
+/// writing it again. Past ~300 lines because the slot states, their disk blocks and the mapping
+/// read through change together (a write, a clear, a punched hole, an unmap of faulted reads),
+/// and split apart each would have to know the others' invariants.
 /// </summary>
 public sealed unsafe class SwapFile : IDisposable
 {

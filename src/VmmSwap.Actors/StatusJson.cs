@@ -6,7 +6,8 @@ namespace VmmSwap.Actors;
 /// <summary>
 /// Status as JSON in exactly crosvm's shape, so existing consumers parse it unchanged:
 /// <c>{"state":"Active","metrics":{...},"state_transition":{"pages":0,"time_ms":0}}</c>.
-/// The failure cause, when there is one, is an extra <c>error</c> key that crosvm consumers ignore.
+/// The failure cause, when there is one, is an extra <c>error</c> key that crosvm consumers ignore,
+/// and so is <c>host_memory</c> (<see cref="HostMemoryUse"/>, in bytes) while swap is enabled.
 /// </summary>
 public static class StatusJson
 {
@@ -43,6 +44,17 @@ public static class StatusJson
             node["error_kind"] = failure.Kind.ToString();
         }
 
+        if (status.HostMemory is { } held)
+        {
+            node["host_memory"] = new JsonObject
+            {
+                ["guest_resident_bytes"] = held.GuestResidentBytes,
+                ["staging_bytes"] = held.StagingBytes,
+                ["swap_file_bytes"] = held.SwapFileBytes,
+                ["swap_file_cached_bytes"] = held.SwapFileCachedBytes,
+            };
+        }
+
         return node;
     }
 
@@ -63,7 +75,14 @@ public static class StatusJson
                 m["staging_pages"]!.GetValue<long>(),
                 m["swap_pages"]!.GetValue<long>()),
             new StateTransition(t["pages"]!.GetValue<long>(), t["time_ms"]!.GetValue<long>()),
-            root["error"]?.GetValue<string>() is { } error ? new SwapFailure(ParseKind(root["error_kind"]), error) : null);
+            root["error"]?.GetValue<string>() is { } error ? new SwapFailure(ParseKind(root["error_kind"]), error) : null,
+            root["host_memory"] is { } held
+                ? new HostMemoryUse(
+                    held["guest_resident_bytes"]!.GetValue<long>(),
+                    held["staging_bytes"]!.GetValue<long>(),
+                    held["swap_file_bytes"]!.GetValue<long>(),
+                    held["swap_file_cached_bytes"]!.GetValue<long>())
+                : null);
     }
 
     // A document without the kind (crosvm's own, or an older one), or with a kind this version does

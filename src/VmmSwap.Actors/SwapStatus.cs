@@ -16,7 +16,8 @@ public sealed record StateTransition(long Pages, long TimeMs)
 /// <param name="Metrics">Page counts (all zero while disabled).</param>
 /// <param name="StateTransition">The last transition.</param>
 /// <param name="Failure">The cause of the last failure while in <see cref="SwapState.Failed"/> (its kind and message); null otherwise.</param>
-public sealed record SwapStatus(SwapState State, SwapMetrics Metrics, StateTransition StateTransition, SwapFailure? Failure = null)
+/// <param name="HostMemory">Host memory and disk the swap holds; null while disabled, or when it could not be measured.</param>
+public sealed record SwapStatus(SwapState State, SwapMetrics Metrics, StateTransition StateTransition, SwapFailure? Failure = null, HostMemoryUse? HostMemory = null)
 {
     /// <summary>The failure's message, as crosvm's status JSON carries it; null unless Failed.</summary>
     public string? Error => Failure?.Message;

@@ -5,6 +5,7 @@ using VmmSwap.Actors.Devices;
 using VmmSwap.Actors.FaultPath;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Actors.Jobs;
+using VmmSwap.Actors.Metrics;
 using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
@@ -61,6 +62,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     private IActorRef _faultReaders = ActorRefs.Nobody;
     private IActorRef _statusWorker = ActorRefs.Nobody;
     private readonly PublishedCounters _counters = new();
+    private GuestMetrics _metrics = null!;
     private readonly AttachedProcesses _processes;
 
     // What Status reports: the state, the last transition and, in Failed, its cause.
@@ -127,7 +129,8 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
         _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
         _faultReaders = Context.ActorOf(FaultReader.Props().WithRouter(new SmallestMailboxPool(_options.FaultReaders)), "fault-readers");
-        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _faultReaders, _counters), "page-handler");
+        _metrics = new GuestMetrics(Self.Path.Name, _counters, _guest);
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _faultReaders, _counters, _metrics), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
     }
@@ -135,6 +138,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     /// <inheritdoc />
     protected override void PostStop()
     {
+        _metrics.Dispose();
         foreach (var (state, replyTo) in _stateWaiters)
         {
             replyTo.Tell(new Status.Failure(new InvalidOperationException($"vmm-swap stopped before reaching {state}")));
@@ -409,6 +413,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         if (m.Error is null)
         {
             _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);
+            _metrics.JobCompleted("enable", m.Pages, m.Elapsed);
             Enter(SwapState.Pending, Pending);
             Reply(replyTo, nameof(SwapCommand.Enable), CommandOutcome.Accepted, null);
         }
@@ -529,6 +534,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         }
 
         _log.Info("{0} finished: {1} pages in {2} ms", m.Kind, m.Pages, _transition.TimeMs);
+        _metrics.JobCompleted(m.Kind switch { JobKind.Trim => "trim", JobKind.SwapOut => "swap_out", JobKind.SwapIn => "swap_in", _ => "prefetch" }, m.Pages, m.Elapsed);
         switch (job.Kind)
         {
             case JobKind.SwapIn:

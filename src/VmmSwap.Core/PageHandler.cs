@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 using VmmSwap.Core.Staging;
@@ -36,6 +37,7 @@ public sealed class PageHandler : IDisposable
         Deferred = new DeferredFrees(staging, file);
         FaultReads = new FaultReads(file, new DeferredFrees(staging, file));
         file.Leaving = FaultReads.Drop;
+        HostMemory = new HostMemoryProbe(staging.MemFd, file.Fd);
     }
 
     /// <summary>Staging memory, indexed by swap-file page.</summary>
@@ -59,6 +61,9 @@ public sealed class PageHandler : IDisposable
 
     /// <summary>What job work dropped from the page state but has not freed yet; the next work of the job carries it.</summary>
     internal DeferredFrees Deferred { get; }
+
+    /// <summary>Measures, from any thread, the host memory and disk this page state holds (staging and the swap file).</summary>
+    public HostMemoryProbe HostMemory { get; }
 
     /// <summary>The guest regions handled, in swap-file order.</summary>
     public IEnumerable<GuestRegion> Regions => _regions.Select(r => r.Guest);
@@ -118,8 +123,8 @@ public sealed class PageHandler : IDisposable
     /// read of up to this many pages (its aligned block), or on the read of it already under way,
     /// and is served again by <see cref="CompleteFaultRead"/>.
     /// </param>
-    /// <returns>A new read to execute off this thread and then pass to <see cref="CompleteFaultRead"/>; null when the fault was served, or parked on a read under way.</returns>
-    public FaultRead? HandlePageFault(Userfaultfd uffd, ulong address, int readPages = 0) => ServeFault(uffd, address, (nint)PageSize.PageBase(address), readPages);
+    /// <returns>Where the page came from; parked, with a new read to execute off this thread and then pass to <see cref="CompleteFaultRead"/> (none when it waits for a read under way).</returns>
+    public FaultServed HandlePageFault(Userfaultfd uffd, ulong address, int readPages = 0) => ServeFault(uffd, address, (nint)PageSize.PageBase(address), readPages);
 
     /// <summary>
     /// Serves a fault that <paramref name="uffd"/> reported at <paramref name="address"/> of its own
@@ -127,7 +132,7 @@ public sealed class PageHandler : IDisposable
     /// host address and copied in at the process's, from the same page state as the host's faults.
     /// A parked fault keeps the process's address, so it is served again through the same layout.
     /// </summary>
-    public FaultRead? HandlePageFault(Userfaultfd uffd, GuestLayout layout, ulong address, int readPages = 0)
+    public FaultServed HandlePageFault(Userfaultfd uffd, GuestLayout layout, ulong address, int readPages = 0)
     {
         ArgumentNullException.ThrowIfNull(layout);
         var (host, _) = layout.ToHost(address) ?? throw new InvalidGuestAddressException(address, "no guest region is mapped there in that process");
@@ -135,7 +140,7 @@ public sealed class PageHandler : IDisposable
     }
 
     // address names the page (a host address); pageAddress is where uffd's process maps it.
-    private FaultRead? ServeFault(Userfaultfd uffd, ulong address, nint pageAddress, int readPages)
+    private FaultServed ServeFault(Userfaultfd uffd, ulong address, nint pageAddress, int readPages)
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var page = PageSize.AddressToPageIndex(address);
@@ -145,33 +150,34 @@ public sealed class PageHandler : IDisposable
 
         if (Staging.IsPresent(fileIndex))
         {
-            if (CopyOrWake(uffd, region, pageAddress, Staging.AddressOf(fileIndex)))
+            var copied = CopyOrWake(uffd, region, pageAddress, Staging.AddressOf(fileIndex));
+            if (copied)
             {
                 region.CopiedFromStagingPages++;
             }
 
             Staging.Release(fileIndex);
+            return new(copied ? FaultSource.Staging : FaultSource.AlreadyIn);
         }
-        else if (File.IsPresent(fileIndex))
+
+        if (File.IsPresent(fileIndex))
         {
             return ServeFromFile(uffd, region, fileIndex, pageAddress, readPages);
         }
-        else
-        {
-            try
-            {
-                uffd.ZeroPage(pageAddress, (ulong)PageSize.Bytes, wake: true);
-                region.ZeroedPages++;
-            }
-            catch (UffdPageExistsException)
-            {
-                // EEXIST does not wake the faulting thread.
-                uffd.Wake(pageAddress, (ulong)PageSize.Bytes);
-                region.RedundantPages++;
-            }
-        }
 
-        return null;
+        try
+        {
+            uffd.ZeroPage(pageAddress, (ulong)PageSize.Bytes, wake: true);
+            region.ZeroedPages++;
+            return new(FaultSource.Zero);
+        }
+        catch (UffdPageExistsException)
+        {
+            // EEXIST does not wake the faulting thread.
+            uffd.Wake(pageAddress, (ulong)PageSize.Bytes);
+            region.RedundantPages++;
+            return new(FaultSource.AlreadyIn);
+        }
     }
 
     /// <summary>
@@ -453,22 +459,23 @@ public sealed class PageHandler : IDisposable
     // cache from the file's mapping (no disk to wait for); any other waits for a read off this
     // thread when readPages allows, or is read here through the mapping.
     // A parked fault keeps the page's address in uffd's process: served again as it was reported.
-    private FaultRead? ServeFromFile(Userfaultfd uffd, PageHandlerRegion region, long fileIndex, nint pageAddress, int readPages)
+    private FaultServed ServeFromFile(Userfaultfd uffd, PageHandlerRegion region, long fileIndex, nint pageAddress, int readPages)
     {
         var read = FaultReads.Find(fileIndex);
         if (read is { Loaded: false })
         {
-            read.Park(new ParkedFault(uffd, (ulong)pageAddress));
-            return null;
+            read.Park(new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp()));
+            return new(FaultSource.Parked);
         }
 
         var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? read?.AddressOf(fileIndex);
         if (buffered is null && readPages > 0 && !File.IsCached(fileIndex))
         {
-            return FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress), readAhead: ActiveSwapIn is null);
+            return new(FaultSource.Parked, FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp()), readAhead: ActiveSwapIn is null));
         }
 
-        if (CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex)))
+        var copied = CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex));
+        if (copied)
         {
             region.CopiedFromFilePages++;
         }
@@ -481,7 +488,7 @@ public sealed class PageHandler : IDisposable
         // The bytes stay on disk so trim can spot the page unchanged on the next cycle; the page
         // leaving the file also takes it out of any fault read's buffer.
         File.ClearRange(new PageRange(fileIndex, fileIndex + 1));
-        return null;
+        return new(copied ? FaultSource.File : FaultSource.AlreadyIn);
     }
 
     // True when the page was copied in; false when it was already there. A page can only be there

@@ -365,7 +365,7 @@ internal sealed class SwapHarness : IDisposable
 
     private void ServeFault(Userfaultfd uffd, ulong address, int readPages)
     {
-        if (Handler.HandlePageFault(uffd, address, readPages) is { } read)
+        if (Handler.HandlePageFault(uffd, address, readPages).Read is { } read)
         {
             _reads.Add(read);
         }

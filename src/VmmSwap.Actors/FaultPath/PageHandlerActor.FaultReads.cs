@@ -26,7 +26,7 @@ internal sealed partial class PageHandlerActor
 
         foreach (var fault in _handler.CompleteFaultRead(m.Read, m.Error is null))
         {
-            ServeFault(fault.Uffd, fault.Address, m.Error is null ? _faultReadPages : 0);
+            ServeFault(fault.Uffd, fault.Address, m.Error is null ? _faultReadPages : 0, fault.ParkedAt);
         }
 
         RetryDeferred();
@@ -51,7 +51,7 @@ internal sealed partial class PageHandlerActor
 
         foreach (var fault in parked)
         {
-            ServeFault(fault.Uffd, fault.Address, 0);
+            ServeFault(fault.Uffd, fault.Address, 0, fault.ParkedAt);
         }
 
         return safe;

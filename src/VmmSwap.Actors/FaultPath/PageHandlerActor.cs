@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Actors.Jobs;
+using VmmSwap.Actors.Metrics;
 using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
@@ -34,6 +36,7 @@ internal sealed partial class PageHandlerActor : ReceiveActor
     private readonly IActorRef _faultReaders;
 
     private readonly PublishedCounters _counters;
+    private readonly GuestMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<(Userfaultfd Uffd, ulong Address)> _deferred = [];
 
@@ -61,8 +64,9 @@ internal sealed partial class PageHandlerActor : ReceiveActor
     // The Enable under way (or the last one): its batches out on the page workers.
     private StagingFanIn _enable = new();
 
-    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters)
+    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters, GuestMetrics metrics)
     {
+        _metrics = metrics;
         _guest = guest;
         _options = options;
         _supervisor = supervisor;
@@ -92,8 +96,8 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         Receive<FinishDisable>(Handle);
     }
 
-    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters) =>
-        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, faultReaders, counters))
+    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters, GuestMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, faultReaders, counters, metrics))
             .WithDispatcher(VmmSwapConfig.FaultPumpDispatcher)
             .WithMailbox(VmmSwapConfig.PageHandlerMailbox);
 
@@ -231,8 +235,10 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         }
     }
 
-    private void ServeFault(Userfaultfd uffd, ulong address, int readPages)
+    // parkedAt: when a fault served again after a read had parked it (the metrics time its whole wait).
+    private void ServeFault(Userfaultfd uffd, ulong address, int readPages, long? parkedAt = null)
     {
+        var start = Stopwatch.GetTimestamp();
         if (_handler is null)
         {
             // Read around Disable's unregister, or from a process that registered guest memory
@@ -244,13 +250,15 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         try
         {
             // A device process reports its own addresses: its layout finds the page.
-            var read = _registrations.LayoutOf(uffd) is { } layout
+            var served = _registrations.LayoutOf(uffd) is { } layout
                 ? _handler.HandlePageFault(uffd, layout, address, readPages)
                 : _handler.HandlePageFault(uffd, address, readPages);
-            if (read is not null)
+            if (served.Read is { } read)
             {
                 _faultReaders.Tell(new ReadForFault(read));
             }
+
+            _metrics.Fault(served.Source, start, parkedAt);
         }
         catch (UffdRetryException)
         {
@@ -537,7 +545,7 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         }
         finally
         {
-            _counters.End(CountersNow());
+            _counters.End(CountersNow(), _handler?.HostMemory);
         }
     }
 }

@@ -16,6 +16,7 @@ namespace VmmSwap.Actors.FaultPath;
 internal sealed class PublishedCounters
 {
     private SwapMetrics _current = SwapMetrics.Empty;
+    private HostMemoryProbe? _probe;
     private long _version;
 
     /// <summary>The counters once no message that began before this call is still running.</summary>
@@ -34,16 +35,20 @@ internal sealed class PublishedCounters
         return Volatile.Read(ref _current);
     }
 
+    /// <summary>The page state's host-memory probe as last published; null while there is no page state (swap disabled).</summary>
+    internal HostMemoryProbe? Probe => Volatile.Read(ref _probe);
+
     /// <summary>The counters last published, without waiting: for the PageHandler actor itself.</summary>
     internal SwapMetrics Last => Volatile.Read(ref _current);
 
     /// <summary>A message starts changing the page state; only the PageHandler actor calls it.</summary>
     internal void Begin() => Interlocked.Increment(ref _version);
 
-    /// <summary>The message is done and <paramref name="counters"/> are the page state's now; only the PageHandler actor calls it.</summary>
-    internal void End(SwapMetrics counters)
+    /// <summary>The message is done and <paramref name="counters"/> are the page state's now, measured by <paramref name="probe"/>; only the PageHandler actor calls it.</summary>
+    internal void End(SwapMetrics counters, HostMemoryProbe? probe = null)
     {
         Volatile.Write(ref _current, counters);
+        Volatile.Write(ref _probe, probe);
         Interlocked.Increment(ref _version);
     }
 }

@@ -40,7 +40,10 @@ internal sealed class PageWorker : ReceiveActor
                 Context.GetLogger().Warning("resident pages unavailable: {0}", e.Message);
             }
 
-            m.Request.ReplyTo.Tell(m.Request.ReplyWith(metrics));
+            // Without page state (disabled) there is nothing held to measure.
+            var residentPages = metrics.ResidentPages;
+            var hostMemory = m.Regions.Count == 0 ? null : HostMemoryUse.Measure(() => residentPages, m.Counters.Probe);
+            m.Request.ReplyTo.Tell(m.Request.ReplyWith(metrics, hostMemory));
         });
     }
 

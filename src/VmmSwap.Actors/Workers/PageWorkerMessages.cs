@@ -14,10 +14,10 @@ namespace VmmSwap.Actors.Workers;
 /// </summary>
 internal sealed record ReportStatus(IActorRef ReplyTo, SwapState State, StateTransition Transition, SwapFailure? Failure, string? Command, CommandOutcome Outcome, string? Reason)
 {
-    /// <summary>The status with <paramref name="metrics"/>, or the command reply carrying it.</summary>
-    internal object ReplyWith(SwapMetrics metrics)
+    /// <summary>The status with <paramref name="metrics"/> and <paramref name="hostMemory"/>, or the command reply carrying it.</summary>
+    internal object ReplyWith(SwapMetrics metrics, HostMemoryUse? hostMemory)
     {
-        var status = new SwapStatus(State, metrics, Transition, Failure);
+        var status = new SwapStatus(State, metrics, Transition, Failure, hostMemory);
         return Command is null ? status : new CommandReply(Command, Outcome, Reason, status);
     }
 }

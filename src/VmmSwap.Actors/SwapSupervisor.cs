@@ -40,13 +40,15 @@ namespace VmmSwap.Actors;
 /// Pending, Trim and SwapOut) abort it first, and a second Prefetch is answered as under way.
 /// AttachProcess and DetachProcess are valid where ProcessForked is. An Enable with device
 /// processes attached with freeze first stops them (Freezing: commands and Status wait) and
-/// resumes them once the move is over, done or failed.
+/// resumes them once the move is over, done or failed; before that, a host's guest started with
+/// an <see cref="IGuestPause"/> is paused through it (Pausing: commands and Status wait; a failed
+/// pause refuses the Enable) and resumed the same way.
 /// While Enable moves pages (Enabling), commands and Status wait; a second Enable fails. While a
 /// job aborts or Disable unregisters (Disabling), commands wait and Status is answered; an Exit
 /// stops the supervisor once the status worker has sent every reply it holds (Stopping). One file
 /// for all the behaviours, past the usual length, so that the table above and the code that
 /// implements each of its cells read together; device processes and Freezing are in
-/// SwapSupervisor.Devices.cs, Prefetch in SwapSupervisor.Prefetch.cs.
+/// SwapSupervisor.Devices.cs, Prefetch in SwapSupervisor.Prefetch.cs, Pausing in SwapSupervisor.Pause.cs.
 /// </remarks>
 public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
@@ -72,15 +74,16 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
 
     /// <summary>Creates the supervisor for <paramref name="guest"/>; <paramref name="mainUffd"/> becomes the runtime's.</summary>
     public SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options)
-        : this(guest, mainUffd, options, FreezerOf(options), null)
+        : this(guest, mainUffd, options, FreezerOf(options), null, null)
     {
     }
 
     // Jobs of a supervisor given a gate wait for it before their first chunk (tests hold a job's
     // InProgress state with it; no message of the protocol does).
-    internal SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? jobGate)
+    internal SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? jobGate, IGuestPause? pause)
     {
         _guest = guest;
+        _pause = pause;
         _options = options;
         _jobGate = jobGate;
         _uffds.Add(mainUffd);
@@ -99,12 +102,13 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     /// any, is opened here: one that is no cgroup v2 directory throws
     /// <see cref="CgroupException"/> to the host starting the runtime.
     /// </summary>
-    public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options) =>
-        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), null));
+    /// <remarks>Every Enable pauses the host's guest through <paramref name="pause"/> first, when given (<see cref="IGuestPause"/>).</remarks>
+    public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, IGuestPause? pause = null) =>
+        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), null, pause));
 
     /// <summary>Props for a supervisor whose jobs wait for <paramref name="jobGate"/> before their first chunk.</summary>
-    internal static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate jobGate) =>
-        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), jobGate));
+    internal static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate jobGate, IGuestPause? pause) =>
+        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), jobGate, pause));
 
     private static CgroupFreezer? FreezerOf(VmmSwapOptions options) =>
         string.IsNullOrEmpty(options.FreezeCgroup) ? null : CgroupFreezer.Open(options.FreezeCgroup);
@@ -144,8 +148,9 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
             replyTo.Tell(new Status.Failure(new InvalidOperationException($"vmm-swap stopped before reaching {state}")));
         }
 
-        // A runtime stopped while Enable moved memory must not leave its device processes stopped.
+        // A runtime stopped while Enable moved memory must not leave its device processes, or the host's guest, stopped.
         _processes.Close();
+        ResumeGuest();
 
         // Children have stopped: the PageHandler has swapped everything in, so the guest may be unregistered.
         foreach (var uffd in _uffds)
@@ -155,11 +160,11 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     }
 
     // Akka creates actors through public constructors only; the gated one is internal.
-    private sealed class Producer(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? gate) : IIndirectActorProducer
+    private sealed class Producer(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? gate, IGuestPause? pause) : IIndirectActorProducer
     {
         public Type ActorType => typeof(SwapSupervisor);
 
-        public ActorBase Produce() => new SwapSupervisor(guest, mainUffd, options, freezer, gate);
+        public ActorBase Produce() => new SwapSupervisor(guest, mainUffd, options, freezer, gate, pause);
 
         public void Release(ActorBase actor)
         {
@@ -168,7 +173,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
 
     private void Ready()
     {
-        Receive<SwapCommand.Enable>(_ => BeginEnable());
+        Receive<SwapCommand.Enable>(_ => PauseGuestThenEnable(Sender));
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(Ignore);
@@ -180,7 +185,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
 
     private void Pending()
     {
-        Receive<SwapCommand.Enable>(_ => BeginEnable());
+        Receive<SwapCommand.Enable>(_ => PauseGuestThenEnable(Sender));
         Receive<SwapCommand.Trim>(m => StartJob(m, JobKind.Trim));
         Receive<SwapCommand.SwapOut>(m => StartJob(m, JobKind.SwapOut));
         Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
@@ -235,7 +240,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     // Active, and Failed once nothing runs: Enable re-stages, Disable swaps in.
     private void Active()
     {
-        Receive<SwapCommand.Enable>(_ => BeginEnable());
+        Receive<SwapCommand.Enable>(_ => PauseGuestThenEnable(Sender));
         Receive<SwapCommand.Trim>(Ignore);
         Receive<SwapCommand.SwapOut>(Ignore);
         Receive<SwapCommand.Disable>(m => StartJob(m, JobKind.SwapIn));
@@ -384,19 +389,18 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         Receive<Terminated>(_ => { });
     }
 
-    private void BeginEnable()
+    private void BeginEnable(IActorRef replyTo)
     {
         if (_processes.FreezeAll() > 0)
         {
             _log.Info("enabling vmm-swap: freezing device processes first");
-            var replyTo = Sender;
             var deadline = DateTime.UtcNow + FreezeTimeout;
             Become(() => Freezing(replyTo, deadline));
             Self.Tell(CheckFrozen.Instance);
             return;
         }
 
-        MoveToStaging(Sender);
+        MoveToStaging(replyTo);
     }
 
     private void MoveToStaging(IActorRef replyTo)
@@ -408,8 +412,9 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
 
     private void StagingCompleted(StagingCompleted m, IActorRef replyTo)
     {
-        // Done or failed, the move is over: frozen device processes run again.
+        // Done or failed, the move is over: frozen device processes and the host's guest run again.
         _processes.ResumeAll();
+        ResumeGuest();
         if (m.Error is null)
         {
             _transition = new StateTransition(m.Pages, (long)m.Elapsed.TotalMilliseconds);

@@ -167,3 +167,12 @@ internal sealed record CheckFrozen
 {
     internal static CheckFrozen Instance { get; } = new();
 }
+
+/// <summary>The host's guest is paused (<see cref="IGuestPause.PauseAsync"/> completed): the move may begin.</summary>
+internal sealed record GuestPaused
+{
+    internal static readonly GuestPaused Instance = new();
+}
+
+/// <summary>The host's guest could not be paused: the Enable is refused.</summary>
+internal sealed record GuestPauseFailed(Exception Error);

@@ -16,10 +16,11 @@ internal static class SupervisorStarter
     /// Checks the actor system's configuration, the swap directory
     /// (<see cref="SwapDirectoryUnusableException"/>) and userfaultfd access
     /// (<see cref="UserfaultfdUnavailableException"/>), then starts the supervisor of
-    /// <paramref name="guest"/> as <paramref name="name"/>, owning the userfaultfd opened here. Its
-    /// jobs wait for <paramref name="jobGate"/> when one is given (tests only).
+    /// <paramref name="guest"/> as <paramref name="name"/>, owning the userfaultfd opened here, with
+    /// the host's <paramref name="pause"/> for its Enables. Its jobs wait for <paramref name="jobGate"/>
+    /// when one is given (tests only).
     /// </summary>
-    internal static IActorRef Start(ActorSystem system, GuestMemory guest, VmmSwapOptions options, string name, JobStartGate? jobGate = null)
+    internal static IActorRef Start(ActorSystem system, GuestMemory guest, VmmSwapOptions options, string name, JobStartGate? jobGate = null, IGuestPause? pause = null)
     {
         // Without it the supervisor's children fail to start on their dispatcher, long after this call.
         if (!system.Settings.Config.HasPath($"{VmmSwapConfig.FaultPumpDispatcher}.type"))
@@ -31,7 +32,7 @@ internal static class SupervisorStarter
         var uffd = Userfaultfd.Create();
         try
         {
-            var props = jobGate is null ? SwapSupervisor.Props(guest, uffd, options) : SwapSupervisor.Props(guest, uffd, options, jobGate);
+            var props = jobGate is null ? SwapSupervisor.Props(guest, uffd, options, pause) : SwapSupervisor.Props(guest, uffd, options, jobGate, pause);
             return system.ActorOf(props, name);
         }
         catch

@@ -39,19 +39,20 @@ public sealed class SwapController
     /// before it terminates, for up to <see cref="VmmSwapOptions.ShutdownTimeout"/>. The system's
     /// config must include <see cref="VmmSwapConfig.For"/> (dispatchers, mailbox, that phase's
     /// timeout); without it this throws <see cref="InvalidOperationException"/>. Several guests in
-    /// one system, by id, are <see cref="VmmSwapGuests"/>'s.
+    /// one system, by id, are <see cref="VmmSwapGuests"/>'s. With <paramref name="pause"/>, every
+    /// Enable pauses the host's vCPUs through it for the move to staging (<see cref="IGuestPause"/>).
     /// </summary>
-    public static SwapController Start(ActorSystem system, GuestMemory guest, VmmSwapOptions? options = null, string name = "vmm-swap")
+    public static SwapController Start(ActorSystem system, GuestMemory guest, VmmSwapOptions? options = null, string name = "vmm-swap", IGuestPause? pause = null)
     {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(guest);
         options = (options ?? VmmSwapOptions.FromConfig(system.Settings.Config)).Validated();
-        var supervisor = SupervisorStarter.Start(system, guest, options, name);
+        var supervisor = SupervisorStarter.Start(system, guest, options, name, pause: pause);
         ExitOnShutdown.Register(system, supervisor, options);
         return new SwapController(supervisor);
     }
 
-    /// <summary>Moves guest memory to staging; completes when staging is complete. Pause the guest meanwhile.</summary>
+    /// <summary>Moves guest memory to staging; completes when staging is complete. The guest must not run meanwhile: give the runtime an <see cref="IGuestPause"/>, or pause it around this call.</summary>
     public Task<CommandReply> EnableAsync(CancellationToken cancellationToken = default) => SendAsync(SwapCommand.Enable.Instance, cancellationToken);
 
     /// <summary>Starts a trim of staging.</summary>

@@ -76,9 +76,10 @@ public sealed class VmmSwapGuests : IExtension
     /// id until its supervisor has stopped); <see cref="SwapDirectoryUnusableException"/> for a
     /// swap directory that cannot hold the swap file; <see cref="UserfaultfdUnavailableException"/>
     /// without userfaultfd access; <see cref="InvalidOperationException"/> once the actor system
-    /// is shutting down.
+    /// is shutting down. With <paramref name="pause"/>, every Enable of this guest pauses the
+    /// host's vCPUs through it for the move to staging (<see cref="IGuestPause"/>).
     /// </summary>
-    public SwapController Add(string id, GuestMemory guest, VmmSwapOptions? options = null)
+    public SwapController Add(string id, GuestMemory guest, VmmSwapOptions? options = null, IGuestPause? pause = null)
     {
         var name = SupervisorName(id);
         ArgumentNullException.ThrowIfNull(guest);
@@ -99,7 +100,7 @@ public sealed class VmmSwapGuests : IExtension
             // Started under the lock (the checks and the start take milliseconds), so an id is
             // only ever taken by a guest whose supervisor runs.
             ExitOnShutdown.WarnIfPhaseIsShorter(_system, options);
-            var entry = new Guest(id, new SwapController(SupervisorStarter.Start(_system, guest, options, name)), options);
+            var entry = new Guest(id, new SwapController(SupervisorStarter.Start(_system, guest, options, name, pause: pause)), options);
             _guests.Add(id, entry);
             entry.Stopped = ForgetOnStopAsync(entry);
             return entry.Controller;

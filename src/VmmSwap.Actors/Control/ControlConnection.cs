@@ -247,6 +247,11 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         {
             return Error(id, ControlErrorCode.RuntimeStopped, $"guest '{guest}' has stopped: {e.Message}");
         }
+        catch (ControlRequestException)
+        {
+            // The request's own error (a field attach_process refused): HandleAsync answers it with its code.
+            throw;
+        }
         catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
         {
             return Error(id, e is TimeoutException or Akka.Actor.AskTimeoutException ? ControlErrorCode.Failed : ControlErrorCode.Internal, $"{command} did not complete: {e.Message}");

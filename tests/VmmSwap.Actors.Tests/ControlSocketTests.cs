@@ -182,6 +182,37 @@ public sealed class ControlSocketTests : IDisposable
     }
 
     [Theory]
+    [InlineData("""{"command":"status","command":"exit"}""", "duplicate key 'command'")]
+    [InlineData("""{"id":1,"id":2,"command":"status"}""", "duplicate key 'id'")]
+    [InlineData("""{"command":"status","guest":"default","guest":"vm-7"}""", "duplicate key 'guest'")]
+    [InlineData("""{"command":"status","comm\u0061nd":"exit"}""", "duplicate key 'command'")]
+    [InlineData("""{"command":"status","extra":{"a":1,"a":2}}""", "duplicate key 'a'")]
+    [InlineData("""{"command":"st\xff\xfeatus"}""", "not valid UTF-8")]
+    [InlineData("""{"command":"status","guest":"\xff"}""", "not valid UTF-8")]
+    [InlineData("""{"id":"\xc0\xaf","command":"status"}""", "not valid UTF-8")]
+    [InlineData("""{"command":"status","note":"\xed\xa0\x80"}""", "not valid UTF-8")]
+    [InlineData("""{"command":"status","\xff":1}""", "not valid UTF-8")]
+    [InlineData("""{"command":"status","guest":"\ud800"}""", "not valid Unicode")]
+    public async Task A_request_with_a_key_twice_or_a_string_not_UTF_8_gets_bad_request_and_the_connection_goes_on(string request, string cause)
+    {
+        using var guest = new GuestFixture(8);
+        await using var host = await StartHostAsync(guest, "vmm-swap-control-strict-json");
+        var (client, _) = await ControlClient.OpenAsync(SocketPath);
+        using var _ = client;
+
+        // \xNN in the case stands for the byte NN, so that bytes that are not UTF-8 reach the wire.
+        var bytes = System.Text.RegularExpressions.Regex.Replace(request, @"\\x([0-9a-f]{2})", m => ((char)Convert.ToByte(m.Groups[1].Value, 16)).ToString());
+        await client.SendRawAsync([.. bytes.Select(c => (byte)c), (byte)'\n']);
+        var reply = await client.ReadAsync();
+        AssertError(reply, ControlErrorCode.BadRequest);
+        Assert.Contains(cause, (string?)reply!["error"]!["message"], StringComparison.Ordinal);
+
+        var status = await client.RequestAsync("status", id: 9);
+        Assert.True((bool?)status["ok"], status.ToJsonString());
+        Assert.Equal(9, (int?)status["id"]);
+    }
+
+    [Theory]
     [InlineData("""{"hello":"vmm-swap","version":2}""", ControlErrorCode.VersionMismatch)]
     [InlineData("""{"hello":"vmm-swap"}""", ControlErrorCode.VersionMismatch)]
     [InlineData("""{"id":1,"command":"status"}""", ControlErrorCode.HandshakeRequired)]

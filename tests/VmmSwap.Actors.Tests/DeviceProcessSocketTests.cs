@@ -200,8 +200,52 @@ public sealed class DeviceProcessSocketTests : IDisposable
         // which still answers.
         var nowhere = AssertError(Send("""{"id":4,"command":"attach_process","regions":[65536]}""", Userfaultfd.Create().Fd), ControlErrorCode.Failed);
         Assert.Contains("cannot be registered", (string?)nowhere["error"]!["message"], StringComparison.Ordinal);
+
+        // An address of the request's form (below 2^63) past the top of the process's address
+        // space is the kernel's to refuse.
+        var pastTop = AssertError(Send("""{"id":5,"command":"attach_process","regions":[9223372036854771712]}""", Userfaultfd.Create().Fd), ControlErrorCode.Failed);
+        Assert.Contains("EINVAL", (string?)pastTop["error"]!["message"], StringComparison.Ordinal);
         var status = Send("""{"id":3,"command":"status"}""");
         Assert.True((bool?)status["ok"]);
+        Assert.Equal("Ready", (string?)status["status"]!["state"]);
+    }
+
+    [Theory]
+    [InlineData("""{"command":"attach_process","regions":[-4096]}""", "'regions'")]
+    [InlineData("""{"command":"attach_process","regions":[0]}""", "'regions'")]
+    [InlineData("""{"command":"attach_process","regions":[18446744073709547520]}""", "'regions'")]
+    [InlineData("""{"command":"attach_process","regions":[9223372036854775808]}""", "'regions'")]
+    [InlineData("""{"command":"attach_process","regions":[4096.5]}""", "'regions'")]
+    [InlineData("""{"command":"attach_process","regions":["4096"]}""", "'regions'")]
+    [InlineData("""{"command":"attach_process","regions":4096}""", "'regions'")]
+    [InlineData("""{"command":"attach_process"}""", "'regions'")]
+    [InlineData("""{"command":"attach_process","regions":[HOST],"freeze":"yes"}""", "'freeze'")]
+    [InlineData("""{"command":"attach_process","regions":[HOST],"freeze":1}""", "'freeze'")]
+    [InlineData("""{"command":"attach_process","regions":[HOST],"pid":-1}""", "'pid'")]
+    [InlineData("""{"command":"attach_process","regions":[HOST],"pid":"1"}""", "'pid'")]
+    [InlineData("""{"command":"attach_process","regions":[HOST],"pid":2147483648}""", "'pid'")]
+    [InlineData("""{"command":"detach_process","pid":"1"}""", "'pid'")]
+    public async Task A_field_of_the_wrong_type_or_range_gets_bad_request_naming_it_and_the_connection_goes_on(string request, string field)
+    {
+        using var guest = new GuestFixture(16);
+        await using var host = await StartHostAsync(guest, "vmm-swap-devices-bad-fields");
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
+        JsonObject Send(string json, params SafeHandle[] fds)
+        {
+            DescriptorPassing.Send(socket, Encoding.UTF8.GetBytes(json + "\n"), fds);
+            return JsonNode.Parse(reader.ReadLine() ?? throw new InvalidOperationException("closed"))!.AsObject();
+        }
+
+        Assert.Equal(1, (int?)Send("""{"hello":"vmm-swap","version":1}""")["version"]);
+        using var uffd = Userfaultfd.Create();
+        var json = request.Replace("HOST", $"{(long)guest.Memory.Regions[0].HostAddress}", StringComparison.Ordinal);
+        var reply = AssertError(Send(json, request.Contains("attach_process", StringComparison.Ordinal) ? [uffd.Fd] : []), ControlErrorCode.BadRequest);
+        Assert.Contains(field, (string?)reply["error"]!["message"], StringComparison.Ordinal);
+
+        var status = Send("""{"id":3,"command":"status"}""");
+        Assert.True((bool?)status["ok"], status.ToJsonString());
         Assert.Equal("Ready", (string?)status["status"]!["state"]);
     }
 

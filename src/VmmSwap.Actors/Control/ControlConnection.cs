@@ -102,26 +102,6 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         return reply;
     }
 
-    private static JsonObject ParseObject(ReadOnlyMemory<byte> line)
-    {
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(line.Span);
-        }
-        catch (JsonException e)
-        {
-            throw new ControlRequestException(null, ControlErrorCode.BadRequest, $"the message is not JSON: {e.Message}");
-        }
-        catch (ArgumentException e)
-        {
-            // Invalid UTF-8 surfaces here rather than as a JsonException.
-            throw new ControlRequestException(null, ControlErrorCode.BadRequest, $"the message is not UTF-8 JSON: {e.Message}");
-        }
-
-        return node as JsonObject ?? throw new ControlRequestException(null, ControlErrorCode.BadRequest, "the message is not a JSON object");
-    }
-
     private static string? OptionalString(JsonObject message, string key, JsonNode? id)
     {
         var value = message[key];
@@ -146,7 +126,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         JsonObject hello;
         try
         {
-            hello = ParseObject(line.Bytes);
+            hello = ControlJson.ParseObject(line.Bytes);
         }
         catch (ControlRequestException e)
         {
@@ -173,7 +153,7 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         var descriptorsTaken = false;
         try
         {
-            var request = ParseObject(line.Bytes);
+            var request = ControlJson.ParseObject(line.Bytes);
             id = request["id"]?.DeepClone();
             if (id is not null && (id is not JsonValue idValue || idValue.GetValueKind() is not (JsonValueKind.Number or JsonValueKind.String)))
             {
@@ -266,6 +246,11 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
         catch (SwapRuntimeStoppedException e)
         {
             return Error(id, ControlErrorCode.RuntimeStopped, $"guest '{guest}' has stopped: {e.Message}");
+        }
+        catch (ControlRequestException)
+        {
+            // The request's own error (a field attach_process refused): HandleAsync answers it with its code.
+            throw;
         }
         catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
         {

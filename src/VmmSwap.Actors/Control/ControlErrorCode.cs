@@ -18,7 +18,7 @@ public static class ControlErrorCode
     /// <summary>No guest has the request's <c>guest</c> id. The connection stays open.</summary>
     public const string UnknownGuest = "unknown_guest";
 
-    /// <summary>The message is not JSON, not an object, or a key has the wrong type. The connection stays open.</summary>
+    /// <summary>The message is not UTF-8 JSON, has a string that is not valid Unicode or a key twice in an object, is not an object, or a key has the wrong type or range. The connection stays open.</summary>
     public const string BadRequest = "bad_request";
 
     /// <summary>The first message was not a hello. The connection is closed.</summary>

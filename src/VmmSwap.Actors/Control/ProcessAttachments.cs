@@ -30,20 +30,21 @@ internal sealed class ProcessAttachments(int peerPid, ILoggingAdapter log)
         var handed = false;
         try
         {
-            if (line.DescriptorsTruncated || line.Descriptors.Count != 1)
-            {
-                var count = line.DescriptorsTruncated ? $"more than {line.Descriptors.Count}" : $"{line.Descriptors.Count}";
-                return ControlConnection.Error(id, ControlErrorCode.BadDescriptors, $"attach_process carries exactly one descriptor, its userfaultfd; this one came with {count}, all closed");
-            }
-
+            // Every field is checked before anything is done with the descriptor or the process.
             var pid = Pid(id, request);
             var addresses = Addresses(id, request);
             var freeze = request["freeze"] switch
             {
                 null => false,
                 JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-                _ => throw new ControlRequestException(id, ControlErrorCode.BadRequest, "'freeze' must be true or false"),
+                var other => throw new ControlRequestException(id, ControlErrorCode.BadRequest, $"'freeze' must be true or false; it is {Shown(other)}"),
             };
+
+            if (line.DescriptorsTruncated || line.Descriptors.Count != 1)
+            {
+                var count = line.DescriptorsTruncated ? $"more than {line.Descriptors.Count}" : $"{line.Descriptors.Count}";
+                return ControlConnection.Error(id, ControlErrorCode.BadDescriptors, $"attach_process carries exactly one descriptor, its userfaultfd; this one came with {count}, all closed");
+            }
 
             var uffd = Userfaultfd.Adopt(line.Descriptors[0]);
             try
@@ -103,22 +104,40 @@ internal sealed class ProcessAttachments(int peerPid, ILoggingAdapter log)
         _attached.Clear();
     }
 
+    // A pid_t: the kernel's pid_max is far below int.MaxValue, so no pid is refused that could exist.
     private int Pid(JsonNode? id, JsonObject request) => request["pid"] switch
     {
         null => peerPid,
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var pid) && pid > 0 => pid,
-        _ => throw new ControlRequestException(id, ControlErrorCode.BadRequest, "'pid' must be a positive integer"),
+        var other => throw new ControlRequestException(id, ControlErrorCode.BadRequest, $"'pid' must be an integer from 1 to {int.MaxValue}; it is {Shown(other)}"),
     };
 
+    // An address is a 64-bit signed integer to the runtime (nint); no user address space reaches
+    // 2^63, so none that a process could map at is refused here. Alignment, the region count and
+    // overlaps are the guest's to check (failed), not the request's form.
     private static nint[] Addresses(JsonNode? id, JsonObject request)
     {
         if (request["regions"] is not JsonArray regions)
         {
-            throw new ControlRequestException(id, ControlErrorCode.BadRequest, "attach_process needs 'regions': the address of each guest region in the process, in the guest's order");
+            var what = request["regions"] is { } other ? $"; it is {Shown(other)}" : "";
+            throw new ControlRequestException(id, ControlErrorCode.BadRequest, $"attach_process needs 'regions', an array of the address of each guest region in the process, in the guest's order{what}");
         }
 
-        return [.. regions.Select(r => r is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var address) && address > 0
-            ? (nint)address
-            : throw new ControlRequestException(id, ControlErrorCode.BadRequest, "each of 'regions' must be a positive integer address"))];
+        var addresses = new nint[regions.Count];
+        for (var i = 0; i < regions.Count; i++)
+        {
+            addresses[i] = regions[i] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var address) && address > 0
+                ? (nint)address
+                : throw new ControlRequestException(id, ControlErrorCode.BadRequest, $"'regions'[{i}] must be an integer address from 1 to 2^63-1; it is {Shown(regions[i])}");
+        }
+
+        return addresses;
+    }
+
+    // A value as the request wrote it, cut short: the reply names what was refused.
+    private static string Shown(JsonNode? value)
+    {
+        var text = value?.ToJsonString() ?? "null";
+        return text.Length > 40 ? text[..40] + "..." : text;
     }
 }

@@ -20,7 +20,8 @@ public sealed class DeviceProcessTests(ITestOutputHelper output) : SwapTestKit(o
     {
         using var guest = new GuestFixture(64, 32);
         guest.Fill(seed: 81);
-        var swap = SwapController.Start(Sys, guest.Memory, Options(), name: "devices-two");
+        // Jobs wait at their start until released: the swap-in is held while both processes fault.
+        var swap = StartPaused(guest.Memory, Options(), name: "devices-two");
         using var a = Elsewhere(guest);
         using var b = Elsewhere(guest);
         Assert.NotEqual(guest.Memory.Regions[0].HostAddress, a.MappedAt[0]);
@@ -39,6 +40,7 @@ public sealed class DeviceProcessTests(ITestOutputHelper output) : SwapTestKit(o
         }
 
         await swap.SwapOutAsync().WaitAsync(Deadline);
+        ResumeJobs(swap);
         await swap.WaitForStateAsync(SwapState.Active, Deadline);
         for (long p = pages / 3; p < 2 * pages / 3; p++)
         {
@@ -50,13 +52,16 @@ public sealed class DeviceProcessTests(ITestOutputHelper output) : SwapTestKit(o
         guest.Expected[pages - 1] = Enumerable.Repeat((byte)0x6B, PageSize.Bytes).ToArray();
         Assert.Equal(guest.ExpectedHash(pages - 1), b.ReadPage(At(guest, b, pages - 1)));
 
-        // Faults race the swap-in: the rest through both while it runs.
+        // The rest through both while the swap-in is under way (held before its first chunk).
         await swap.DisableAsync().WaitAsync(Deadline);
         for (var p = 2 * pages / 3; p < pages; p++)
         {
             Assert.Equal(guest.ExpectedHash(p), a.ReadPage(At(guest, a, p)));
             Assert.Equal(guest.ExpectedHash(p), b.ReadPage(At(guest, b, p)));
         }
+
+        Assert.Equal(SwapState.SwapInInProgress, (await swap.StatusAsync().WaitAsync(Deadline)).State);
+        ResumeJobs(swap);
 
         Assert.Null((await swap.WaitForStateAsync(SwapState.Ready, Deadline)).Error);
         Assert.Empty(guest.Mismatches());

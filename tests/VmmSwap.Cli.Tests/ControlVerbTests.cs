@@ -182,6 +182,9 @@ public sealed class ControlVerbTests : IDisposable
 
         var help = await CliRun.StartAsync("demo --help");
         Assert.Contains("--interactive", help.Stdout, StringComparison.Ordinal);
-        Assert.Contains("vmm-swap enable PATH", help.Stdout, StringComparison.Ordinal);
+        foreach (var verb in new[] { "enable", "status", "trim", "out", "prefetch", "disable" })
+        {
+            Assert.Contains($"vmm-swap {verb} PATH", help.Stdout, StringComparison.Ordinal);
+        }
     }
 }

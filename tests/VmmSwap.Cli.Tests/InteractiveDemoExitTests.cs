@@ -28,6 +28,10 @@ public sealed class InteractiveDemoExitTests : IDisposable
         await demo.UntilSaidAsync("vmm-swap is Active");
         await demo.UntilSaidAsync("the guest is paused");
 
+        // Prefetch, which demo --help lists, is served: it starts, and Active stays (exit aborts it if it still runs).
+        var prefetch = await CliRun.StartAsync($"prefetch {SocketPath}");
+        Assert.True(prefetch.ExitCode == ControlVerbs.ExitOk, $"exit {prefetch.ExitCode}: {prefetch.Stderr}");
+
         // Pages are in the swap file; exit brings them all back before the runtime stops.
         using (var deadline = new CancellationTokenSource(Deadline))
         using (var client = await ControlClient.ConnectAsync(SocketPath, deadline.Token))

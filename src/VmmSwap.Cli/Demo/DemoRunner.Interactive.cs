@@ -23,7 +23,7 @@ public sealed partial class DemoRunner
         // A device process (tools/device-process) maps the guest through this process's memfds.
         var regions = string.Join(' ', guest.Regions.Select(r => string.Create(CultureInfo.InvariantCulture, $"/proc/{Environment.ProcessId}/fd/{r.MemFd.Value}:{r.MemFdOffset}:{r.Size}")));
         await Prompts.WriteLineAsync($"vmm-swap demo: a device process can attach with: device_process {socket} {regions}").ConfigureAwait(false);
-        await Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}. From another terminal: vmm-swap enable {socket}, then status, trim, out, disable {socket}; every page is verified once disable (or a client's exit) has brought them back (Ctrl-C ends the demo early).").ConfigureAwait(false);
+        await Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}. From another terminal: vmm-swap enable {socket}, then status, trim, out, prefetch, disable {socket}; every page is verified once disable (or a client's exit) has brought them back (Ctrl-C ends the demo early).").ConfigureAwait(false);
         var last = SwapState.Ready;
         var enabled = false;
         while (!interrupt.IsCancellationRequested)

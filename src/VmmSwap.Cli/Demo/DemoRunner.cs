@@ -51,8 +51,10 @@ public sealed partial class DemoRunner
         using var guest = GuestMemory.Create(options.RegionSizes());
         using var workload = new GuestWorkload(guest, options, _setup.VcpuKind);
 
-        // Disposed before the guest (reverse order): the runtime must never outlive the memory it serves.
-        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket).ConfigureAwait(false);
+        // Disposed before the guest (reverse order): the runtime must never outlive the memory it
+        // serves. Driven by hand, it records the working set, so that prefetch, which the demo's
+        // help lists with the other verbs, is served rather than refused.
+        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket, workingSetFirst: options.Interactive).ConfigureAwait(false);
         _swap = runtime.Controller;
 
         await RunPhaseAsync(PhaseNames.Fill, guest.PageCount, showRate: true, tracker =>

@@ -77,5 +77,26 @@ public sealed partial class DemoRunner
         Continue(interrupt, "interactive");
     }
 
+    // The status, or null once the runtime has stopped: a control client's exit stops it after
+    // swapping every page back in, as a host's Exit would, so the demo goes on to verify them
+    // (which finds out if they are not all back) instead of failing for want of a status.
+    private async Task<SwapStatus?> StatusOrStoppedAsync()
+    {
+        try
+        {
+            return await _swap.StatusAsync().ConfigureAwait(false);
+        }
+        catch (SwapRuntimeStoppedException)
+        {
+            if (!_report.RuntimeStopped)
+            {
+                _report.RuntimeStopped = true;
+                await Prompts.WriteLineAsync("vmm-swap demo: the vmm-swap runtime has stopped (a client sent exit, which swaps every page back in first); verifying every page").ConfigureAwait(false);
+            }
+
+            return null;
+        }
+    }
+
     private Task PausedAsync(string? socket) => Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}");
 }

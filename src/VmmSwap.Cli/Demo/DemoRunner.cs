@@ -166,27 +166,6 @@ public sealed partial class DemoRunner
         }
     }
 
-    // The status, or null once the runtime has stopped: a control client's exit stops it after
-    // swapping every page back in, as a host's Exit would, so the demo goes on to verify them
-    // (which finds out if they are not all back) instead of failing for want of a status.
-    private async Task<SwapStatus?> StatusOrStoppedAsync()
-    {
-        try
-        {
-            return await _swap.StatusAsync().ConfigureAwait(false);
-        }
-        catch (SwapRuntimeStoppedException)
-        {
-            if (!_report.RuntimeStopped)
-            {
-                _report.RuntimeStopped = true;
-                await Prompts.WriteLineAsync("vmm-swap demo: the vmm-swap runtime has stopped (a client sent exit, which swaps every page back in first); verifying every page").ConfigureAwait(false);
-            }
-
-            return null;
-        }
-    }
-
     private async Task<long> EnableAsync(IPhaseTracker tracker, long resident)
     {
         var enable = _swap.EnableAsync();

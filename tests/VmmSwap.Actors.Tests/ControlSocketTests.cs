@@ -72,7 +72,26 @@ public sealed class ControlSocketTests : IDisposable
 
         var exit = await client.RequestAsync("exit");
         Assert.True((bool?)exit["ok"]);
-        AssertError(await client.RequestAsync("status"), ControlErrorCode.RuntimeStopped, ControlErrorCode.UnknownGuest);
+        AssertError(await client.RequestAsync("status"), ControlErrorCode.RuntimeStopped);
+
+        // Once the registry has forgotten the stopped guest, it is still a stopped runtime to a
+        // client (it answered unknown_guest then), and no longer listed.
+        var guests = VmmSwapGuests.For(host.Services.GetRequiredService<ActorSystem>());
+        var until = Stopwatch.StartNew();
+        while (guests.Ids.Count > 0)
+        {
+            Assert.True(until.Elapsed < Deadline, "the exited guest stayed listed");
+            await Task.Delay(10);
+        }
+
+        AssertError(await client.RequestAsync("status"), ControlErrorCode.RuntimeStopped);
+        var (later, laterHello) = await ControlClient.OpenAsync(SocketPath);
+        using (later)
+        {
+            Assert.Empty(laterHello["guests"]!.AsArray());
+            AssertError(await later.RequestAsync("enable"), ControlErrorCode.RuntimeStopped);
+            AssertError(await later.RequestAsync("status", guest: "vm-9"), ControlErrorCode.UnknownGuest);
+        }
     }
 
     [Fact]

@@ -77,6 +77,7 @@ public sealed class VmmSwapGuestsTests
         Assert.Empty(guests.Ids);
         Assert.False(guests.TryGet("vm-1", out _));
         Assert.Equal("vm-1", Assert.Throws<UnknownGuestIdException>(() => guests.Get("vm-1")).Id);
+        Assert.False(guests.HasExited("vm-1"));
         Assert.Empty(guest.Mismatches());
     }
 
@@ -189,7 +190,10 @@ public sealed class VmmSwapGuestsTests
             await Task.Delay(10);
         }
 
+        // Remembered as exited (the control socket says runtime_stopped) until it is added again.
+        Assert.True(guests.HasExited("vm-exit"));
         var again = guests.Add("vm-exit", guest.Memory);
+        Assert.False(guests.HasExited("vm-exit"));
         Assert.Equal(SwapState.Ready, (await again.StatusAsync().WaitAsync(Deadline)).State);
         Assert.Empty(guest.Mismatches());
     }

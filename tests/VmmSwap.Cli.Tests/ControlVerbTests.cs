@@ -137,50 +137,23 @@ public sealed class ControlVerbTests : IDisposable
     [Fact]
     public async Task An_interactive_demo_waits_for_commands_from_another_terminal_and_verifies_every_page_after_disable()
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { typeof(Program).Assembly.Location, "demo", "--json", "--guest-mib", "16", "--idle-seconds", "1", "--control-socket", SocketPath, "--interactive" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var demo = Process.Start(start)!;
-        var stdout = demo.StandardOutput.ReadToEndAsync();
-        var said = new List<string>();
-        async Task UntilSaidAsync(string text)
-        {
-            using var deadline = new CancellationTokenSource(Deadline);
-            while (true)
-            {
-                var line = await demo.StandardError.ReadLineAsync(deadline.Token)
-                    ?? throw new InvalidOperationException($"the demo ended before saying '{text}': {string.Join(Environment.NewLine, said)}");
-                said.Add(line);
-                if (line.Contains(text, StringComparison.Ordinal))
-                {
-                    return;
-                }
-            }
-        }
-
-        await UntilSaidAsync("a device process can attach with: device_process " + SocketPath);
+        using var demo = InteractiveDemo.Start(SocketPath, "--guest-mib", "16", "--idle-seconds", "1");
+        var said = demo.Said;
+        await demo.UntilSaidAsync("a device process can attach with: device_process " + SocketPath);
         var regions = said[^1][(said[^1].IndexOf(SocketPath, StringComparison.Ordinal) + SocketPath.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        await UntilSaidAsync("the guest is paused; waiting for commands on " + SocketPath);
+        await demo.UntilSaidAsync("the guest is paused; waiting for commands on " + SocketPath);
 
         // The C device process maps the demo's guest at its own addresses and attaches over the socket.
         using var device = VmmSwap.Testing.DeviceProcess.Start(SocketPath, regions);
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"enable {SocketPath}")).ExitCode);
-        await UntilSaidAsync("vmm-swap is Pending");
-        await UntilSaidAsync("the guest is paused");
+        await demo.UntilSaidAsync("vmm-swap is Pending");
+        await demo.UntilSaidAsync("the guest is paused");
         var status = await CliRun.StartAsync($"status {SocketPath}");
         Assert.Equal(SwapState.Pending, StatusJson.Parse(status.Stdout).State);
 
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"out {SocketPath}")).ExitCode);
-        await UntilSaidAsync("vmm-swap is Active");
-        await UntilSaidAsync("the guest is paused");
+        await demo.UntilSaidAsync("vmm-swap is Active");
+        await demo.UntilSaidAsync("the guest is paused");
 
         // Swapped out: the device process's reads are faults the runtime serves into its mapping.
         // The guest is paused from here to the end, so these are the pages the demo verifies.
@@ -188,12 +161,13 @@ public sealed class ControlVerbTests : IDisposable
         Assert.Contains(swappedOut, h => h != VmmSwap.Testing.DeviceProcess.HashOf(null, PageSize.Bytes));
         Assert.Equal(ControlVerbs.ExitOk, (await CliRun.StartAsync($"disable {SocketPath}")).ExitCode);
 
-        await demo.WaitForExitAsync().WaitAsync(Deadline);
-        var report = System.Text.Json.Nodes.JsonNode.Parse(await stdout)!;
-        Assert.True(demo.ExitCode == 0, string.Join(Environment.NewLine, said) + await demo.StandardError.ReadToEndAsync());
+        var (exitCode, report, stderr) = await demo.EndedAsync();
+        Assert.True(exitCode == 0, stderr);
+        Assert.NotNull(report);
         Assert.Equal(["fill", "enable", "guest-run", "guest-idle", "disable", "verify"], report["phases"]!.AsArray().Select(p => (string?)p!["name"]));
         Assert.Equal(0, (int?)report["integrity"]!["mismatched_count"]);
         Assert.True((bool?)report["integrity"]!["verified"]);
+        Assert.False((bool?)report["runtime_stopped"]);
 
         // The demo is gone; the device process's mapping still holds the guest's memfds as verified.
         Assert.Equal(swappedOut, Enumerable.Range(0, 16).Select(p => device.ReadPage(p)));
@@ -208,6 +182,9 @@ public sealed class ControlVerbTests : IDisposable
 
         var help = await CliRun.StartAsync("demo --help");
         Assert.Contains("--interactive", help.Stdout, StringComparison.Ordinal);
-        Assert.Contains("vmm-swap enable PATH", help.Stdout, StringComparison.Ordinal);
+        foreach (var verb in new[] { "enable", "status", "trim", "out", "prefetch", "disable" })
+        {
+            Assert.Contains($"vmm-swap {verb} PATH", help.Stdout, StringComparison.Ordinal);
+        }
     }
 }

@@ -169,6 +169,13 @@ internal sealed class ControlConnection(Socket socket, VmmSwapGuests guests, ILo
 
             if (!guests.TryGet(guest, out var controller))
             {
+                // Forgotten once its supervisor stopped, an exited guest is still a stopped runtime
+                // to a client, as its controller says while the registry still lists it.
+                if (guests.HasExited(guest))
+                {
+                    throw new ControlRequestException(id, ControlErrorCode.RuntimeStopped, $"guest '{guest}' has stopped: its runtime stopped after exit, and the host has not added the guest again");
+                }
+
                 var ids = guests.Ids;
                 throw new ControlRequestException(id, ControlErrorCode.UnknownGuest, $"no guest '{guest}': the guests are {(ids.Count == 0 ? "none" : string.Join(", ", ids))}");
             }

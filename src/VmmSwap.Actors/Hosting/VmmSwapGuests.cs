@@ -29,6 +29,11 @@ public sealed class VmmSwapGuests : IExtension
     private readonly ExtendedActorSystem _system;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Guest> _guests = new(StringComparer.Ordinal);
+
+    // Ids of guests whose supervisor stopped without a Remove (an Exit sent to it directly), kept
+    // until the id is added again: to a client such a guest's runtime has stopped, which is not
+    // the same as an id the host never had or removed. One short string per such id.
+    private readonly HashSet<string> _exited = new(StringComparer.Ordinal);
     private bool _shuttingDown;
 
     private VmmSwapGuests(ExtendedActorSystem system)
@@ -102,6 +107,7 @@ public sealed class VmmSwapGuests : IExtension
             ExitOnShutdown.WarnIfPhaseIsShorter(_system, options);
             var entry = new Guest(id, new SwapController(SupervisorStarter.Start(_system, guest, options, name, pause: pause)), options);
             _guests.Add(id, entry);
+            _exited.Remove(id);
             entry.Stopped = ForgetOnStopAsync(entry);
             return entry.Controller;
         }
@@ -119,6 +125,20 @@ public sealed class VmmSwapGuests : IExtension
         {
             controller = _guests.TryGetValue(id, out var entry) ? entry.Controller : null;
             return controller is not null;
+        }
+    }
+
+    /// <summary>
+    /// Whether guest <paramref name="id"/> is no longer listed because its supervisor stopped on an
+    /// Exit sent to it directly (not through <see cref="RemoveAsync"/>), and the id has not been
+    /// added again since: the control socket answers it <c>runtime_stopped</c>, not <c>unknown_guest</c>.
+    /// </summary>
+    internal bool HasExited(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        lock (_lock)
+        {
+            return _exited.Contains(id) && !_guests.ContainsKey(id);
         }
     }
 
@@ -190,6 +210,10 @@ public sealed class VmmSwapGuests : IExtension
             if (_guests.TryGetValue(entry.Id, out var current) && current == entry)
             {
                 _guests.Remove(entry.Id);
+                if (entry.Removal is null)
+                {
+                    _exited.Add(entry.Id);
+                }
             }
         }
     }

@@ -34,8 +34,10 @@ public sealed class SwapRuntime : IAsyncDisposable
     /// <summary>
     /// Starts the host and the runtime for <paramref name="guest"/>, its swap file in
     /// <paramref name="swapDirectory"/>, and a control socket at <paramref name="controlSocket"/> if one is given.
+    /// <paramref name="workingSetFirst"/> records the working set (<c>vmm-swap.working-set-first</c>),
+    /// which Prefetch needs and swap-in brings back first.
     /// </summary>
-    public static async Task<SwapRuntime> StartAsync(GuestMemory guest, string swapDirectory, Serilog.ILogger logger, CancellationToken cancellationToken, string? controlSocket = null)
+    public static async Task<SwapRuntime> StartAsync(GuestMemory guest, string swapDirectory, Serilog.ILogger logger, CancellationToken cancellationToken, string? controlSocket = null, bool workingSetFirst = false)
     {
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(logger);
@@ -58,7 +60,7 @@ public sealed class SwapRuntime : IAsyncDisposable
                 akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                 """,
                 HoconAddMode.Prepend)
-            .WithVmmSwap(guest, new VmmSwapOptions { SwapDirectory = swapDirectory });
+            .WithVmmSwap(guest, new VmmSwapOptions { SwapDirectory = swapDirectory, WorkingSetFirst = workingSetFirst });
             if (controlSocket is not null)
             {
                 akka.WithVmmSwapControlSocket(controlSocket);

@@ -64,7 +64,7 @@ public static class DemoCommand
 
         var controlSocket = new Option<string?>("--control-socket")
         {
-            Description = "Open a control socket at PATH while the demo runs (mode 0600), so 'vmm-swap status PATH' (and enable, trim, out, disable) reach its runtime from another terminal. Without --interactive the demo still runs its own script, and commands sent meanwhile are interleaved with its phases.",
+            Description = "Open a control socket at PATH while the demo runs (mode 0600), so 'vmm-swap status PATH' (and enable, trim, out, disable, and with --interactive prefetch) reach its runtime from another terminal. Without --interactive the demo still runs its own script, and commands sent meanwhile are interleaved with its phases.",
             HelpName = "PATH",
         };
 
@@ -75,7 +75,7 @@ public static class DemoCommand
         };
         var interactive = new Option<bool>("--interactive")
         {
-            Description = "With --control-socket: run no script, but wait for commands between phases. From another terminal run 'vmm-swap enable PATH' (while the demo says the guest is paused), 'vmm-swap status PATH', 'vmm-swap trim PATH', 'vmm-swap out PATH', 'vmm-swap disable PATH'; the guest runs after each state change, and once disable has brought every page back the demo verifies them and exits. Send enable only once the demo says the guest is paused: the guest must not run while memory moves. Ctrl-C ends it early (disable and verify still run).",
+            Description = "With --control-socket: run no script, but wait for commands between phases. From another terminal run 'vmm-swap enable PATH' (while the demo says the guest is paused), 'vmm-swap status PATH', 'vmm-swap trim PATH', 'vmm-swap out PATH', 'vmm-swap prefetch PATH' (the working set back while swap stays enabled; the runtime records it in this mode), 'vmm-swap disable PATH'; the guest runs after each state change, and once disable (or a control client's exit, which also stops the runtime) has brought every page back the demo verifies them and exits. Send enable only once the demo says the guest is paused: the guest must not run while memory moves. Ctrl-C ends it early (disable and verify still run).",
         };
 
         var command = new Command("demo", "Fill a simulated guest, swap its memory out and back in while it runs, and verify every page.")

@@ -50,6 +50,12 @@ public sealed class DemoReport
     /// <summary>The signal that interrupted the run (SIGINT, SIGQUIT, SIGTERM); null when it was not interrupted.</summary>
     public string? InterruptedBy { get; set; }
 
+    /// <summary>
+    /// Whether the runtime stopped during the run: a control client sent <c>exit</c>, which swaps
+    /// every page back in before it stops. Not an error: the verification says whether they are all back.
+    /// </summary>
+    public bool RuntimeStopped { get; set; }
+
     /// <summary>The runtime error that cut the life cycle short, if any.</summary>
     public string? Error { get; set; }
 
@@ -123,6 +129,7 @@ public sealed class DemoReport
             },
             ["interrupted"] = InterruptedDuring,
             ["interrupted_by"] = InterruptedBy,
+            ["runtime_stopped"] = RuntimeStopped,
             ["error"] = Error,
             ["exit_code"] = ExitCode,
         };

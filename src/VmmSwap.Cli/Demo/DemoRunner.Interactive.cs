@@ -12,8 +12,9 @@ public sealed partial class DemoRunner
 
     // Waits for the state changes another terminal's commands cause and answers each as the script
     // would: Pending runs the guest briefly (faults from staging), Active runs it idle (faults from
-    // the file); Ready after an enable means a disable has brought every page back: then the pages
-    // are verified. The guest is paused in between, so an enable never races a running vCPU.
+    // the file); Ready after an enable means a disable (or an exit) has brought every page back,
+    // and a stopped runtime means an exit has: then the pages are verified. The guest is paused in
+    // between, so an enable never races a running vCPU.
     private async Task FollowRemoteCommandsAsync(GuestMemory guest, GuestWorkload workload, CancellationToken interrupt)
     {
         var options = _setup.Options;
@@ -22,12 +23,17 @@ public sealed partial class DemoRunner
         // A device process (tools/device-process) maps the guest through this process's memfds.
         var regions = string.Join(' ', guest.Regions.Select(r => string.Create(CultureInfo.InvariantCulture, $"/proc/{Environment.ProcessId}/fd/{r.MemFd.Value}:{r.MemFdOffset}:{r.Size}")));
         await Prompts.WriteLineAsync($"vmm-swap demo: a device process can attach with: device_process {socket} {regions}").ConfigureAwait(false);
-        await Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}. From another terminal: vmm-swap enable {socket}, then status, trim, out, disable {socket}; every page is verified once disable has brought them back (Ctrl-C ends the demo early).").ConfigureAwait(false);
+        await Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}. From another terminal: vmm-swap enable {socket}, then status, trim, out, prefetch, disable {socket}; every page is verified once disable (or a client's exit) has brought them back (Ctrl-C ends the demo early).").ConfigureAwait(false);
         var last = SwapState.Ready;
         var enabled = false;
         while (!interrupt.IsCancellationRequested)
         {
-            var status = await _swap.StatusAsync().ConfigureAwait(false);
+            // Stopped (a client sent exit): every page is back, and no command can come any more.
+            if (await StatusOrStoppedAsync().ConfigureAwait(false) is not { } status)
+            {
+                return;
+            }
+
             if (status.State != last)
             {
                 last = status.State;
@@ -69,6 +75,27 @@ public sealed partial class DemoRunner
         }
 
         Continue(interrupt, "interactive");
+    }
+
+    // The status, or null once the runtime has stopped: a control client's exit stops it after
+    // swapping every page back in, as a host's Exit would, so the demo goes on to verify them
+    // (which finds out if they are not all back) instead of failing for want of a status.
+    private async Task<SwapStatus?> StatusOrStoppedAsync()
+    {
+        try
+        {
+            return await _swap.StatusAsync().ConfigureAwait(false);
+        }
+        catch (SwapRuntimeStoppedException)
+        {
+            if (!_report.RuntimeStopped)
+            {
+                _report.RuntimeStopped = true;
+                await Prompts.WriteLineAsync("vmm-swap demo: the vmm-swap runtime has stopped (a client sent exit, which swaps every page back in first); verifying every page").ConfigureAwait(false);
+            }
+
+            return null;
+        }
     }
 
     private Task PausedAsync(string? socket) => Prompts.WriteLineAsync($"vmm-swap demo: the guest is paused; waiting for commands on {socket}");

@@ -51,8 +51,10 @@ public sealed partial class DemoRunner
         using var guest = GuestMemory.Create(options.RegionSizes());
         using var workload = new GuestWorkload(guest, options, _setup.VcpuKind);
 
-        // Disposed before the guest (reverse order): the runtime must never outlive the memory it serves.
-        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket).ConfigureAwait(false);
+        // Disposed before the guest (reverse order): the runtime must never outlive the memory it
+        // serves. Driven by hand, it records the working set, so that prefetch, which the demo's
+        // help lists with the other verbs, is served rather than refused.
+        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket, workingSetFirst: options.Interactive).ConfigureAwait(false);
         _swap = runtime.Controller;
 
         await RunPhaseAsync(PhaseNames.Fill, guest.PageCount, showRate: true, tracker =>
@@ -147,18 +149,18 @@ public sealed partial class DemoRunner
         }
 
         var ms = clock.Elapsed.TotalMilliseconds;
-        var status = await _swap.StatusAsync().ConfigureAwait(false);
+        var status = await StatusOrStoppedAsync().ConfigureAwait(false);
 
         // A runtime transition is timed by the runtime itself (what crosvm reports too); the
         // demo's clock would add up to one poll interval of waiting to notice that it ended.
-        if ((name is PhaseNames.Enable or PhaseNames.Trim or PhaseNames.SwapOut or PhaseNames.Disable) && status.StateTransition.TimeMs > 0)
+        if ((name is PhaseNames.Enable or PhaseNames.Trim or PhaseNames.SwapOut or PhaseNames.Disable) && status?.StateTransition.TimeMs > 0)
         {
             ms = status.StateTransition.TimeMs;
         }
 
         double? rate = showRate && ms > 0 ? PageSize.PagesToBytes(pages) / 1e6 / (ms / 1000) : null;
         _report.Phases.Add(new PhaseResult(name, pages, ms, rate, status));
-        if (status.State == SwapState.Failed)
+        if (status?.State == SwapState.Failed)
         {
             _report.Error ??= $"vmm-swap failed during {name}: {status.Error}";
         }
@@ -211,10 +213,11 @@ public sealed partial class DemoRunner
 
     private async Task DisableAsync()
     {
-        var before = await _swap.StatusAsync().ConfigureAwait(false);
-        if (before.State == SwapState.Ready)
+        var before = await StatusOrStoppedAsync().ConfigureAwait(false);
+        if (before is null || before.State == SwapState.Ready)
         {
-            // Never enabled (interrupted during the fill, or Enable was refused): nothing to bring back.
+            // Never enabled (interrupted during the fill, or Enable was refused), or exited (its
+            // swap-in came before the stop): nothing to bring back.
             return;
         }
 
@@ -238,13 +241,20 @@ public sealed partial class DemoRunner
     private async Task<long> WaitForReadyAsync(IPhaseTracker tracker)
     {
         var deadline = Stopwatch.StartNew();
+        long pages = 0;
         while (true)
         {
-            var status = await _swap.StatusAsync().ConfigureAwait(false);
-            tracker.Update(status.StateTransition.Pages, status.StateTransition.Pages);
+            // Stopped meanwhile by an exit, which waited for this swap-in (or did its own) first.
+            if (await StatusOrStoppedAsync().ConfigureAwait(false) is not { } status)
+            {
+                return pages;
+            }
+
+            pages = status.StateTransition.Pages;
+            tracker.Update(pages, pages);
             if (status.State == SwapState.Ready)
             {
-                return status.StateTransition.Pages;
+                return pages;
             }
 
             if (status.State == SwapState.Failed || deadline.Elapsed > DisableDeadline)

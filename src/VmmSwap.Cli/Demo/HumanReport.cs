@@ -70,6 +70,11 @@ public static class HumanReport
             console.MarkupLine(Markup.Escape($"interrupted{by} during {phase}: guest stopped{swappedIn} and verified"));
         }
 
+        if (report.RuntimeStopped)
+        {
+            console.MarkupLine(Markup.Escape("the vmm-swap runtime stopped during the run: a control client sent exit, which swaps every page back in first"));
+        }
+
         if (report.Error is { } error)
         {
             console.MarkupLine($"[red]error:[/] {Markup.Escape(error)}");

@@ -42,16 +42,17 @@ public static class VmmSwapHostingExtensions
     /// ActorRegistry under <see cref="SwapSupervisor"/>. Options come from the system's HOCON
     /// unless <paramref name="options"/> overrides them in code. A swap directory that cannot hold
     /// the swap file stops the start with <see cref="SwapDirectoryUnusableException"/>, before the
-    /// supervisor exists.
+    /// supervisor exists. With <paramref name="pause"/>, every Enable pauses the host's vCPUs
+    /// through it for the move to staging (<see cref="IGuestPause"/>).
     /// </summary>
-    public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, GuestMemory guest, VmmSwapOptions? options = null)
+    public static AkkaConfigurationBuilder WithVmmSwap(this AkkaConfigurationBuilder builder, GuestMemory guest, VmmSwapOptions? options = null, IGuestPause? pause = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(guest);
         return builder
             .WithVmmSwap(options)
             .WithActors((system, registry) =>
-                registry.Register<SwapSupervisor>(VmmSwapGuests.For(system).Add(VmmSwapGuests.DefaultId, guest, options).Supervisor));
+                registry.Register<SwapSupervisor>(VmmSwapGuests.For(system).Add(VmmSwapGuests.DefaultId, guest, options, pause).Supervisor));
     }
 
     /// <summary>

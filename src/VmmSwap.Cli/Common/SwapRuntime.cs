@@ -12,7 +12,7 @@ namespace VmmSwap.Cli.Common;
 
 /// <summary>
 /// The vmm-swap runtime hosted in this process the way a VMM would host it: a generic host with
-/// Akka.Hosting, <see cref="VmmSwapHostingExtensions.WithVmmSwap(AkkaConfigurationBuilder, GuestMemory, VmmSwapOptions?)"/>, Akka's logging bridged through
+/// Akka.Hosting, <see cref="VmmSwapHostingExtensions.WithVmmSwap(AkkaConfigurationBuilder, GuestMemory, VmmSwapOptions?, IGuestPause?)"/>, Akka's logging bridged through
 /// Microsoft.Extensions.Logging to Serilog, and the supervisor taken from the ActorRegistry.
 /// </summary>
 public sealed class SwapRuntime : IAsyncDisposable
@@ -37,7 +37,7 @@ public sealed class SwapRuntime : IAsyncDisposable
     /// <paramref name="workingSetFirst"/> records the working set (<c>vmm-swap.working-set-first</c>),
     /// which Prefetch needs and swap-in brings back first.
     /// </summary>
-    public static async Task<SwapRuntime> StartAsync(GuestMemory guest, string swapDirectory, Serilog.ILogger logger, CancellationToken cancellationToken, string? controlSocket = null, bool workingSetFirst = false)
+    public static async Task<SwapRuntime> StartAsync(GuestMemory guest, string swapDirectory, Serilog.ILogger logger, CancellationToken cancellationToken, string? controlSocket = null, bool workingSetFirst = false, IGuestPause? pause = null)
     {
         ArgumentNullException.ThrowIfNull(guest);
         ArgumentNullException.ThrowIfNull(logger);
@@ -60,7 +60,7 @@ public sealed class SwapRuntime : IAsyncDisposable
                 akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                 """,
                 HoconAddMode.Prepend)
-            .WithVmmSwap(guest, new VmmSwapOptions { SwapDirectory = swapDirectory, WorkingSetFirst = workingSetFirst });
+            .WithVmmSwap(guest, new VmmSwapOptions { SwapDirectory = swapDirectory, WorkingSetFirst = workingSetFirst }, pause);
             if (controlSocket is not null)
             {
                 akka.WithVmmSwapControlSocket(controlSocket);

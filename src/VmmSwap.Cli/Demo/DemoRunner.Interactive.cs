@@ -14,7 +14,7 @@ public sealed partial class DemoRunner
     // would: Pending runs the guest briefly (faults from staging), Active runs it idle (faults from
     // the file); Ready after an enable means a disable (or an exit) has brought every page back,
     // and a stopped runtime means an exit has: then the pages are verified. The guest is paused in
-    // between, so an enable never races a running vCPU.
+    // between; an enable that comes while it runs has the runtime pause it first (DemoGuestPause).
     private async Task FollowRemoteCommandsAsync(GuestMemory guest, GuestWorkload workload, CancellationToken interrupt)
     {
         var options = _setup.Options;

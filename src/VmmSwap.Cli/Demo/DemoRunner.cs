@@ -34,6 +34,9 @@ public sealed partial class DemoRunner
     private CancellationToken _interrupt;
     private SwapController _swap = null!;
 
+    // The runtime pauses the guest through it for every Enable, also one a client sends while it runs.
+    private readonly DemoGuestPause _pause = new();
+
     /// <summary>Creates a runner for <paramref name="setup"/> showing progress on <paramref name="progress"/>.</summary>
     public DemoRunner(DemoSetup setup, IPhaseProgress progress, Serilog.ILogger logger)
     {
@@ -54,7 +57,7 @@ public sealed partial class DemoRunner
         // Disposed before the guest (reverse order): the runtime must never outlive the memory it
         // serves. Driven by hand, it records the working set, so that prefetch, which the demo's
         // help lists with the other verbs, is served rather than refused.
-        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket, workingSetFirst: options.Interactive).ConfigureAwait(false);
+        await using var runtime = await SwapRuntime.StartAsync(guest, _setup.SwapDirectory, _logger, CancellationToken.None, options.ControlSocket, workingSetFirst: options.Interactive, pause: _pause).ConfigureAwait(false);
         _swap = runtime.Controller;
 
         await RunPhaseAsync(PhaseNames.Fill, guest.PageCount, showRate: true, tracker =>
@@ -188,7 +191,9 @@ public sealed partial class DemoRunner
     {
         await RunPhaseAsync(name, duration.TotalMilliseconds, showRate: false, async tracker =>
         {
-            var result = await workload.RunAsync(duration, slice, (elapsed, faults) => tracker.Update(elapsed.TotalMilliseconds, faults), interrupt).ConfigureAwait(false);
+            // A runtime pausing the guest for an Enable ends the run early (the interrupt too).
+            using var run = await _pause.BeginRunAsync(interrupt).ConfigureAwait(false);
+            var result = await workload.RunAsync(duration, slice, (elapsed, faults) => tracker.Update(elapsed.TotalMilliseconds, faults), run.Token).ConfigureAwait(false);
             _report.GuestRuns[name] = result;
             return result.Faults;
         }).ConfigureAwait(false);

@@ -13,8 +13,8 @@ public sealed class AdaptivePollWindowTests
     {
         var window = new AdaptivePollWindow(TimeSpan.Zero);
 
-        window.Idled(Ticks(TimeSpan.FromMicroseconds(5)));
-        window.Idled(Ticks(TimeSpan.FromSeconds(1)));
+        window.Idled(Ticks(TimeSpan.FromMicroseconds(5)), fault: true);
+        window.Idled(Ticks(TimeSpan.FromSeconds(1)), fault: true);
 
         Assert.Equal(0, window.WindowTicks);
     }
@@ -29,7 +29,7 @@ public sealed class AdaptivePollWindowTests
         foreach (var micros in expected)
         {
             // Just past the window, still within the maximum.
-            window.Idled(window.WindowTicks + Ticks(TimeSpan.FromMicroseconds(1)));
+            window.Idled(window.WindowTicks + Ticks(TimeSpan.FromMicroseconds(1)), fault: true);
             Assert.Equal(Ticks(TimeSpan.FromMicroseconds(micros)), window.WindowTicks);
         }
     }
@@ -40,8 +40,8 @@ public sealed class AdaptivePollWindowTests
         var window = Grown(times: 3);
         var before = window.WindowTicks;
 
-        window.Idled(before / 2);
-        window.Idled(before);
+        window.Idled(before / 2, fault: true);
+        window.Idled(before, fault: true);
 
         Assert.Equal(before, window.WindowTicks);
     }
@@ -55,7 +55,7 @@ public sealed class AdaptivePollWindowTests
         var seen = new List<long>();
         while (window.WindowTicks > 0 && seen.Count < 10)
         {
-            window.Idled(Ticks(TimeSpan.FromMilliseconds(5)));
+            window.Idled(Ticks(TimeSpan.FromMilliseconds(5)), fault: true);
             seen.Add(window.WindowTicks);
         }
 
@@ -63,11 +63,25 @@ public sealed class AdaptivePollWindowTests
     }
 
     [Fact]
+    public void Wakeups_for_other_work_than_a_fault_halve_the_window_however_soon_they_come()
+    {
+        var window = Grown(times: 5);
+
+        window.Idled(Ticks(TimeSpan.FromMicroseconds(1)), fault: false);
+        Assert.Equal(Ticks(Max) / 2, window.WindowTicks);
+        window.Idled(Ticks(TimeSpan.FromMicroseconds(60)), fault: false);
+        window.Idled(Ticks(TimeSpan.FromMicroseconds(1)), fault: false);
+        window.Idled(Ticks(TimeSpan.FromMicroseconds(1)), fault: false);
+
+        Assert.Equal(0, window.WindowTicks);
+    }
+
+    [Fact]
     public void A_maximum_below_the_grow_start_is_the_only_window()
     {
         var window = new AdaptivePollWindow(TimeSpan.FromMicroseconds(4));
 
-        window.Idled(Ticks(TimeSpan.FromMicroseconds(3)));
+        window.Idled(Ticks(TimeSpan.FromMicroseconds(3)), fault: true);
 
         Assert.Equal(Ticks(TimeSpan.FromMicroseconds(4)), window.WindowTicks);
     }
@@ -81,7 +95,7 @@ public sealed class AdaptivePollWindowTests
         var window = new AdaptivePollWindow(Max);
         for (var i = 0; i < times; i++)
         {
-            window.Idled(window.WindowTicks + 1);
+            window.Idled(window.WindowTicks + 1, fault: true);
         }
 
         return window;

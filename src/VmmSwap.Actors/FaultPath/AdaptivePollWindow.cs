@@ -4,10 +4,10 @@ namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// How long the fault thread polls its userfaultfds before it sleeps in epoll, adapted the way
-/// KVM adapts <c>halt_poll_ns</c>: a wakeup that came after the window but within the maximum
+/// KVM adapts <c>halt_poll_ns</c>: a fault that came after the window but within the maximum
 /// doubles the window (from <see cref="GrowStart"/>), since polling that long would have caught
-/// it; a sleep longer than the maximum halves it (below <see cref="GrowStart"/>, to nothing); a
-/// wakeup the window caught keeps it. A guest that faults in bursts is served by a thread still
+/// it; a sleep longer than the maximum, or a wakeup for anything but a fault, halves it (below
+/// <see cref="GrowStart"/>, to nothing); a fault the window caught keeps it. A guest that faults in bursts is served by a thread still
 /// awake (on this kind of machine a fault that wakes a sleeping thread costs several times one
 /// that finds it polling), and a guest gone idle costs one window and then no CPU.
 /// </summary>
@@ -33,18 +33,26 @@ internal sealed class AdaptivePollWindow
 
     /// <summary>
     /// Adapts the window to an idle spell that ended <paramref name="idleTicks"/> (Stopwatch ticks)
-    /// after it began, polling included.
+    /// after it began, polling included, on a fault (<paramref name="fault"/>) or on other work.
+    /// Only faults are worth polling for, as only a valid wakeup is to KVM: other work (a job's
+    /// chunk, a status) shrinks the window, so a running job does not keep the thread spinning
+    /// beside the page workers it is waiting for.
     /// </summary>
-    internal void Idled(long idleTicks)
+    internal void Idled(long idleTicks, bool fault)
     {
-        if (_maxTicks == 0 || idleTicks <= _windowTicks)
+        if (_maxTicks == 0)
         {
             return;
         }
 
-        _windowTicks = idleTicks > _maxTicks
-            ? (_windowTicks / 2 < _growStartTicks ? 0 : _windowTicks / 2)
-            : Math.Min(_maxTicks, Math.Max(_growStartTicks, _windowTicks * 2));
+        if (!fault || idleTicks > _maxTicks)
+        {
+            _windowTicks = _windowTicks / 2 < _growStartTicks ? 0 : _windowTicks / 2;
+        }
+        else if (idleTicks > _windowTicks)
+        {
+            _windowTicks = Math.Min(_maxTicks, Math.Max(_growStartTicks, _windowTicks * 2));
+        }
     }
 
     private static long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);

@@ -114,7 +114,7 @@ internal sealed class FaultPumpExecutor : ExecutorService
             n = _epoll.Wait(ready, -1);
         }
 
-        _pollWindow.Idled(Stopwatch.GetTimestamp() - start);
+        _pollWindow.Idled(Stopwatch.GetTimestamp() - start, fault: ready[..n].IndexOfAnyExcept(WakeToken) >= 0);
         return n;
     }
 

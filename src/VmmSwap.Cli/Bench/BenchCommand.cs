@@ -61,6 +61,7 @@ public static class BenchCommand
         {
             Description = "The runtime's fault-read-pages (0: file faults read on the fault thread; 1-64: parked on reads of that many pages). Default: the runtime's.",
         };
+        var faultPollMax = FaultPollMax.CreateOption();
         var only = new Option<string?>("--only")
         {
             Description = $"Run one case alone: {MultiThreadFaults.Only} (guest threads faulting on swapped-out pages at once). Default: every case.",
@@ -73,6 +74,7 @@ public static class BenchCommand
             json,
             kvm,
             faultReadPages,
+            faultPollMax,
             only,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -97,6 +99,12 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
+            if (FaultPollMax.Check(r.GetValue(faultPollMax)) is { } pollError)
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: {pollError}").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
             if (r.GetValue(only) is { } selected && selected != MultiThreadFaults.Only)
             {
                 await stderr.WriteLineAsync($"vmm-swap bench: --only must be {MultiThreadFaults.Only}, got '{selected}'").ConfigureAwait(false);
@@ -109,7 +117,7 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
-            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm), FaultReadPages: r.GetValue(faultReadPages), Only: r.GetValue(only)), stdout, stderr, ct).ConfigureAwait(false);
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm), FaultReadPages: r.GetValue(faultReadPages), Only: r.GetValue(only), FaultPollMaxUs: r.GetValue(faultPollMax)), stdout, stderr, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -181,7 +189,7 @@ public static class BenchCommand
         await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
         using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
         var defaults = new VmmSwapOptions();
-        var runtimeOptions = defaults with { SwapDirectory = options.SwapDirectory, FaultReadPages = options.FaultReadPages ?? defaults.FaultReadPages };
+        var runtimeOptions = defaults with { SwapDirectory = options.SwapDirectory, FaultReadPages = options.FaultReadPages ?? defaults.FaultReadPages, FaultPollMax = FaultPollMax.Resolve(options.FaultPollMaxUs, defaults) };
 
         // Akka's default logger writes to stdout; the report owns stdout.
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));
@@ -250,6 +258,7 @@ public static class BenchCommand
                 options.SizesMib,
                 options.Rounds,
                 options.SwapDirectory,
+                FaultPollMax.Microseconds(runtimeOptions.FaultPollMax),
                 new NativeInfo(true, native.Compiler, native.Source),
                 Notes(),
                 results,

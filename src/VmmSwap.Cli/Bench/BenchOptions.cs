@@ -8,8 +8,9 @@ namespace VmmSwap.Cli.Bench;
 /// <param name="Kvm">Run only the KVM guest case (<see cref="KvmBench"/>) instead of the sizes.</param>
 /// <param name="KvmPages">Pages each KVM case touches (the tests' smoke run takes fewer).</param>
 /// <param name="FaultReadPages">The runtime's <c>fault-read-pages</c>; null keeps its default.</param>
+/// <param name="FaultPollMaxUs">The runtime's <c>fault-poll-max</c> in microseconds (0: polling off); null keeps its default.</param>
 /// <param name="Only">One case to run alone (<see cref="MultiThreadFaults.Only"/>); null runs them all.</param>
-internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, bool Kvm = false, int KvmPages = KvmBench.Pages, int? FaultReadPages = null, string? Only = null)
+internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, bool Kvm = false, int KvmPages = KvmBench.Pages, int? FaultReadPages = null, string? Only = null, int? FaultPollMaxUs = null)
 {
     /// <summary>Pages faulted per (source, order) case, at most.</summary>
     internal const int MaxFaultPages = 8192;

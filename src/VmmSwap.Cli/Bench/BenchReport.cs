@@ -1,11 +1,15 @@
 namespace VmmSwap.Cli.Bench;
 
-/// <summary>The whole bench: machine, per-size results, growth across sizes and the targets.</summary>
+/// <summary>
+/// The whole bench: machine, per-size results, growth across sizes and the targets; FaultPollMaxUs
+/// is the runtime's <c>fault-poll-max</c> it ran with (0: polling off).
+/// </summary>
 internal sealed record BenchReport(
     MachineInfo Machine,
     IReadOnlyList<int> SizesMib,
     int Rounds,
     string SwapDir,
+    long FaultPollMaxUs,
     NativeInfo NativeRef,
     IReadOnlyList<string> Notes,
     IReadOnlyList<SizeResult> Results,

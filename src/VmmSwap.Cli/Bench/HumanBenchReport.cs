@@ -18,7 +18,7 @@ internal static class HumanBenchReport
         // Redirected output has no terminal width; the wide tables are unreadable wrapped at 80.
         console.Profile.Width = Math.Max(console.Profile.Width, 180);
         var m = report.Machine;
-        console.MarkupLine(Markup.Escape($"vmm-swap bench: {m.Nproc} CPUs ({m.Cpu}), {m.MemoryBytes / (1L << 30)} GiB, kernel {m.Kernel}; sizes {string.Join(", ", report.SizesMib)} MiB, {report.Rounds} round(s), medians; swap dir {report.SwapDir}"));
+        console.MarkupLine(Markup.Escape($"vmm-swap bench: {m.Nproc} CPUs ({m.Cpu}), {m.MemoryBytes / (1L << 30)} GiB, kernel {m.Kernel}; sizes {string.Join(", ", report.SizesMib)} MiB, {report.Rounds} round(s), medians; swap dir {report.SwapDir}; fault-poll-max {report.FaultPollMaxUs} us{(report.FaultPollMaxUs == 0 ? " (polling off)" : string.Empty)}"));
         console.MarkupLine(Markup.Escape($"native reference: {report.NativeRef.Source} built with {report.NativeRef.Compiler}"));
 
         // A bench run with --only leaves the other sections without rows.

@@ -188,8 +188,7 @@ public static class BenchCommand
     {
         await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
         using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
-        var defaults = new VmmSwapOptions();
-        var runtimeOptions = defaults with { SwapDirectory = options.SwapDirectory, FaultReadPages = options.FaultReadPages ?? defaults.FaultReadPages, FaultPollMax = FaultPollMax.Resolve(options.FaultPollMaxUs, defaults) };
+        var runtimeOptions = options.RuntimeOptions();
 
         // Akka's default logger writes to stdout; the report owns stdout.
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));

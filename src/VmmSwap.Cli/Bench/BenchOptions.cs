@@ -1,3 +1,5 @@
+using VmmSwap.Actors.Hosting;
+
 namespace VmmSwap.Cli.Bench;
 
 /// <summary>What <c>vmm-swap bench</c> runs.</summary>
@@ -20,4 +22,16 @@ internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, str
 
     /// <summary>Smallest guest of the during-job pass, so that each job lasts long enough to fault during it.</summary>
     internal const int MinJobGuestMib = 512;
+
+    /// <summary>The runtime's options for the run: its defaults, with the swap directory and the runtime settings given.</summary>
+    internal VmmSwapOptions RuntimeOptions()
+    {
+        var defaults = new VmmSwapOptions();
+        return defaults with
+        {
+            SwapDirectory = SwapDirectory,
+            FaultReadPages = FaultReadPages ?? defaults.FaultReadPages,
+            FaultPollMax = FaultPollMaxUs is { } us ? TimeSpan.FromMicroseconds(us) : defaults.FaultPollMax,
+        };
+    }
 }

@@ -25,10 +25,6 @@ internal static class FaultPollMax
             ? $"--fault-poll-max must be 0 to {MaxMicroseconds} (microseconds; 0: polling off), got {us}"
             : null;
 
-    /// <summary>The window to run the runtime with: <paramref name="microseconds"/>, or the runtime's default when null.</summary>
-    internal static TimeSpan Resolve(int? microseconds, VmmSwapOptions defaults) =>
-        microseconds is { } us ? TimeSpan.FromMicroseconds(us) : defaults.FaultPollMax;
-
     /// <summary>A window in whole microseconds, as the report states it.</summary>
     internal static long Microseconds(TimeSpan window) => (long)Math.Round(window.TotalMicroseconds);
 }

@@ -31,8 +31,7 @@ internal static class KvmBench
     {
         await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
         using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
-        var defaults = new VmmSwapOptions();
-        var runtimeOptions = defaults with { SwapDirectory = options.SwapDirectory, FaultPollMax = FaultPollMax.Resolve(options.FaultPollMaxUs, defaults) };
+        var runtimeOptions = options.RuntimeOptions();
 
         // Akka's default logger writes to stdout; the report owns stdout.
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));

@@ -275,6 +275,7 @@ public static class BenchCommand
     [
         $"fault latency: a dedicated guest thread times the first 8-byte GuestMemory.Read of each page; at most {BenchOptions.MaxFaultPages} pages (32 MiB) per source/order case, 1/16 of the guest at small sizes; native_ref fault gets the same page count",
         "staging faults: after Enable; zero faults: never-written pages after Enable; file faults: after Enable + SwapOut",
+        $"fault thread CPU: CPU time of the runtime's fault pump thread(s) from {FaultThreadCpu.Source}, in ms per second of guest time: faulting = over the six fault blocks / their wall-clock time; idle = over {BenchOptions.IdleGuest.TotalSeconds:0} s right after the file faults with the guest touching nothing",
         $"trim: on at most {BenchOptions.MaxTrimMixPages} pages (128 MiB) faulted back after swap-out as 30% zero, 30% clean (read only), 40% dirty, plus the fault blocks; pages/s = staged pages / trim time",
         "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (the supervisor answers AwaitState on the transition; no polling)",
         "swap-out references: plain pwrite into the page cache (the issue's reference) and pwrite + writeback + fdatasync + FADV_DONTNEED (the flush the runtime does before it reports Active); swap-in reference: pread + UFFDIO_COPY of a file flushed and dropped from the page cache, as the runtime's swap-out leaves it",

@@ -23,6 +23,9 @@ internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, str
     /// <summary>Smallest guest of the during-job pass, so that each job lasts long enough to fault during it.</summary>
     internal const int MinJobGuestMib = 512;
 
+    /// <summary>How long the guest touches nothing after the fault blocks while the fault thread's CPU is measured.</summary>
+    internal static readonly TimeSpan IdleGuest = TimeSpan.FromSeconds(1);
+
     /// <summary>The runtime's options for the run: its defaults, with the swap directory and the runtime settings given.</summary>
     internal VmmSwapOptions RuntimeOptions()
     {

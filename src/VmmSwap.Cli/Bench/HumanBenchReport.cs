@@ -42,6 +42,15 @@ internal static class HumanBenchReport
 
         Show(faults);
 
+        var cpu = new Table().Title("Fault thread CPU per second of guest time");
+        cpu.AddColumns("size MiB", "fault-poll-max us", "faulting ms/s", $"idle {BenchOptions.IdleGuest.TotalSeconds:0} s, ms/s");
+        foreach (var r in report.Results)
+        {
+            cpu.AddRow(I(r.SizeMib), I(report.FaultPollMaxUs), F(r.FaultThreadCpu.FaultingMsPerS), F(r.FaultThreadCpu.IdleMsPerS));
+        }
+
+        Show(cpu);
+
         var multi = new Table().Title("File faults from several guest threads at once, us (ours / native_ref; n1: one uffd and handler thread, nN: one per guest thread)");
         multi.AddColumns("size MiB", "threads", "order", "faults", "p50 ours", "p50 n1", "ratio", "p50 nN", "ratio", "p99 ours", "p99 n1", "ratio", "p99 nN", "ratio", "pages/s ours", "n1", "nN");
         foreach (var r in report.MultiThreadFaults)

@@ -19,6 +19,10 @@ def tables(report):
     sized = bool(report["results"])
     if sized:
         out.append("### Fault latency, us (median over rounds; ours / native_ref)\n")
+        # Reports from before the bench's --fault-poll-max say nothing of the window.
+        if "fault_poll_max_us" in report:
+            poll = report["fault_poll_max_us"]
+            out.append(f"Runtime fault-poll-max: {poll} us{' (polling off)' if poll == 0 else ''}.\n")
         out.append("| size MiB | source | order | faults | p50 ours | p50 native | p50 ratio | p99 ours | p99 native | p99 ratio | max ours | max native |")
         out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in report["results"]:
@@ -26,6 +30,15 @@ def tables(report):
                 o, n = f["ours"], f["native"]
                 out.append(f"| {r['size_mib']} | {f['source']} | {f['order']} | {o['faults']} | {fmt(o['p50_us'])} | {fmt(n['p50_us'])} | {f['p50_ratio']:.2f}x | "
                            f"{fmt(o['p99_us'])} | {fmt(n['p99_us'])} | {f['p99_ratio']:.2f}x | {fmt(o['max_us'])} | {fmt(n['max_us'])} |")
+        cpu = [r for r in report["results"] if "fault_thread_cpu" in r]
+        if cpu:
+            out.append("\n### Fault thread CPU, ms per second of guest time (median over rounds)\n")
+            out.append("faulting: over the fault blocks above; idle: the guest touching nothing right after them.\n")
+            out.append("| size MiB | fault-poll-max us | faulting | idle |")
+            out.append("|---:|---:|---:|---:|")
+            for r in cpu:
+                c = r["fault_thread_cpu"]
+                out.append(f"| {r['size_mib']} | {report.get('fault_poll_max_us', '')} | {fmt(c['faulting_ms_per_s'])} | {fmt(c['idle_ms_per_s'])} |")
     multi = report.get("multi_thread_faults", [])
     if multi:
         out.append("\n### File faults from several guest threads at once, us (median over rounds; ours / native_ref)\n")

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using VmmSwap.Actors.Hosting;
 using VmmSwap.Cli.Bench;
 
 namespace VmmSwap.Cli.Tests;
@@ -23,8 +24,14 @@ public sealed class BenchSmokeTests
         Assert.True(root.GetProperty("machine").GetProperty("nproc").GetInt32() > 0);
         Assert.NotEmpty(root.GetProperty("notes").EnumerateArray());
 
+        Assert.Equal(FaultPollMax.Microseconds(new VmmSwapOptions().FaultPollMax), root.GetProperty("fault_poll_max_us").GetInt64());
+
         var result = Assert.Single(root.GetProperty("results").EnumerateArray());
         Assert.Equal(64, result.GetProperty("size_mib").GetInt32());
+
+        var cpu = result.GetProperty("fault_thread_cpu");
+        Assert.True(cpu.GetProperty("faulting_ms_per_s").GetDouble() >= 0);
+        Assert.True(cpu.GetProperty("idle_ms_per_s").GetDouble() >= 0);
 
         var faults = result.GetProperty("faults").EnumerateArray().ToList();
         Assert.Equal(6, faults.Count);
@@ -97,6 +104,7 @@ public sealed class BenchSmokeTests
         var targets = root.GetProperty("targets").EnumerateArray().ToList();
         Assert.NotEmpty(targets);
         Assert.All(targets, t => Assert.True(t.GetProperty("met").ValueKind is JsonValueKind.True or JsonValueKind.False));
+        Assert.Contains(targets, t => t.GetProperty("name").GetString() == "idle fault thread CPU ms/s");
     }
 
     [Fact]

@@ -61,6 +61,7 @@ public static class BenchCommand
         {
             Description = "The runtime's fault-read-pages (0: file faults read on the fault thread; 1-64: parked on reads of that many pages). Default: the runtime's.",
         };
+        var faultPollMax = FaultPollMax.CreateOption();
         var only = new Option<string?>("--only")
         {
             Description = $"Run one case alone: {MultiThreadFaults.Only} (guest threads faulting on swapped-out pages at once). Default: every case.",
@@ -73,6 +74,7 @@ public static class BenchCommand
             json,
             kvm,
             faultReadPages,
+            faultPollMax,
             only,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -97,6 +99,12 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
+            if (FaultPollMax.Check(r.GetValue(faultPollMax)) is { } pollError)
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: {pollError}").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
             if (r.GetValue(only) is { } selected && selected != MultiThreadFaults.Only)
             {
                 await stderr.WriteLineAsync($"vmm-swap bench: --only must be {MultiThreadFaults.Only}, got '{selected}'").ConfigureAwait(false);
@@ -109,7 +117,7 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
-            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm), FaultReadPages: r.GetValue(faultReadPages), Only: r.GetValue(only)), stdout, stderr, ct).ConfigureAwait(false);
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm), FaultReadPages: r.GetValue(faultReadPages), Only: r.GetValue(only), FaultPollMaxUs: r.GetValue(faultPollMax)), stdout, stderr, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -180,8 +188,7 @@ public static class BenchCommand
     {
         await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
         using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
-        var defaults = new VmmSwapOptions();
-        var runtimeOptions = defaults with { SwapDirectory = options.SwapDirectory, FaultReadPages = options.FaultReadPages ?? defaults.FaultReadPages };
+        var runtimeOptions = options.RuntimeOptions();
 
         // Akka's default logger writes to stdout; the report owns stdout.
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));
@@ -250,6 +257,7 @@ public static class BenchCommand
                 options.SizesMib,
                 options.Rounds,
                 options.SwapDirectory,
+                FaultPollMax.Microseconds(runtimeOptions.FaultPollMax),
                 new NativeInfo(true, native.Compiler, native.Source),
                 Notes(),
                 results,
@@ -267,6 +275,7 @@ public static class BenchCommand
     [
         $"fault latency: a dedicated guest thread times the first 8-byte GuestMemory.Read of each page; at most {BenchOptions.MaxFaultPages} pages (32 MiB) per source/order case, 1/16 of the guest at small sizes; native_ref fault gets the same page count",
         "staging faults: after Enable; zero faults: never-written pages after Enable; file faults: after Enable + SwapOut",
+        $"fault thread CPU: CPU time of the runtime's fault pump thread(s) from {FaultThreadCpu.Source}, in ms per second of guest time: faulting = over the six fault blocks / their wall-clock time; idle = over {BenchOptions.IdleGuest.TotalSeconds:0} s right after the file faults with the guest touching nothing",
         $"trim: on at most {BenchOptions.MaxTrimMixPages} pages (128 MiB) faulted back after swap-out as 30% zero, 30% clean (read only), 40% dirty, plus the fault blocks; pages/s = staged pages / trim time",
         "swap-out / swap-in GiB/s: pages of the state transition / time from command to the state reached (the supervisor answers AwaitState on the transition; no polling)",
         "swap-out references: plain pwrite into the page cache (the issue's reference) and pwrite + writeback + fdatasync + FADV_DONTNEED (the flush the runtime does before it reports Active); swap-in reference: pread + UFFDIO_COPY of a file flushed and dropped from the page cache, as the runtime's swap-out leaves it",

@@ -18,7 +18,7 @@ internal static class HumanBenchReport
         // Redirected output has no terminal width; the wide tables are unreadable wrapped at 80.
         console.Profile.Width = Math.Max(console.Profile.Width, 180);
         var m = report.Machine;
-        console.MarkupLine(Markup.Escape($"vmm-swap bench: {m.Nproc} CPUs ({m.Cpu}), {m.MemoryBytes / (1L << 30)} GiB, kernel {m.Kernel}; sizes {string.Join(", ", report.SizesMib)} MiB, {report.Rounds} round(s), medians; swap dir {report.SwapDir}"));
+        console.MarkupLine(Markup.Escape($"vmm-swap bench: {m.Nproc} CPUs ({m.Cpu}), {m.MemoryBytes / (1L << 30)} GiB, kernel {m.Kernel}; sizes {string.Join(", ", report.SizesMib)} MiB, {report.Rounds} round(s), medians; swap dir {report.SwapDir}; fault-poll-max {report.FaultPollMaxUs} us{(report.FaultPollMaxUs == 0 ? " (polling off)" : string.Empty)}"));
         console.MarkupLine(Markup.Escape($"native reference: {report.NativeRef.Source} built with {report.NativeRef.Compiler}"));
 
         // A bench run with --only leaves the other sections without rows.
@@ -41,6 +41,15 @@ internal static class HumanBenchReport
         }
 
         Show(faults);
+
+        var cpu = new Table().Title("Fault thread CPU per second of guest time");
+        cpu.AddColumns("size MiB", "fault-poll-max us", "faulting ms/s", $"idle {BenchOptions.IdleGuest.TotalSeconds:0} s, ms/s");
+        foreach (var r in report.Results)
+        {
+            cpu.AddRow(I(r.SizeMib), I(report.FaultPollMaxUs), F(r.FaultThreadCpu.FaultingMsPerS), F(r.FaultThreadCpu.IdleMsPerS));
+        }
+
+        Show(cpu);
 
         var multi = new Table().Title("File faults from several guest threads at once, us (ours / native_ref; n1: one uffd and handler thread, nN: one per guest thread)");
         multi.AddColumns("size MiB", "threads", "order", "faults", "p50 ours", "p50 n1", "ratio", "p50 nN", "ratio", "p99 ours", "p99 n1", "ratio", "p99 nN", "ratio", "pages/s ours", "n1", "nN");

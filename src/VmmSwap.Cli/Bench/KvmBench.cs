@@ -31,7 +31,7 @@ internal static class KvmBench
     {
         await progress.WriteLineAsync("building tools/native-ref/native_ref.c ...").ConfigureAwait(false);
         using var native = await NativeReference.BuildAsync(cancellationToken).ConfigureAwait(false);
-        var runtimeOptions = new VmmSwapOptions { SwapDirectory = options.SwapDirectory };
+        var runtimeOptions = options.RuntimeOptions();
 
         // Akka's default logger writes to stdout; the report owns stdout.
         var config = ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF").WithFallback(VmmSwapConfig.For(runtimeOptions));
@@ -70,7 +70,7 @@ internal static class KvmBench
                 }
             }
 
-            return new KvmBenchReport(BenchCommand.Machine(), options.KvmPages, options.Rounds, options.SwapDirectory, KvmBenchReport.Anchor, Notes, cases);
+            return new KvmBenchReport(BenchCommand.Machine(), options.KvmPages, options.Rounds, options.SwapDirectory, FaultPollMax.Microseconds(runtimeOptions.FaultPollMax), KvmBenchReport.Anchor, Notes, cases);
         }
         finally
         {

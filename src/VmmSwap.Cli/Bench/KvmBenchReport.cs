@@ -16,12 +16,13 @@ internal sealed record KvmCaseResult(
     double RateRatio,
     double AnchorRatio);
 
-/// <summary>The report of <c>vmm-swap bench --kvm</c>.</summary>
+/// <summary>The report of <c>vmm-swap bench --kvm</c>; FaultPollMaxUs is the runtime's <c>fault-poll-max</c> it ran with (0: polling off).</summary>
 internal sealed record KvmBenchReport(
     MachineInfo Machine,
     int PagesPerCase,
     int Rounds,
     string SwapDirectory,
+    long FaultPollMaxUs,
     double AnchorPagesPerS,
     IReadOnlyList<string> Notes,
     IReadOnlyList<KvmCaseResult> Cases)
@@ -51,7 +52,7 @@ internal sealed record KvmBenchReport(
     /// <summary>Writes the report as a table.</summary>
     internal void Write(TextWriter output)
     {
-        output.WriteLine($"KVM guest first touches: {PagesPerCase} pages per case, median of {Rounds} rounds; anchor: demand_paging_test {Anchor:N0} pages/s at 1 vCPU on bare metal");
+        output.WriteLine($"KVM guest first touches: {PagesPerCase} pages per case, median of {Rounds} rounds; fault-poll-max {FaultPollMaxUs} us; anchor: demand_paging_test {Anchor:N0} pages/s at 1 vCPU on bare metal");
         output.WriteLine($"{"vcpus",5} {"source",-8} {"order",-7} {"ours p50",9} {"p99",9} {"native p50",10} {"p99",9} {"ratio",6} {"ours pages/s",13} {"native",10} {"ratio",6} {"vs anchor",9}");
         foreach (var c in Cases)
         {

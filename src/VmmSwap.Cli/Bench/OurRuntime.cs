@@ -13,6 +13,12 @@ internal sealed record OurRound
 {
     internal Dictionary<string, Latency> Faults { get; } = [];
 
+    /// <summary>The fault thread's CPU over the fault blocks of <see cref="Faults"/>, and their wall-clock time.</summary>
+    internal CpuSpan FaultThreadCpu { get; set; }
+
+    /// <summary>The fault thread's CPU over <see cref="BenchOptions.IdleGuest"/> of a guest touching nothing, after the faults.</summary>
+    internal CpuSpan IdleFaultThreadCpu { get; set; }
+
     internal double EnableGibS { get; set; }
 
     internal double SwapOutGibS { get; set; }
@@ -114,7 +120,7 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
 
             foreach (var key in new[] { "staging/seq", "staging/random", "zero/seq", "zero/random" })
             {
-                round.Faults[key] = await GuestThread.FaultAsync(guest, blocks[key]).ConfigureAwait(false);
+                round.Faults[key] = await FaultsAsync(guest, blocks[key], round).ConfigureAwait(false);
             }
 
             clock.Restart();
@@ -132,8 +138,12 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
 
             foreach (var key in new[] { "file/seq", "file/random" })
             {
-                round.Faults[key] = await GuestThread.FaultAsync(guest, blocks[key]).ConfigureAwait(false);
+                round.Faults[key] = await FaultsAsync(guest, blocks[key], round).ConfigureAwait(false);
             }
+
+            // Right after the last fault, so the window the fault thread polls on once the guest
+            // goes quiet counts here: idle CPU is what polling costs a guest that stopped faulting.
+            round.IdleFaultThreadCpu = await FaultThreadCpu.MeasureAsync(() => Task.Delay(BenchOptions.IdleGuest, cancellationToken)).ConfigureAwait(false);
 
             // The trim mix: 30% zero pages, 30% clean (faulted back unchanged), 40% dirty (rewritten).
             await GuestThread.RunAsync(() =>
@@ -254,6 +264,14 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
         {
             await ExitAsync(swap).ConfigureAwait(false);
         }
+    }
+
+    // One fault block, its fault-thread CPU added to the round's.
+    private static async Task<Latency> FaultsAsync(GuestMemory guest, long[] pages, OurRound round)
+    {
+        var (latency, cpu) = await FaultThreadCpu.MeasureAsync(() => GuestThread.FaultAsync(guest, pages)).ConfigureAwait(false);
+        round.FaultThreadCpu += cpu;
+        return latency;
     }
 
     private static async Task<Latency> DuringAsync(SwapController swap, GuestMemory guest, long[] pages, Func<Task<CommandReply>> start, SwapState until, CancellationToken cancellationToken)

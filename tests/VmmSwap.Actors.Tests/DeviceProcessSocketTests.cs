@@ -174,38 +174,30 @@ public sealed class DeviceProcessSocketTests : IDisposable
     {
         using var guest = new GuestFixture(16);
         await using var host = await StartHostAsync(guest, "vmm-swap-devices-bad-fds");
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
-        using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
-        JsonObject Send(string json, params SafeHandle[] fds)
-        {
-            DescriptorPassing.Send(socket, Encoding.UTF8.GetBytes(json + "\n"), fds);
-            return JsonNode.Parse(reader.ReadLine() ?? throw new InvalidOperationException("closed"))!.AsObject();
-        }
-
-        Assert.Equal(1, (int?)Send("""{"hello":"vmm-swap","version":1}""")["version"]);
+        using var connection = new RawConnection(SocketPath);
+        Assert.Equal(1, (int?)connection.Send("""{"hello":"vmm-swap","version":1}""")["version"]);
         var attach = $$"""{"id":1,"command":"attach_process","regions":[{{(long)guest.Memory.Regions[0].HostAddress}}]}""";
 
         using var uffd = Userfaultfd.Create();
         using var other = Userfaultfd.Create();
         using var memfd = MemFd.Create("not-a-uffd", 4096);
-        AssertError(Send(attach), ControlErrorCode.BadDescriptors);
-        AssertError(Send(attach, uffd.Fd, other.Fd), ControlErrorCode.BadDescriptors);
-        AssertError(Send("""{"id":2,"command":"status"}""", uffd.Fd), ControlErrorCode.BadDescriptors);
-        var notUffd = Send(attach, memfd);
+        AssertError(connection.Send(attach), ControlErrorCode.BadDescriptors);
+        AssertError(connection.Send(attach, uffd.Fd, other.Fd), ControlErrorCode.BadDescriptors);
+        AssertError(connection.Send("""{"id":2,"command":"status"}""", uffd.Fd), ControlErrorCode.BadDescriptors);
+        var notUffd = connection.Send(attach, memfd);
         AssertError(notUffd, ControlErrorCode.NotAUserfaultfd);
         Assert.Contains("not a userfaultfd", (string?)notUffd["error"]!["message"], StringComparison.Ordinal);
 
         // A userfaultfd whose process maps nothing where the request says: refused by the runtime,
         // which still answers.
-        var nowhere = AssertError(Send("""{"id":4,"command":"attach_process","regions":[65536]}""", Userfaultfd.Create().Fd), ControlErrorCode.Failed);
+        var nowhere = AssertError(connection.Send("""{"id":4,"command":"attach_process","regions":[65536]}""", Userfaultfd.Create().Fd), ControlErrorCode.Failed);
         Assert.Contains("cannot be registered", (string?)nowhere["error"]!["message"], StringComparison.Ordinal);
 
         // An address of the request's form (below 2^63) past the top of the process's address
         // space is the kernel's to refuse.
-        var pastTop = AssertError(Send("""{"id":5,"command":"attach_process","regions":[9223372036854771712]}""", Userfaultfd.Create().Fd), ControlErrorCode.Failed);
+        var pastTop = AssertError(connection.Send("""{"id":5,"command":"attach_process","regions":[9223372036854771712]}""", Userfaultfd.Create().Fd), ControlErrorCode.Failed);
         Assert.Contains("EINVAL", (string?)pastTop["error"]!["message"], StringComparison.Ordinal);
-        var status = Send("""{"id":3,"command":"status"}""");
+        var status = connection.Send("""{"id":3,"command":"status"}""");
         Assert.True((bool?)status["ok"]);
         Assert.Equal("Ready", (string?)status["status"]!["state"]);
     }
@@ -229,22 +221,14 @@ public sealed class DeviceProcessSocketTests : IDisposable
     {
         using var guest = new GuestFixture(16);
         await using var host = await StartHostAsync(guest, "vmm-swap-devices-bad-fields");
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(SocketPath));
-        using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
-        JsonObject Send(string json, params SafeHandle[] fds)
-        {
-            DescriptorPassing.Send(socket, Encoding.UTF8.GetBytes(json + "\n"), fds);
-            return JsonNode.Parse(reader.ReadLine() ?? throw new InvalidOperationException("closed"))!.AsObject();
-        }
-
-        Assert.Equal(1, (int?)Send("""{"hello":"vmm-swap","version":1}""")["version"]);
+        using var connection = new RawConnection(SocketPath);
+        Assert.Equal(1, (int?)connection.Send("""{"hello":"vmm-swap","version":1}""")["version"]);
         using var uffd = Userfaultfd.Create();
         var json = request.Replace("HOST", $"{(long)guest.Memory.Regions[0].HostAddress}", StringComparison.Ordinal);
-        var reply = AssertError(Send(json, request.Contains("attach_process", StringComparison.Ordinal) ? [uffd.Fd] : []), ControlErrorCode.BadRequest);
+        var reply = AssertError(connection.Send(json, request.Contains("attach_process", StringComparison.Ordinal) ? [uffd.Fd] : []), ControlErrorCode.BadRequest);
         Assert.Contains(field, (string?)reply["error"]!["message"], StringComparison.Ordinal);
 
-        var status = Send("""{"id":3,"command":"status"}""");
+        var status = connection.Send("""{"id":3,"command":"status"}""");
         Assert.True((bool?)status["ok"], status.ToJsonString());
         Assert.Equal("Ready", (string?)status["status"]!["state"]);
     }
@@ -298,4 +282,29 @@ public sealed class DeviceProcessSocketTests : IDisposable
         TestHost.StartAsync(sink ?? new InMemorySink(), s => s.AddAkka(systemName, akka => akka
             .WithVmmSwap(guest.Memory, options ?? SwapTestKit.Options())
             .WithVmmSwapControlSocket(SocketPath, idleTimeout)));
+
+    // A connection that sends each request with its descriptors on one sendmsg and reads one reply line.
+    private sealed class RawConnection : IDisposable
+    {
+        private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        private readonly StreamReader _reader;
+
+        internal RawConnection(string path)
+        {
+            _socket.Connect(new UnixDomainSocketEndPoint(path));
+            _reader = new StreamReader(new NetworkStream(_socket, ownsSocket: false), Encoding.UTF8);
+        }
+
+        internal JsonObject Send(string json, params SafeHandle[] fds)
+        {
+            DescriptorPassing.Send(_socket, Encoding.UTF8.GetBytes(json + "\n"), fds);
+            return JsonNode.Parse(_reader.ReadLine() ?? throw new InvalidOperationException("closed"))!.AsObject();
+        }
+
+        public void Dispose()
+        {
+            _reader.Dispose();
+            _socket.Dispose();
+        }
+    }
 }

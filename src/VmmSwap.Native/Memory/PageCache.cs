@@ -1,3 +1,4 @@
+using System.Buffers;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 
@@ -18,22 +19,32 @@ public static unsafe class PageCache
         var page = SystemPageSizes.PageSize;
         var length = (ulong)((size + page - 1) / page * page);
         using var mapping = MemoryMapping.MapShared(fd, 0, length, writable: false);
-        var pages = (long)(length / (ulong)page);
-        var vector = new byte[pages];
-        fixed (byte* v = vector)
+        var pages = checked((int)(length / (ulong)page));
+
+        // A status asks this of a swap file of a page per guest page: a vector of a byte per page
+        // (1 MiB for 4 GiB) allocated on every call would land on the large-object heap each time.
+        var vector = ArrayPool<byte>.Shared.Rent(pages);
+        try
         {
-            if (Libc.Mincore(mapping.Address, (nuint)length, v) < 0)
+            fixed (byte* v = vector)
             {
-                throw NativeCallException.FromLastError("mincore", $"fd {fd.Value} length {length}");
+                if (Libc.Mincore(mapping.Address, (nuint)length, v) < 0)
+                {
+                    throw NativeCallException.FromLastError("mincore", $"fd {fd.Value} length {length}");
+                }
             }
-        }
 
-        long resident = 0;
-        foreach (var b in vector)
+            long resident = 0;
+            foreach (var b in vector.AsSpan(0, pages))
+            {
+                resident += b & 1;
+            }
+
+            return resident * page;
+        }
+        finally
         {
-            resident += b & 1;
+            ArrayPool<byte>.Shared.Return(vector);
         }
-
-        return resident * page;
     }
 }

@@ -64,7 +64,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     private IActorRef _faultReaders = ActorRefs.Nobody;
     private IActorRef _statusWorker = ActorRefs.Nobody;
     private readonly PublishedCounters _counters = new();
-    private GuestMetrics _metrics = null!;
+    private readonly GuestMetrics _metrics;
     private readonly AttachedProcesses _processes;
 
     // What Status reports: the state, the last transition and, in Failed, its cause.
@@ -88,6 +88,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         _jobGate = jobGate;
         _uffds.Add(mainUffd);
         _processes = new AttachedProcesses(_log, freezer);
+        _metrics = new GuestMetrics(Self.Path.Name, _counters, guest);
         Become(Ready);
     }
 
@@ -133,7 +134,6 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
         _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
         _faultReaders = Context.ActorOf(FaultReader.Props().WithRouter(new SmallestMailboxPool(_options.FaultReaders)), "fault-readers");
-        _metrics = new GuestMetrics(Self.Path.Name, _counters, _guest);
         _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _faultReaders, _counters, _metrics), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));

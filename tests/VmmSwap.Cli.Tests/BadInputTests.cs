@@ -21,6 +21,8 @@ public sealed class BadInputTests
     [InlineData("--swap-dir /nonexistent/dir", "--swap-dir '/nonexistent/dir' cannot hold the swap file: creating an O_TMPFILE file in it, open(O_TMPFILE) failed with ENOENT")]
     [InlineData("--vcpu-kind qemu", "--vcpu-kind must be 'kvm' or 'thread', got 'qemu'; pass --vcpu-kind kvm or --vcpu-kind thread")]
     [InlineData("--vcpu-kind KVM", "--vcpu-kind must be 'kvm' or 'thread', got 'KVM'")]
+    [InlineData("--metrics prometheus", "--metrics must be 'console' (OpenTelemetry's console exporter), got 'prometheus'")]
+    [InlineData("--metrics console --json", "--metrics console writes to stdout, which --json's report owns")]
     [InlineData("--guest-mib lots", "Cannot parse argument 'lots' for option '--guest-mib'")]
     [InlineData("--no-such-option", "Unrecognized command or argument '--no-such-option'")]
     public async Task Is_refused_with_exit_code_2_and_one_line_naming_the_problem(string args, string problem)

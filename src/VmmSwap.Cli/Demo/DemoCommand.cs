@@ -75,12 +75,18 @@ public static class DemoCommand
         };
         var interactive = new Option<bool>("--interactive")
         {
-            Description = "With --control-socket: run no script, but wait for commands between phases. From another terminal run 'vmm-swap enable PATH' (while the demo says the guest is paused), 'vmm-swap status PATH', 'vmm-swap trim PATH', 'vmm-swap out PATH', 'vmm-swap prefetch PATH' (the working set back while swap stays enabled; the runtime records it in this mode), 'vmm-swap disable PATH'; the guest runs after each state change, and once disable (or a control client's exit, which also stops the runtime) has brought every page back the demo verifies them and exits. Send enable only once the demo says the guest is paused: the guest must not run while memory moves. Ctrl-C ends it early (disable and verify still run).",
+            Description = "With --control-socket: run no script, but wait for commands between phases. From another terminal run 'vmm-swap enable PATH', 'vmm-swap status PATH', 'vmm-swap trim PATH', 'vmm-swap out PATH', 'vmm-swap prefetch PATH' (the working set back while swap stays enabled; the runtime records it in this mode), 'vmm-swap disable PATH'; the guest runs after each state change, and once disable (or a control client's exit, which also stops the runtime) has brought every page back the demo verifies them and exits. An enable may come at any time: the runtime pauses the guest for the move to staging and resumes it after. Ctrl-C ends it early (disable and verify still run).",
+        };
+
+        var metrics = new Option<string?>("--metrics")
+        {
+            Description = $"Export the runtime's metrics (the VmmSwap meter: page counts, host memory, fault durations by source, jobs) while the demo runs: '{ConsoleMetrics.Name}' prints them every 5 s with OpenTelemetry's console exporter. dotnet-counters reads them too: dotnet-counters monitor -n vmm-swap --counters VmmSwap.",
+            HelpName = "EXPORTER",
         };
 
         var command = new Command("demo", "Fill a simulated guest, swap its memory out and back in while it runs, and verify every page.")
         {
-            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json, controlSocket, vcpuKind, interactive,
+            guestMib, regions, vcpus, idleSeconds, zeroPercent, repeatedPercent, textPercent, swapDir, seed, json, controlSocket, vcpuKind, interactive, metrics,
         };
         command.SetAction((result, _) => RunAsync(
             new DemoOptions
@@ -98,6 +104,7 @@ public static class DemoCommand
                 ControlSocket = result.GetValue(controlSocket),
                 VcpuKind = result.GetValue(vcpuKind),
                 Interactive = result.GetValue(interactive),
+                Metrics = result.GetValue(metrics),
             },
             stdout,
             stderr,
@@ -125,6 +132,7 @@ public static class DemoCommand
         }
 
         using var logger = DemoLogging.CreateLogger(stderr);
+        using var exporter = options.Metrics is null ? null : ConsoleMetrics.Start();
         try
         {
             DemoReport report;

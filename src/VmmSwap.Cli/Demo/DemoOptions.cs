@@ -61,6 +61,12 @@ public sealed record DemoOptions
     /// </summary>
     public bool Interactive { get; init; }
 
+    /// <summary>
+    /// Where the runtime's metrics (the <c>VmmSwap</c> meter) are exported while the demo runs:
+    /// <c>console</c> (OpenTelemetry's console exporter, every 5 s, on stdout) or null for nowhere.
+    /// </summary>
+    public string? Metrics { get; init; }
+
     /// <summary>Percent of random (incompressible, unique) pages: whatever the other kinds leave.</summary>
     public int RandomPercent => 100 - ZeroPercent - RepeatedPercent - TextPercent;
 

@@ -49,6 +49,16 @@ public static class InputValidation
             return "--interactive waits for commands on a control socket; pass --control-socket PATH too";
         }
 
+        if (o.Metrics is not null && o.Metrics != ConsoleMetrics.Name)
+        {
+            return $"--metrics must be '{ConsoleMetrics.Name}' (OpenTelemetry's console exporter), got '{o.Metrics}'";
+        }
+
+        if (o.Metrics is not null && o.Json)
+        {
+            return "--metrics console writes to stdout, which --json's report owns; drop one of them";
+        }
+
         if (o.GuestMib <= 0)
         {
             return $"--guest-mib must be a positive number of MiB, got {o.GuestMib}; pass e.g. --guest-mib 512";

@@ -143,7 +143,7 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
 
             // Right after the last fault, so the window the fault thread polls on once the guest
             // goes quiet counts here: idle CPU is what polling costs a guest that stopped faulting.
-            round.IdleFaultThreadCpu = await FaultThreadCpu.MeasureAsync(() => Task.Delay(BenchOptions.IdleGuest, cancellationToken)).ConfigureAwait(false);
+            round.IdleFaultThreadCpu = await FaultThreadCpu.MeasureAsync(() => IdleAsync(BenchOptions.IdleGuest, cancellationToken)).ConfigureAwait(false);
 
             // The trim mix: 30% zero pages, 30% clean (faulted back unchanged), 40% dirty (rewritten).
             await GuestThread.RunAsync(() =>
@@ -272,6 +272,17 @@ internal sealed class OurRuntime(ActorSystem system, VmmSwapOptions options)
         var (latency, cpu) = await FaultThreadCpu.MeasureAsync(() => GuestThread.FaultAsync(guest, pages)).ConfigureAwait(false);
         round.FaultThreadCpu += cpu;
         return latency;
+    }
+
+    // Task.Delay can end a little early by the Stopwatch's clock (it waits on a coarser timer):
+    // the idle stretch is at least its length, as the figure per second assumes.
+    private static async Task IdleAsync(TimeSpan length, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < length)
+        {
+            await Task.Delay(length - clock.Elapsed + TimeSpan.FromMilliseconds(1), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static async Task<Latency> DuringAsync(SwapController swap, GuestMemory guest, long[] pages, Func<Task<CommandReply>> start, SwapState until, CancellationToken cancellationToken)

@@ -60,6 +60,21 @@ def tables(report):
             out.append(f"| {r['size_mib']} | {e['ours_gib_per_s']:.2f} | {e['native_gib_per_s']:.2f} | {e['ratio']:.2f}x | {o['ours_gib_per_s']:.2f} | {o['native_gib_per_s']:.2f} | {o['ratio']:.2f}x | "
                        f"{o['native_flushed_gib_per_s']:.2f} | {o['flushed_ratio']:.2f}x | "
                        f"{i['ours_gib_per_s']:.2f} | {i['native_gib_per_s']:.2f} | {i['ratio']:.2f}x | {t['pages_per_s']:.0f} | {t['dropped_pages']} / {t['staged_pages']} |")
+        # Reports from before the limit references have no "limits".
+        limits = report.get("limits", [])
+        if limits:
+            out.append("\n### Limits: ours / the fastest this machine does the same move (GiB/s, median over rounds)\n")
+            out.append("| size MiB | enable | limit | ratio | pause ms | swap-out | limit | ratio | swap-in | limit | ratio | disk pread | swap-in / disk |")
+            out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for l in limits:
+                e, o, i = l["enable"], l["swap_out"], l["swap_in"]
+                out.append(f"| {l['size_mib']} | {e['ours_gib_per_s']:.2f} | {e['limit_gib_per_s']:.2f} | {e['ratio']:.2f}x | {fmt(l['enable_pause_ms'])} | "
+                           f"{o['ours_gib_per_s']:.2f} | {o['limit_gib_per_s']:.2f} | {o['ratio']:.2f}x | {i['ours_gib_per_s']:.2f} | {i['limit_gib_per_s']:.2f} | {i['ratio']:.2f}x | "
+                           f"{l['disk_read_gib_per_s']:.2f} | {l['swap_in_vs_disk']:.2f}x |")
+            out.append(f"\npause ms: Enable of a {limits[-1]['pause_guest_mib'] // 1024} GiB guest at our measured Enable rate (the guest is paused throughout).")
+            pause = [n for n in report.get("notes", []) if n.startswith("enable pause:")]
+            if pause:
+                out.append(f"\n{pause[0]}")
         out.append("\n### Fault p99 during jobs (random order), us\n")
         out.append("| size MiB | job guest MiB | idle staging | during trim | ratio | during swap-out | ratio | idle file | during swap-in | ratio | faults trim/out/in |")
         out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -116,6 +131,10 @@ def chart(report, path):
         series.setdefault("swap-out / pwrite", []).append(r["swap_out"]["ratio"])
         series.setdefault("swap-out / pwrite+flush", []).append(r["swap_out"]["flushed_ratio"])
         series.setdefault("swap-in", []).append(r["swap_in"]["ratio"])
+    for l in report.get("limits", []):
+        series.setdefault("enable / limit", []).append(l["enable"]["ratio"])
+        series.setdefault("swap-out / limit", []).append(l["swap_out"]["ratio"])
+        series.setdefault("swap-in / limit", []).append(l["swap_in"]["ratio"])
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / len(sizes)
     names = list(series)

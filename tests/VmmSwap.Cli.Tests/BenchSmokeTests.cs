@@ -98,6 +98,15 @@ public sealed class BenchSmokeTests
         Assert.Equal(JsonValueKind.Number, memory.GetProperty("heap_bytes_per_gib").ValueKind);
         Assert.Equal(JsonValueKind.Number, memory.GetProperty("rss_anon_bytes_per_gib").ValueKind);
 
+        var limits = Assert.Single(root.GetProperty("limits").EnumerateArray());
+        foreach (var job in new[] { "enable", "swap_out", "swap_in" })
+        {
+            Assert.True(limits.GetProperty(job).GetProperty("limit_gib_per_s").GetDouble() > 0, job);
+            Assert.True(limits.GetProperty(job).GetProperty("ratio").GetDouble() > 0, job);
+        }
+
+        Assert.True(limits.GetProperty("disk_read_gib_per_s").GetDouble() > 0);
+
         AssertMultiThreadSection(root, 64);
 
         Assert.NotEmpty(root.GetProperty("growth").EnumerateArray());
@@ -105,6 +114,7 @@ public sealed class BenchSmokeTests
         Assert.NotEmpty(targets);
         Assert.All(targets, t => Assert.True(t.GetProperty("met").ValueKind is JsonValueKind.True or JsonValueKind.False));
         Assert.Contains(targets, t => t.GetProperty("name").GetString() == "idle fault thread CPU ms/s");
+        Assert.Contains(targets, t => t.GetProperty("name").GetString()!.StartsWith("enable / limit", StringComparison.Ordinal));
     }
 
     [Fact]

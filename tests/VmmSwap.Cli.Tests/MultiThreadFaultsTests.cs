@@ -54,7 +54,7 @@ public sealed class MultiThreadFaultsTests
         Assert.All(targets.Where(t => t.Name.Contains("one uffd", StringComparison.Ordinal)), t => Assert.True(t.Met && t.Value == 0.5, t.ToString()));
         Assert.All(targets.Where(t => t.Name.Contains("uffd per thread", StringComparison.Ordinal)), t => Assert.True(t.Met && t.Value == 1.0, t.ToString()));
 
-        var report = new BenchReport(new MachineInfo(2, 1L << 30, "k", "cpu"), [64], 1, "/swap", 100, new NativeInfo(true, "cc", "native_ref.c"), [], [], [result], [], targets);
+        var report = new BenchReport(new MachineInfo(2, 1L << 30, "k", "cpu"), [64], 1, "/swap", 100, new NativeInfo(true, "cc", "native_ref.c"), [], [], [result], [], [], targets);
         using var writer = new StringWriter();
         HumanBenchReport.Write(report, writer);
         var text = writer.ToString();

@@ -6,6 +6,9 @@
 //   native_ref swapout <pages> <swap-dir>
 //   native_ref swapout-flush <pages> <swap-dir>
 //   native_ref swapin  <pages> <swap-dir>
+//   native_ref limit-enable  <pages>
+//   native_ref limit-swapout <pages> <swap-dir> <chunk-bytes> <sync-every-bytes>
+//   native_ref limit-swapin  <pages> <swap-dir> <chunk-bytes>
 //   native_ref fault-threads <pages> <threads> <order: seq|random> <swap-dir> <uffds: one|per-thread>
 //   native_ref kvm-fault <pages> <source> <order> <vcpus> <swap-dir> <guest-program-file>
 //
@@ -24,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,6 +323,119 @@ static void bench_swapin(long pages, const char *dir) {
     printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f}\n", s, size / s / (1UL << 30));
 }
 
+// The limit references: not the runtime's work done natively, but the fastest this machine could
+// do the same move, so the bench can say how far from the hardware each job is.
+
+// Enable's limit: the guest copied into staging that is already allocated and mapped (no page
+// allocation in the timed part) by one thread per core, each its own contiguous share, and the
+// guest freed behind it with huge-page hole punches. The guest is paused for all of Enable.
+struct enable_share {
+    int gfd;
+    unsigned char *guest, *staging;
+    size_t from, to;
+    pthread_barrier_t *start;
+};
+
+static void *enable_run(void *arg) {
+    struct enable_share *e = arg;
+    pthread_barrier_wait(e->start);
+    for (size_t off = e->from; off < e->to; off += HUGE_BYTES) {
+        size_t len = e->to - off < HUGE_BYTES ? e->to - off : HUGE_BYTES;
+        memcpy(e->staging + off, e->guest + off, len);
+        if (fallocate(e->gfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0) die("fallocate");
+    }
+    return NULL;
+}
+
+static void bench_limit_enable(long pages) {
+    size_t size = pages * page;
+    int gfd = make_memfd("guest", size), sfd = make_memfd("staging", size);
+    unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
+    unsigned char *staging = map_shared(sfd, size, PROT_READ | PROT_WRITE);
+    fill(guest, size);
+    memset(staging, 0, size);
+    int threads = get_nprocs();
+    size_t blocks = (size + HUGE_BYTES - 1) / HUGE_BYTES;
+    if ((size_t)threads > blocks) threads = (int)blocks;
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, threads + 1);
+    struct enable_share *e = calloc(threads, sizeof *e);
+    pthread_t *t = calloc(threads, sizeof *t);
+    for (int i = 0; i < threads; i++) {
+        // Shares in whole huge pages, so no two threads punch the same 2 MiB.
+        size_t from = blocks * i / threads * HUGE_BYTES, to = blocks * (i + 1) / threads * HUGE_BYTES;
+        e[i] = (struct enable_share){.gfd = gfd, .guest = guest, .staging = staging, .from = from, .to = to < size ? to : size, .start = &start};
+        pthread_create(&t[i], NULL, enable_run, &e[i]);
+    }
+    pthread_barrier_wait(&start);
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    double s = now_s() - t0;
+    printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f,\"threads\":%d}\n", s, size / s / (1UL << 30), threads);
+}
+
+// Swap-out's limit: exactly the runtime's I/O pattern and nothing else. Each chunk is written and
+// its writeback started; before a chunk, once sync_every bytes are written but not synced, an
+// fdatasync (the runtime frees staging only behind a sync); at the end fdatasync and the file
+// dropped from the page cache.
+static void bench_limit_swapout(long pages, const char *dir, size_t chunk, size_t sync_every) {
+    if (chunk == 0 || sync_every == 0) { errno = EINVAL; die("limit-swapout: chunk and sync sizes must be positive"); }
+    size_t size = pages * page;
+    int sfd = make_memfd("staging", size);
+    unsigned char *staging = map_shared(sfd, size, PROT_READ | PROT_WRITE);
+    fill(staging, size);
+    int ffd = tmpfile_in(dir);
+    long syncs = 0;
+    size_t unsynced = 0;
+    double t0 = now_s();
+    for (size_t off = 0; off < size; off += chunk) {
+        size_t len = size - off < chunk ? size - off : chunk;
+        if (unsynced >= sync_every) {
+            if (fdatasync(ffd) < 0) die("fdatasync");
+            syncs++;
+            unsynced = 0;
+        }
+        if (pwrite(ffd, staging + off, len, off) != (ssize_t)len) die("pwrite");
+        if (sync_file_range(ffd, off, len, SYNC_FILE_RANGE_WRITE) < 0) die("sync_file_range");
+        unsynced += len;
+    }
+    if (fdatasync(ffd) < 0) die("fdatasync");
+    syncs++;
+    if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
+    double s = now_s() - t0;
+    printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f,\"fdatasyncs\":%ld}\n", s, size / s / (1UL << 30), syncs);
+}
+
+// Swap-in's limit: the swap file as the runtime's swap-out leaves it (on disk, out of the page
+// cache) read sequentially in chunks into one buffer, each chunk UFFDIO_COPYed into a registered
+// guest. Before it, the same reads alone, the cache dropped again after: the disk's rate, which
+// no swap-in from this file can beat.
+static double read_file_s(int ffd, unsigned char *buf, size_t size, size_t chunk, int uffd, unsigned char *guest) {
+    double t0 = now_s();
+    for (size_t off = 0; off < size; off += chunk) {
+        size_t len = size - off < chunk ? size - off : chunk;
+        if (pread(ffd, buf, len, off) != (ssize_t)len) die("pread");
+        if (guest) uffd_copy(uffd, (unsigned long)guest + off, buf, len, 0);
+    }
+    return now_s() - t0;
+}
+
+static void bench_limit_swapin(long pages, const char *dir, size_t chunk) {
+    if (chunk == 0 || chunk % page) { errno = EINVAL; die("limit-swapin: chunk must be a positive multiple of the page"); }
+    size_t size = pages * page;
+    int ffd = swapped_out_file(dir, size);
+    unsigned char *buf = malloc(chunk);
+    double read_s = read_file_s(ffd, buf, size, chunk, -1, NULL);
+    if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
+    int gfd = make_memfd("guest", size);
+    unsigned char *guest = map_shared(gfd, size, PROT_READ | PROT_WRITE);
+    int uffd = make_uffd();
+    uffd_register(uffd, guest, size);
+    double s = read_file_s(ffd, buf, size, chunk, uffd, guest);
+    printf("{\"seconds\":%.6f,\"gib_per_s\":%.3f,\"pread_seconds\":%.6f,\"pread_gib_per_s\":%.3f}\n",
+           s, size / s / (1UL << 30), read_s, size / read_s / (1UL << 30));
+}
+
 
 // KVM demand paging: the bench's own guest program (assembled by VmmSwap.Guest and passed as a
 // file) on vCPUs of a VM laid out as VmmSwap.Guest lays it out (docs/ARCHITECTURE.md, "The KVM
@@ -483,11 +600,16 @@ int main(int argc, char **argv) {
     else if (argc >= 4 && strcmp(argv[1], "swapout") == 0) bench_swapout(atol(argv[2]), argv[3], 0);
     else if (argc >= 4 && strcmp(argv[1], "swapout-flush") == 0) bench_swapout(atol(argv[2]), argv[3], 1);
     else if (argc >= 4 && strcmp(argv[1], "swapin") == 0) bench_swapin(atol(argv[2]), argv[3]);
+    else if (argc >= 3 && strcmp(argv[1], "limit-enable") == 0) bench_limit_enable(atol(argv[2]));
+    else if (argc >= 6 && strcmp(argv[1], "limit-swapout") == 0) bench_limit_swapout(atol(argv[2]), argv[3], strtoul(argv[4], NULL, 10), strtoul(argv[5], NULL, 10));
+    else if (argc >= 5 && strcmp(argv[1], "limit-swapin") == 0) bench_limit_swapin(atol(argv[2]), argv[3], strtoul(argv[4], NULL, 10));
     else if (argc >= 8 && strcmp(argv[1], "kvm-fault") == 0) bench_kvm_fault(atol(argv[2]), argv[3], argv[4], atoi(argv[5]), argv[6], argv[7]);
     else {
         fprintf(stderr, "usage: native_ref fault <pages> <staging|file|zero> <seq|random> <swap-dir>\n"
                         "       native_ref fault-threads <pages> <threads> <seq|random> <swap-dir> <one|per-thread>\n"
                         "       native_ref enable <pages> | swapout[-flush] <pages> <swap-dir> | swapin <pages> <swap-dir>\n"
+                        "       native_ref limit-enable <pages> | limit-swapout <pages> <swap-dir> <chunk-bytes> <sync-every-bytes>\n"
+                        "       native_ref limit-swapin <pages> <swap-dir> <chunk-bytes>\n"
                         "       native_ref kvm-fault <pages> <staging|file|zero> <seq|random> <vcpus> <swap-dir> <guest-program-file>\n");
         return 2;
     }

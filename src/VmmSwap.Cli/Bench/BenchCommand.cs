@@ -199,6 +199,7 @@ public static class BenchCommand
             var lifeCycle = options.Only is null;
             var results = new List<SizeResult>();
             var multiThread = new List<MultiThreadResult>();
+            var limits = new List<LimitResult>();
             foreach (var size in options.SizesMib)
             {
                 var pages = PageSize.BytesToPages((ulong)size << 20);
@@ -207,6 +208,7 @@ public static class BenchCommand
                 var nativeRounds = new List<NativeRound>();
                 var ourBursts = new List<Dictionary<string, FaultBurst>>();
                 var nativeBursts = new List<Dictionary<string, MultiThreadReport.NativePair>>();
+                var limitRounds = new List<LimitRound>();
                 async Task Ours()
                 {
                     if (lifeCycle)
@@ -222,6 +224,7 @@ public static class BenchCommand
                     if (lifeCycle)
                     {
                         nativeRounds.Add(await NativeAsync(native, pages, faultPages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
+                        limitRounds.Add(await LimitReferences.MeasureAsync(native, pages, runtimeOptions.SwapChunkBytes, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
                     }
 
                     nativeBursts.Add(await MultiThreadFaults.NativeAsync(native, pages, options.SwapDirectory, cancellationToken).ConfigureAwait(false));
@@ -247,6 +250,7 @@ public static class BenchCommand
                 if (lifeCycle)
                 {
                     results.Add(ReportBuilder.Size(size, faultPages, ourRounds, nativeRounds));
+                    limits.Add(LimitReferences.Size(results[^1], limitRounds));
                 }
 
                 multiThread.Add(MultiThreadReport.Size(size, pages, ourBursts, nativeBursts));
@@ -259,11 +263,12 @@ public static class BenchCommand
                 options.SwapDirectory,
                 FaultPollMax.Microseconds(runtimeOptions.FaultPollMax),
                 new NativeInfo(true, native.Compiler, native.Source),
-                Notes(),
+                [.. Notes(), .. LimitReferences.Notes(limits, runtimeOptions.SwapChunkBytes)],
                 results,
                 multiThread,
+                limits,
                 results.Count > 0 ? ReportBuilder.Growth(results) : [],
-                [.. ReportBuilder.Targets(results), .. MultiThreadReport.Targets(multiThread)]);
+                [.. ReportBuilder.Targets(results), .. LimitReferences.Targets(limits), .. MultiThreadReport.Targets(multiThread)]);
         }
         finally
         {

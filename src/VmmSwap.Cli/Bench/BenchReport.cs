@@ -1,8 +1,8 @@
 namespace VmmSwap.Cli.Bench;
 
 /// <summary>
-/// The whole bench: machine, per-size results, growth across sizes and the targets; FaultPollMaxUs
-/// is the runtime's <c>fault-poll-max</c> it ran with (0: polling off).
+/// The whole bench: machine, per-size results, the jobs against their limits, growth across sizes
+/// and the targets; FaultPollMaxUs is the runtime's <c>fault-poll-max</c> it ran with (0: polling off).
 /// </summary>
 internal sealed record BenchReport(
     MachineInfo Machine,
@@ -14,6 +14,7 @@ internal sealed record BenchReport(
     IReadOnlyList<string> Notes,
     IReadOnlyList<SizeResult> Results,
     IReadOnlyList<MultiThreadResult> MultiThreadFaults,
+    IReadOnlyList<LimitResult> Limits,
     IReadOnlyList<Growth> Growth,
     IReadOnlyList<TargetResult> Targets);
 

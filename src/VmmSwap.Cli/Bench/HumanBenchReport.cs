@@ -72,6 +72,15 @@ internal static class HumanBenchReport
 
         Show(throughput);
 
+        var limits = new Table().Title("Limits: ours / the fastest this machine does the same move (GiB/s)");
+        limits.AddColumns("size MiB", "enable", "limit", "ratio", $"{LimitReferences.PauseGuestMib / 1024} GiB pause ms", "swap-out", "limit", "ratio", "swap-in", "limit", "ratio", "disk pread", "swap-in / disk");
+        foreach (var l in report.Limits)
+        {
+            limits.AddRow(I(l.SizeMib), F(l.Enable.OursGibPerS), F(l.Enable.LimitGibPerS), X(l.Enable.Ratio), F(l.EnablePauseMs), F(l.SwapOut.OursGibPerS), F(l.SwapOut.LimitGibPerS), X(l.SwapOut.Ratio), F(l.SwapIn.OursGibPerS), F(l.SwapIn.LimitGibPerS), X(l.SwapIn.Ratio), F(l.DiskReadGibPerS), X(l.SwapInVsDisk));
+        }
+
+        Show(limits);
+
         var jobs = new Table().Title("Fault p99 during jobs (random order), us");
         jobs.AddColumns("size MiB", "job guest MiB", "idle staging", "trim", "ratio", "swap-out", "ratio", "idle file", "swap-in", "ratio", "faults trim/out/in");
         foreach (var r in report.Results)

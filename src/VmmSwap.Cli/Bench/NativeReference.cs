@@ -115,7 +115,8 @@ internal sealed class NativeReference : IDisposable
         }
     }
 
-    private async Task<JsonDocument> InvokeAsync(string[] args, CancellationToken cancellationToken)
+    /// <summary>Runs native_ref with <paramref name="args"/> and parses the one JSON object it prints, or throws with its stderr.</summary>
+    internal async Task<JsonDocument> InvokeAsync(string[] args, CancellationToken cancellationToken)
     {
         var (exit, stdout, stderr) = await RunAsync(Binary, args, cancellationToken).ConfigureAwait(false);
         if (exit != 0)

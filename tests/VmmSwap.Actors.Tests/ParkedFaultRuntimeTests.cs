@@ -1,3 +1,4 @@
+using Akka.Event;
 using VmmSwap.Core.Pages;
 using VmmSwap.Testing;
 using Xunit.Abstractions;
@@ -53,6 +54,41 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
     }
 
     [Fact]
+    public async Task A_device_process_that_exits_while_its_fault_is_parked_is_detached_and_the_guest_still_gets_the_page()
+    {
+        ForeignUserfaultfd? child = null;
+        using var parked = await ParkedGuest.StartAsync(this, "parked-child-exit", seed: 94, attach: AttachChildAsync);
+        using var owned = child!;
+        var page = parked.FilePage(10);
+        var childRead = await ParkChildReadAsync(parked, child!, page);
+        var logs = CreateTestProbe();
+        Sys.EventStream.Subscribe(logs.Ref, typeof(Info));
+
+        child!.KillOwner();
+        await logs.FishForMessageAsync(m => m is Info i && $"{i.Message}".Contains($"device process {child.Pid} has exited", StringComparison.Ordinal), Deadline);
+        await Assert.ThrowsAnyAsync<Exception>(() => childRead.WaitAsync(Deadline));
+
+        // The host's own fault on the page waits for the read still held, and gets the page from
+        // it: no second read is asked for.
+        var hostRead = ParkedGuest.GuestRead.Start(parked.Guest.Memory, parked.Guest.Memory.PageAddress(page));
+        await ParkedGuest.WaitForChannelAsync(() => hostRead.WaitChannel, $"the guest thread reading page {page}");
+        parked.Reads.Open();
+        Assert.Equal(parked.Guest.Expected[page], await hostRead.Result.WaitAsync(Deadline));
+        Assert.Equal(1, parked.Reads.Arrived);
+        Assert.Equal(SwapState.Active, (await parked.Swap.StatusAsync().WaitAsync(Deadline)).State);
+
+        await parked.Swap.DisableAsync().WaitAsync(Deadline);
+        Assert.Null((await parked.Swap.WaitForStateAsync(SwapState.Ready, Deadline)).Error);
+        Assert.Empty(parked.Guest.Mismatches());
+
+        async Task AttachChildAsync(ParkedGuest guest)
+        {
+            child = ForeignUserfaultfd.Create(guest.Guest.Mappings.Select(m => (m.MemFd, m.Offset, (nint)0, m.Size)));
+            await guest.Swap.AttachProcessAsync(child.Uffd, child.Pid, child.MappedAt, freeze: false).WaitAsync(Deadline);
+        }
+    }
+
+    [Fact]
     public async Task A_page_removed_while_its_fault_is_parked_is_served_as_a_zero_page()
     {
         using var parked = await ParkedGuest.StartAsync(this, "parked-remove", seed: 95);
@@ -76,6 +112,19 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
         await parked.Swap.DisableAsync().WaitAsync(Deadline);
         Assert.Null((await parked.Swap.WaitForStateAsync(SwapState.Ready, Deadline)).Error);
         Assert.Empty(parked.Guest.Mismatches());
+    }
+
+    // The child reads the page through its own mapping and userfaultfd; returns once that fault is
+    // parked on a held read and the child's only thread waits in the fault handler.
+    private static async Task<Task<string>> ParkChildReadAsync(ParkedGuest parked, ForeignUserfaultfd child, long page)
+    {
+        var address = child.MappedAt[0] + (nint)PageSize.PagesToBytes(page);
+        var read = Task.Factory.StartNew(() => child.ReadPage(address), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Assert.True(parked.Reads.WaitForArrived(1, Deadline), $"no fault read was asked for page {page}: the child's fault was not parked");
+        await ParkedGuest.WaitForChannelAsync(() => ParkedGuest.WaitChannel(child.Pid, child.Pid), $"device process {child.Pid}");
+        Assert.False(read.IsCompleted, "the child's parked read returned before its read ran");
+        Assert.Equal(0, (await parked.Swap.StatusAsync().WaitAsync(Deadline)).Metrics.CopiedFromFilePages);
+        return read;
     }
 
     private static async Task AwaitAsync(Func<Task<bool>> condition, string what)

@@ -54,6 +54,38 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
     }
 
     [Fact]
+    public async Task A_device_process_detached_while_its_fault_is_parked_reads_the_guest_page_and_loses_none()
+    {
+        ForeignUserfaultfd? child = null;
+        using var parked = await ParkedGuest.StartAsync(this, "parked-detach", seed: 93, attach: AttachChildAsync);
+        using var owned = child!;
+        var page = parked.FilePage(10);
+        var childRead = await ParkChildReadAsync(parked, child!, page);
+
+        Assert.Equal(CommandOutcome.Accepted, (await parked.Swap.DetachProcessAsync(child!.Pid).WaitAsync(Deadline)).Outcome);
+
+        // The runtime had read its fault before the detach: the thread blocked in it finishes the
+        // read it began with the guest's page, not with the memfd's hole (which a read would fill
+        // with a zero page, hiding the page from the guest too), and reads it so again.
+        Assert.Equal(parked.Guest.ExpectedHash(page), await childRead.WaitAsync(Deadline));
+        Assert.Equal(parked.Guest.ExpectedHash(page), child.ReadPage(child.MappedAt[0] + (nint)PageSize.PagesToBytes(page)));
+        Assert.Equal(SwapState.Active, (await parked.Swap.StatusAsync().WaitAsync(Deadline)).State);
+        child.KillOwner();
+
+        parked.Reads.Open();
+        Assert.Equal(parked.Guest.Expected[page], parked.Guest.ReadPage(page));
+        await parked.Swap.DisableAsync().WaitAsync(Deadline);
+        Assert.Null((await parked.Swap.WaitForStateAsync(SwapState.Ready, Deadline)).Error);
+        Assert.Empty(parked.Guest.Mismatches());
+
+        async Task AttachChildAsync(ParkedGuest guest)
+        {
+            child = ForeignUserfaultfd.Create(guest.Guest.Mappings.Select(m => (m.MemFd, m.Offset, (nint)0, m.Size)));
+            await guest.Swap.AttachProcessAsync(child.Uffd, child.Pid, child.MappedAt, freeze: false).WaitAsync(Deadline);
+        }
+    }
+
+    [Fact]
     public async Task A_device_process_that_exits_while_its_fault_is_parked_is_detached_and_the_guest_still_gets_the_page()
     {
         ForeignUserfaultfd? child = null;

@@ -55,6 +55,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     private readonly GuestMemory _guest;
     private readonly VmmSwapOptions _options;
     private readonly JobStartGate? _jobGate;
+    private readonly FaultReadGate? _readGate;
     private readonly List<Userfaultfd> _uffds = [];
     private readonly List<(SwapState State, IActorRef ReplyTo)> _stateWaiters = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -74,14 +75,16 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
 
     /// <summary>Creates the supervisor for <paramref name="guest"/>; <paramref name="mainUffd"/> becomes the runtime's.</summary>
     public SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options)
-        : this(guest, mainUffd, options, FreezerOf(options), null, null)
+        : this(guest, mainUffd, options, FreezerOf(options), null, null, null)
     {
     }
 
     // Jobs of a supervisor given a gate wait for it before their first chunk (tests hold a job's
-    // InProgress state with it; no message of the protocol does).
-    internal SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? jobGate, IGuestPause? pause)
+    // InProgress state with it; no message of the protocol does); its fault reads wait for a read
+    // gate the same way (tests hold a fault parked with it).
+    internal SwapSupervisor(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? jobGate, IGuestPause? pause, FaultReadGate? readGate)
     {
+        _readGate = readGate;
         _guest = guest;
         _pause = pause;
         _options = options;
@@ -105,11 +108,14 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     /// </summary>
     /// <remarks>Every Enable pauses the host's guest through <paramref name="pause"/> first, when given (<see cref="IGuestPause"/>).</remarks>
     public static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, IGuestPause? pause = null) =>
-        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), null, pause));
+        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), null, pause, null));
 
-    /// <summary>Props for a supervisor whose jobs wait for <paramref name="jobGate"/> before their first chunk.</summary>
-    internal static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate jobGate, IGuestPause? pause) =>
-        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), jobGate, pause));
+    /// <summary>
+    /// Props for a supervisor whose jobs wait for <paramref name="jobGate"/> before their first
+    /// chunk, and whose fault reads wait for <paramref name="readGate"/> before they start (tests only).
+    /// </summary>
+    internal static Props Props(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, JobStartGate? jobGate, IGuestPause? pause, FaultReadGate? readGate) =>
+        Akka.Actor.Props.CreateBy(new Producer(guest, mainUffd, options.Validated(), FreezerOf(options), jobGate, pause, readGate));
 
     private static CgroupFreezer? FreezerOf(VmmSwapOptions options) =>
         string.IsNullOrEmpty(options.FreezeCgroup) ? null : CgroupFreezer.Open(options.FreezeCgroup);
@@ -133,7 +139,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     {
         _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
         _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
-        _faultReaders = Context.ActorOf(FaultReader.Props().WithRouter(new SmallestMailboxPool(_options.FaultReaders)), "fault-readers");
+        _faultReaders = Context.ActorOf(FaultReader.Props(_readGate).WithRouter(new SmallestMailboxPool(_options.FaultReaders)), "fault-readers");
         _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _faultReaders, _counters, _metrics), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
@@ -160,11 +166,11 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     }
 
     // Akka creates actors through public constructors only; the gated one is internal.
-    private sealed class Producer(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? gate, IGuestPause? pause) : IIndirectActorProducer
+    private sealed class Producer(GuestMemory guest, Userfaultfd mainUffd, VmmSwapOptions options, CgroupFreezer? freezer, JobStartGate? gate, IGuestPause? pause, FaultReadGate? readGate) : IIndirectActorProducer
     {
         public Type ActorType => typeof(SwapSupervisor);
 
-        public ActorBase Produce() => new SwapSupervisor(guest, mainUffd, options, freezer, gate, pause);
+        public ActorBase Produce() => new SwapSupervisor(guest, mainUffd, options, freezer, gate, pause, readGate);
 
         public void Release(ActorBase actor)
         {

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using VmmSwap.Actors.Hosting;
 using VmmSwap.Actors.Jobs;
+using VmmSwap.Actors.Workers;
 using VmmSwap.Core.Guest;
 using Xunit.Abstractions;
 
@@ -32,6 +33,19 @@ public abstract class SwapTestKit(ITestOutputHelper output)
         ExitOnShutdown.Register(Sys, supervisor, options);
         Gates.Add(supervisor, gate);
         return new SwapController(supervisor);
+    }
+
+    /// <summary>
+    /// Starts a supervisor as <see cref="SwapController.Start"/> does, whose fault reads wait before
+    /// they start until the returned gate opens (disposing it opens it): a file fault that needs the
+    /// disk stays parked until then.
+    /// </summary>
+    internal (SwapController Swap, FaultReadGate Reads) StartHoldingReads(GuestMemory guest, VmmSwapOptions options, string name)
+    {
+        var reads = new FaultReadGate();
+        var supervisor = SupervisorStarter.Start(Sys, guest, options, name, readGate: reads);
+        ExitOnShutdown.Register(Sys, supervisor, options);
+        return (new SwapController(supervisor), reads);
     }
 
     /// <summary>Lets the jobs of a supervisor from <see cref="StartPaused"/> started so far run.</summary>

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using VmmSwap.Actors.Jobs;
+using VmmSwap.Actors.Workers;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Storage;
 using VmmSwap.Native.Uffd;
@@ -17,10 +18,10 @@ internal static class SupervisorStarter
     /// (<see cref="SwapDirectoryUnusableException"/>) and userfaultfd access
     /// (<see cref="UserfaultfdUnavailableException"/>), then starts the supervisor of
     /// <paramref name="guest"/> as <paramref name="name"/>, owning the userfaultfd opened here, with
-    /// the host's <paramref name="pause"/> for its Enables. Its jobs wait for <paramref name="jobGate"/>
-    /// when one is given (tests only).
+    /// the host's <paramref name="pause"/> for its Enables. Its jobs wait for <paramref name="jobGate"/>,
+    /// and its fault reads for <paramref name="readGate"/>, when one is given (tests only).
     /// </summary>
-    internal static IActorRef Start(ActorSystem system, GuestMemory guest, VmmSwapOptions options, string name, JobStartGate? jobGate = null, IGuestPause? pause = null)
+    internal static IActorRef Start(ActorSystem system, GuestMemory guest, VmmSwapOptions options, string name, JobStartGate? jobGate = null, IGuestPause? pause = null, FaultReadGate? readGate = null)
     {
         // Without it the supervisor's children fail to start on their dispatcher, long after this call.
         if (!system.Settings.Config.HasPath($"{VmmSwapConfig.FaultPumpDispatcher}.type"))
@@ -32,7 +33,7 @@ internal static class SupervisorStarter
         var uffd = Userfaultfd.Create();
         try
         {
-            var props = jobGate is null ? SwapSupervisor.Props(guest, uffd, options, pause) : SwapSupervisor.Props(guest, uffd, options, jobGate, pause);
+            var props = jobGate is null && readGate is null ? SwapSupervisor.Props(guest, uffd, options, pause) : SwapSupervisor.Props(guest, uffd, options, jobGate, pause, readGate);
             return system.ActorOf(props, name);
         }
         catch

@@ -11,10 +11,15 @@ namespace VmmSwap.Actors.Workers;
 /// </summary>
 internal sealed class FaultReader : ReceiveActor
 {
-    public FaultReader()
+    public FaultReader(FaultReadGate? gate)
     {
         Receive<ReadForFault>(m =>
         {
+            if (gate is not null && gate.Hold(Self, m, Sender))
+            {
+                return;
+            }
+
             Exception? error = null;
             try
             {
@@ -29,5 +34,6 @@ internal sealed class FaultReader : ReceiveActor
         });
     }
 
-    public static Props Props() => Akka.Actor.Props.Create(() => new FaultReader()).WithDispatcher(VmmSwapConfig.FaultReaderDispatcher);
+    /// <summary>Props of a reader; one given a <paramref name="gate"/> (tests only) waits for it before each read.</summary>
+    public static Props Props(FaultReadGate? gate = null) => Akka.Actor.Props.Create(() => new FaultReader(gate)).WithDispatcher(VmmSwapConfig.FaultReaderDispatcher);
 }

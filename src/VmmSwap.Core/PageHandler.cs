@@ -139,8 +139,20 @@ public sealed class PageHandler : IDisposable
         return ServeFault(uffd, host, (nint)PageSize.PageBase(address), readPages);
     }
 
+    /// <summary>
+    /// Serves a fault on this thread whatever reads are under way: a page a fault read is still
+    /// loading is read through the file's mapping instead of waiting for it. For a userfaultfd
+    /// about to be detached, whose faults cannot wait (<see cref="TakeFaultsOf"/>).
+    /// </summary>
+    public FaultServed HandlePageFaultNow(Userfaultfd uffd, GuestLayout? layout, ulong address)
+    {
+        var host = layout is null ? address : (layout.ToHost(address) ?? throw new InvalidGuestAddressException(address, "no guest region is mapped there in that process")).HostAddress;
+        return ServeFault(uffd, host, (nint)PageSize.PageBase(address), readPages: 0, mayWait: false);
+    }
+
     // address names the page (a host address); pageAddress is where uffd's process maps it.
-    private FaultServed ServeFault(Userfaultfd uffd, ulong address, nint pageAddress, int readPages)
+    // mayWait: a page a fault read is loading waits for it (parked); false reads it here.
+    private FaultServed ServeFault(Userfaultfd uffd, ulong address, nint pageAddress, int readPages, bool mayWait = true)
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var page = PageSize.AddressToPageIndex(address);
@@ -162,7 +174,7 @@ public sealed class PageHandler : IDisposable
 
         if (File.IsPresent(fileIndex))
         {
-            return ServeFromFile(uffd, region, fileIndex, pageAddress, readPages);
+            return ServeFromFile(uffd, region, fileIndex, pageAddress, readPages, mayWait);
         }
 
         try
@@ -192,8 +204,16 @@ public sealed class PageHandler : IDisposable
         return FaultReads.Complete(read, succeeded);
     }
 
-    /// <summary>Drops the faults of <paramref name="uffd"/> waiting for fault reads: it is detached or its process gone.</summary>
+    /// <summary>Drops the faults of <paramref name="uffd"/> waiting for fault reads: its process is gone.</summary>
     public void ForgetFaultsOf(Userfaultfd uffd) => FaultReads.Forget(uffd);
+
+    /// <summary>
+    /// Takes the faults of <paramref name="uffd"/> waiting for fault reads, to serve them before it
+    /// is detached: once unregistered, a woken thread of its process would find the page's hole and
+    /// the kernel would fill it with zeros, in the guest's own memory, while the page's bytes are
+    /// still here. Serve each with <see cref="HandlePageFaultNow"/>.
+    /// </summary>
+    public IReadOnlyList<ParkedFault> TakeFaultsOf(Userfaultfd uffd) => FaultReads.Take(uffd);
 
     /// <summary>
     /// Ends every fault read before the page state goes (Disable, a stop): see
@@ -459,16 +479,17 @@ public sealed class PageHandler : IDisposable
     // cache from the file's mapping (no disk to wait for); any other waits for a read off this
     // thread when readPages allows, or is read here through the mapping.
     // A parked fault keeps the page's address in uffd's process: served again as it was reported.
-    private FaultServed ServeFromFile(Userfaultfd uffd, PageHandlerRegion region, long fileIndex, nint pageAddress, int readPages)
+    private FaultServed ServeFromFile(Userfaultfd uffd, PageHandlerRegion region, long fileIndex, nint pageAddress, int readPages, bool mayWait)
     {
         var read = FaultReads.Find(fileIndex);
-        if (read is { Loaded: false })
+        if (read is { Loaded: false } && mayWait)
         {
             read.Park(new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp()));
             return new(FaultSource.Parked);
         }
 
-        var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? read?.AddressOf(fileIndex);
+        // A read still loading (met only when this fault may not wait for it) holds no bytes yet.
+        var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? (read is { Loaded: true } ? read.AddressOf(fileIndex) : null);
         if (buffered is null && readPages > 0 && !File.IsCached(fileIndex))
         {
             return new(FaultSource.Parked, FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp()), readAhead: ActiveSwapIn is null));

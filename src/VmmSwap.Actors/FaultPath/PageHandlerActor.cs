@@ -236,7 +236,8 @@ internal sealed partial class PageHandlerActor : ReceiveActor
     }
 
     // parkedAt: when a fault served again after a read had parked it (the metrics time its whole wait).
-    private void ServeFault(Userfaultfd uffd, ulong address, int readPages, long? parkedAt = null)
+    // now: served on this thread whatever reads are under way (a userfaultfd being detached).
+    private void ServeFault(Userfaultfd uffd, ulong address, int readPages, long? parkedAt = null, bool now = false)
     {
         var start = Stopwatch.GetTimestamp();
         if (_handler is null)
@@ -250,9 +251,11 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         try
         {
             // A device process reports its own addresses: its layout finds the page.
-            var served = _registrations.LayoutOf(uffd) is { } layout
-                ? _handler.HandlePageFault(uffd, layout, address, readPages)
-                : _handler.HandlePageFault(uffd, address, readPages);
+            var served = now
+                ? _handler.HandlePageFaultNow(uffd, _registrations.LayoutOf(uffd), address)
+                : _registrations.LayoutOf(uffd) is { } layout
+                    ? _handler.HandlePageFault(uffd, layout, address, readPages)
+                    : _handler.HandlePageFault(uffd, address, readPages);
             if (served.Read is { } read)
             {
                 _faultReaders.Tell(new ReadForFault(read));
@@ -417,14 +420,45 @@ internal sealed partial class PageHandlerActor : ReceiveActor
 
     // Its faults already read were served or woken; anything read after this goes unanswered by
     // the page state, as the kernel resolves faults of an unregistered range itself.
+    // A fault of this process the runtime has read but not served yet (parked on a read, or
+    // deferred behind a remove event) is served before the unregister: the unregister wakes its
+    // thread, which would touch the page's hole with nothing registered, and the kernel would fill
+    // it with zeros in the guest's own memory while the page's bytes are still in the page state.
     private void Handle(DetachUffd m)
     {
+        if (_handler is not null && !m.Uffd.Fd.IsClosed)
+        {
+            DrainAndServe(m.Uffd);
+            foreach (var fault in _handler.TakeFaultsOf(m.Uffd))
+            {
+                ServeFault(fault.Uffd, fault.Address, 0, fault.ParkedAt, now: true);
+            }
+        }
+
         _deferred.RemoveAll(f => f.Uffd == m.Uffd);
         _failed.RemoveAll(f => f.Uffd == m.Uffd);
         _handler?.ForgetFaultsOf(m.Uffd);
         _detached.RemoveWhere(u => u.Fd.IsClosed);
         _detached.Add(m.Uffd);
         _supervisor.Tell(new UffdDetached(m.Uffd, m.ReplyTo, _registrations.Remove(m.Uffd)));
+    }
+
+    // Reads and handles what the userfaultfd holds now: a remove event read here lets the faults
+    // deferred behind it be served (RetryDeferred). A read that fails leaves the rest to the pump.
+    private void DrainAndServe(Userfaultfd uffd)
+    {
+        try
+        {
+            UffdEvent[] events;
+            while ((events = uffd.Drain(FaultPump.MaxBatch)).Length > 0)
+            {
+                Handle(new UffdEventBatch(uffd, events));
+            }
+        }
+        catch (NativeCallException e)
+        {
+            _log.Info("reading userfaultfd {0} before its detach: {1}", uffd.Fd.Value, e.Message);
+        }
     }
 
     // Unregisters every userfaultfd; one whose process has exited is dropped, as expected.

@@ -67,6 +67,14 @@ public sealed class FaultRead : PageWork
 
     internal void Unpark(Userfaultfd uffd) => _parked.RemoveAll(f => ReferenceEquals(f.Uffd, uffd));
 
+    /// <summary>Takes the faults of <paramref name="uffd"/> off this read and returns them.</summary>
+    internal List<ParkedFault> TakeParked(Userfaultfd uffd)
+    {
+        var taken = _parked.FindAll(f => ReferenceEquals(f.Uffd, uffd));
+        Unpark(uffd);
+        return taken;
+    }
+
     /// <summary>Slot <paramref name="index"/> was served, or left the file: never serve it from here again.</summary>
     internal void Invalidate(long index) => _valid &= ~Bit(index);
 

@@ -110,6 +110,9 @@ public sealed class FaultReads
         }
     }
 
+    /// <summary>Takes the faults of <paramref name="uffd"/> off every read and returns them, to be served now.</summary>
+    internal List<ParkedFault> Take(Userfaultfd uffd) => [.. _reads.SelectMany(read => read.TakeParked(uffd))];
+
     /// <summary>The slots of <paramref name="range"/> left the file: no read may serve them any more.</summary>
     internal void Drop(PageRange range)
     {

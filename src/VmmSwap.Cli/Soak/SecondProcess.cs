@@ -17,6 +17,7 @@ public sealed class SecondProcess : IDisposable
     private readonly Action<long, ulong> _onMismatch;
     private readonly Task _stdout;
     private long _reads;
+    private readonly TaskCompletionSource _firstPass = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _progressAt;
     private volatile int _readerTid;
     private volatile bool _going;
@@ -119,6 +120,24 @@ public sealed class SecondProcess : IDisposable
         _process.StandardInput.Flush();
     }
 
+    /// <summary>
+    /// Waits until it has read and checked every one of its pages once (its first report), or
+    /// <paramref name="timeout"/> has passed: false then, which the watchdog reports as a hang if
+    /// it stays so.
+    /// </summary>
+    public async Task<bool> FirstPassAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _firstPass.Task.WaitAsync(timeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Where in the kernel its reading thread waits now (its /proc wchan), for a hang report.</summary>
     public string WaitChannel => SoakThreads.WaitChannel(Pid, _readerTid);
 
@@ -215,6 +234,7 @@ public sealed class SecondProcess : IDisposable
                 case ["reads" or "done", var reads]:
                     Interlocked.Exchange(ref _reads, long.Parse(reads, CultureInfo.InvariantCulture));
                     Interlocked.Exchange(ref _progressAt, Stopwatch.GetTimestamp());
+                    _firstPass.TrySetResult();
                     break;
                 case ["mismatch", var page, var checksum]:
                     _onMismatch(long.Parse(page, CultureInfo.InvariantCulture), ulong.Parse(checksum, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture));

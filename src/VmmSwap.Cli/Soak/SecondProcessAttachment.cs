@@ -94,8 +94,11 @@ public sealed class SecondProcessAttachment : IAsyncDisposable
             return false;
         }
 
+        // A second process detached before its first pass would check nothing: on a loaded host
+        // every one of a short soak's was, once, and the soak said a second process read no page.
         child.Go();
         _current = child;
+        await child.FirstPassAsync(SoakDeadlines.Deadline).ConfigureAwait(false);
         return true;
     }
 

@@ -48,7 +48,7 @@ public sealed class SoakSwapDir : IDisposable
             return new SoakSwapDir(parent, null, $"not available (mount -t tmpfs failed: {output}; it needs root)", canFill: false);
         }
 
-        return new SoakSwapDir(mountPoint, mountPoint, $"a {kib} KiB tmpfs (mount -t tmpfs -o size={kib}k) filled by a filler file before a swap-out, leaving a quarter of the guest free", canFill: true);
+        return new SoakSwapDir(mountPoint, mountPoint, $"a {kib} KiB tmpfs (mount -t tmpfs -o size={kib}k) filled by a filler file before a swap-out, leaving a sixteenth of the guest free", canFill: true);
     }
 
     /// <summary>

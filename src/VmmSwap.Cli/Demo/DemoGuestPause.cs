@@ -15,16 +15,12 @@ internal sealed class DemoGuestPause : IGuestPause
     private TaskCompletionSource _runEnded = Completed();
     private TaskCompletionSource _resumed = Completed();
 
-    /// <summary>Pauses taken (one per Enable).</summary>
-    internal int Pauses { get; private set; }
-
     /// <inheritdoc />
     public Task PauseAsync(CancellationToken cancellationToken)
     {
         Task ended;
         lock (_gate)
         {
-            Pauses++;
             _resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _run?.Cancel();
             ended = _runEnded.Task;

@@ -57,7 +57,7 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
     public async Task A_device_process_detached_while_its_fault_is_parked_reads_the_guest_page_and_loses_none()
     {
         ForeignUserfaultfd? child = null;
-        using var parked = await ParkedGuest.StartAsync(this, "parked-detach", seed: 93, attach: AttachChildAsync);
+        using var parked = await ParkedGuest.StartAsync(this, "parked-detach", seed: 93, attach: async guest => child = await AttachChildAsync(guest));
         using var owned = child!;
         var page = parked.FilePage(10);
         var childRead = await ParkChildReadAsync(parked, child!, page);
@@ -77,19 +77,13 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
         await parked.Swap.DisableAsync().WaitAsync(Deadline);
         Assert.Null((await parked.Swap.WaitForStateAsync(SwapState.Ready, Deadline)).Error);
         Assert.Empty(parked.Guest.Mismatches());
-
-        async Task AttachChildAsync(ParkedGuest guest)
-        {
-            child = ForeignUserfaultfd.Create(guest.Guest.Mappings.Select(m => (m.MemFd, m.Offset, (nint)0, m.Size)));
-            await guest.Swap.AttachProcessAsync(child.Uffd, child.Pid, child.MappedAt, freeze: false).WaitAsync(Deadline);
-        }
     }
 
     [Fact]
     public async Task A_device_process_that_exits_while_its_fault_is_parked_is_detached_and_the_guest_still_gets_the_page()
     {
         ForeignUserfaultfd? child = null;
-        using var parked = await ParkedGuest.StartAsync(this, "parked-child-exit", seed: 94, attach: AttachChildAsync);
+        using var parked = await ParkedGuest.StartAsync(this, "parked-child-exit", seed: 94, attach: async guest => child = await AttachChildAsync(guest));
         using var owned = child!;
         var page = parked.FilePage(10);
         var childRead = await ParkChildReadAsync(parked, child!, page);
@@ -112,12 +106,6 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
         await parked.Swap.DisableAsync().WaitAsync(Deadline);
         Assert.Null((await parked.Swap.WaitForStateAsync(SwapState.Ready, Deadline)).Error);
         Assert.Empty(parked.Guest.Mismatches());
-
-        async Task AttachChildAsync(ParkedGuest guest)
-        {
-            child = ForeignUserfaultfd.Create(guest.Guest.Mappings.Select(m => (m.MemFd, m.Offset, (nint)0, m.Size)));
-            await guest.Swap.AttachProcessAsync(child.Uffd, child.Pid, child.MappedAt, freeze: false).WaitAsync(Deadline);
-        }
     }
 
     [Fact]
@@ -167,5 +155,13 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
             Assert.True(DateTime.UtcNow < until, $"waited {Deadline.TotalSeconds} s for {what}");
             await Task.Delay(5);
         }
+    }
+
+    // A device process mapping the guest wherever its kernel puts it, attached without freeze.
+    private static async Task<ForeignUserfaultfd> AttachChildAsync(ParkedGuest guest)
+    {
+        var child = ForeignUserfaultfd.Create(guest.Guest.Mappings.Select(m => (m.MemFd, m.Offset, (nint)0, m.Size)));
+        await guest.Swap.AttachProcessAsync(child.Uffd, child.Pid, child.MappedAt, freeze: false).WaitAsync(Deadline);
+        return child;
     }
 }

@@ -418,12 +418,12 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         _supervisor.Tell(new UffdAttached(m.Uffd, m.ReplyTo, m.Command, error));
     }
 
-    // Its faults already read were served or woken; anything read after this goes unanswered by
-    // the page state, as the kernel resolves faults of an unregistered range itself.
     // A fault of this process the runtime has read but not served yet (parked on a read, or
     // deferred behind a remove event) is served before the unregister: the unregister wakes its
     // thread, which would touch the page's hole with nothing registered, and the kernel would fill
     // it with zeros in the guest's own memory while the page's bytes are still in the page state.
+    // Anything read after this goes unanswered by the page state: the kernel resolves faults of an
+    // unregistered range itself.
     private void Handle(DetachUffd m)
     {
         if (_handler is not null && !m.Uffd.Fd.IsClosed)

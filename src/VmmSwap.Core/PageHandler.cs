@@ -347,6 +347,20 @@ public sealed class PageHandler : IDisposable
     public SwapFileFlush PlanSwapOutFlush() => new(File, Deferred.Take(), new DurableFrees(Staging, File, TakeNotDurable()));
 
     /// <summary>
+    /// Plans a swap-out's next step: the write of the first run of staged pages (at most
+    /// <paramref name="maxBytes"/>), or the flush once staging is empty. Execute it on any thread,
+    /// then pass it to <see cref="CompleteSwapOutStep"/>.
+    /// </summary>
+    public SwapOutStep PlanSwapOutStep(ulong maxBytes) => PlanSwapOut(maxBytes) ?? (SwapOutStep)PlanSwapOutFlush();
+
+    /// <summary>Records an executed swap-out step; returns the pages it moved to the file (none for the flush).</summary>
+    public long CompleteSwapOutStep(SwapOutStep step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        return step.Complete(this);
+    }
+
+    /// <summary>
     /// Stages again the pages of <paramref name="frees"/> that are still present in the file: their
     /// sync failed, so the file may not hold them, but their staging memory was never freed. They
     /// leave the file (and its on-disk set, so trim never takes unsynced bytes for a clean copy);

@@ -9,7 +9,8 @@ namespace VmmSwap.Actors.Jobs;
 /// such work in flight must not have it complete later against another job's state, so its end
 /// waits for it (or cancels it) and stages again what an unsynced write would have freed.
 /// </summary>
-internal abstract class BlockingEndDriver : JobDriver
+internal abstract class BlockingEndDriver<TWork> : JobDriver<TWork>
+    where TWork : PageWork
 {
     private static readonly TimeSpan OrphanWait = TimeSpan.FromSeconds(30);
 
@@ -21,7 +22,7 @@ internal abstract class BlockingEndDriver : JobDriver
     /// <inheritdoc />
     internal override bool End()
     {
-        if (InFlight is not { } orphan)
+        if (Running is not { } orphan)
         {
             return false;
         }
@@ -38,11 +39,6 @@ internal abstract class BlockingEndDriver : JobDriver
         return true;
     }
 
-    // Staging copies that work would have freed after a sync it did not get to do successfully.
-    private protected long RestoreUnsynced(PageWork work) => work switch
-    {
-        SwapOutWrite { Durable.Synced: false } write => Handler.RestoreNotDurable(write.Durable),
-        SwapFileFlush { Durable.Synced: false } flush => Handler.RestoreNotDurable(flush.Durable),
-        _ => 0,
-    };
+    /// <summary>Stages again what <paramref name="work"/> would have freed after a sync it did not get to do successfully; returns those pages.</summary>
+    private protected virtual long RestoreUnsynced(TWork work) => 0;
 }

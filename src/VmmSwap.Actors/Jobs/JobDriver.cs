@@ -71,7 +71,7 @@ internal abstract class JobDriver
 
     private protected abstract void Completed(PageWork work, Exception? error);
 
-    private protected void Dispatch(PageWork work)
+    private protected void DispatchWork(PageWork work)
     {
         InFlight = work;
         _pool.Tell(new ExecuteWork(work), _self);

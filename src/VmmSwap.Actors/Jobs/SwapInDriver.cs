@@ -13,10 +13,11 @@ namespace VmmSwap.Actors.Jobs;
 /// worker (the work in flight). A chunk is a run of steps, each a message of its own
 /// (<see cref="ContinueSwapIn"/>) so that fault batches, first in the mailbox, are served between
 /// them; a chunk with nothing to copy waits for the read. The job is done once staging and the
-/// file are empty. A prefetch is the same job over the working set only.
+/// file are empty. A prefetch is the same job over the working set only. Which window is read, and
+/// into which buffer, is the context's (it plans one read at a time); the driver only runs it.
 /// </summary>
 internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobContext context, IActorRef job, JobKind kind)
-    : JobDriver(kind, handler, context, job)
+    : JobDriver<SwapInRead>(kind, handler, context, job)
 {
     private readonly SwapInContext _context = kind == JobKind.Prefetch ? handler.StartPrefetch() : handler.StartSwapIn();
     private bool _waiting;
@@ -44,11 +45,11 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
 
     private protected override void Chunk() => Steps(0);
 
-    private protected override void Completed(PageWork work, Exception? error)
+    private protected override void Completed(SwapInRead read, Exception? error)
     {
         if (error is null)
         {
-            _context.Loaded((SwapInRead)work);
+            _context.Loaded(read);
         }
         else
         {
@@ -77,7 +78,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
             }
 
             copied = _context.CopyStep(uffd, Options.SwapInStepBytes);
-            if (InFlight is null && _context.PlanRead(Options.SwapChunkBytes) is { } read)
+            if (_context.PlanRead(Options.SwapChunkBytes) is { } read)
             {
                 Dispatch(read);
             }

@@ -7,19 +7,18 @@ namespace VmmSwap.Actors.Jobs;
 
 /// <summary>Swap-out: each chunk writes one run of staging (a page worker's pwrite); once staging is empty, the flush that syncs and drops the file's cache ends the job.</summary>
 internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IActorRef job)
-    : BlockingEndDriver(JobKind.SwapOut, handler, context, job)
+    : BlockingEndDriver<SwapOutStep>(JobKind.SwapOut, handler, context, job)
 {
-    private protected override void Chunk() =>
-        Dispatch(Handler.PlanSwapOut(Options.SwapChunkBytes) ?? (PageWork)Handler.PlanSwapOutFlush());
+    private protected override void Chunk() => Dispatch(Handler.PlanSwapOutStep(Options.SwapChunkBytes));
 
-    private protected override void Completed(PageWork work, Exception? error)
+    private protected override void Completed(SwapOutStep step, Exception? error)
     {
         if (error is not null)
         {
             // A failed write leaves its pages in staging, and a failed sync stages again what it
             // would have freed.
-            var restored = RestoreUnsynced(work);
-            if (work is SwapFileFlush { Durable.Synced: true })
+            var restored = RestoreUnsynced(step);
+            if (step is { EndsSwapOut: true, Durable.Synced: true })
             {
                 // Synced: the pages are on disk; a failure to drop the cache loses nothing.
                 Log.Warning("swap file synced but its page cache was not dropped: {0}", error.Message);
@@ -32,7 +31,8 @@ internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IAc
             return;
         }
 
-        var pages = work is SwapOutWrite write ? Handler.CompleteSwapOut(write) : 0;
-        Reply(pages, work is SwapFileFlush, null);
+        Reply(Handler.CompleteSwapOutStep(step), step.EndsSwapOut, null);
     }
+
+    private protected override long RestoreUnsynced(SwapOutStep step) => step.Durable.Synced ? 0 : Handler.RestoreNotDurable(step.Durable);
 }

@@ -6,7 +6,7 @@ namespace VmmSwap.Actors.Jobs;
 
 /// <summary>Trim: each chunk compares one window of staging (zero pages, pages unchanged since their last write) on a page worker; the handler drops what it found.</summary>
 internal sealed class TrimDriver(PageHandler handler, JobContext context, IActorRef job)
-    : BlockingEndDriver(JobKind.Trim, handler, context, job)
+    : BlockingEndDriver<TrimWindow>(JobKind.Trim, handler, context, job)
 {
     private readonly TrimContext _trim = handler.StartTrim();
 
@@ -22,7 +22,7 @@ internal sealed class TrimDriver(PageHandler handler, JobContext context, IActor
         }
     }
 
-    private protected override void Completed(PageWork work, Exception? error)
+    private protected override void Completed(TrimWindow window, Exception? error)
     {
         if (error is not null)
         {
@@ -31,6 +31,6 @@ internal sealed class TrimDriver(PageHandler handler, JobContext context, IActor
             return;
         }
 
-        Reply(_trim.Complete((TrimWindow)work), false, null);
+        Reply(_trim.Complete(window), false, null);
     }
 }

@@ -8,19 +8,18 @@ namespace VmmSwap.Core.Work;
 /// cache, so the host gets the written pages' RAM back now rather than at the next reclaim.
 /// Planned by <see cref="PageHandler.PlanSwapOutFlush"/> once staging is empty; it changes no page state.
 /// </summary>
-public sealed class SwapFileFlush : PageWork
+public sealed class SwapFileFlush : SwapOutStep
 {
     private readonly SwapFile _file;
 
     internal SwapFileFlush(SwapFile file, DeferredFrees frees, DurableFrees durable)
-        : base(frees)
-    {
-        _file = file;
-        Durable = durable;
-    }
+        : base(frees, durable) => _file = file;
 
-    /// <summary>The staging runs freed once the sync succeeds; when it fails, they are staged again.</summary>
-    public DurableFrees Durable { get; }
+    /// <inheritdoc />
+    public override bool EndsSwapOut => true;
+
+    /// <inheritdoc />
+    internal override long Complete(PageHandler handler) => 0;
 
     /// <inheritdoc />
     protected override void Run()

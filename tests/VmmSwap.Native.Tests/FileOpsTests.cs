@@ -43,12 +43,14 @@ public sealed class FileOpsTests
     }
 
     [Fact]
-    public void Tmpfile_has_no_directory_entry_and_mode_zero()
+    public void Tmpfile_has_no_directory_entry_and_only_its_owner_may_read_and_write_it()
     {
         using var fd = TmpFile.Create(Path.GetTempPath());
         var status = FileOps.Status(fd);
         Assert.Equal(0, status.LinkCount);
-        Assert.Equal(0, status.Permissions);
+
+        // 0600: the owner reopens it through /proc/self/fd for the swap-in's direct reads.
+        Assert.Equal(0x180, status.Permissions);
     }
 
     [Fact]

@@ -15,9 +15,12 @@ public static class SwapFileOnDisk
     {
         ArgumentNullException.ThrowIfNull(directory);
         var prefix = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)) + "/#";
+        // The runtime holds each swap file twice (its own descriptor and the swap-in's direct one):
+        // one file is one link target, "#<inode> (deleted)".
         var matches = new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos()
             .Select(link => (link.FullName, Target: TargetOf(link)))
             .Where(l => l.Target is not null && l.Target.StartsWith(prefix, StringComparison.Ordinal))
+            .DistinctBy(l => l.Target)
             .ToList();
         return matches.Count == 1
             ? File.OpenHandle(matches[0].FullName, FileMode.Open, FileAccess.ReadWrite)

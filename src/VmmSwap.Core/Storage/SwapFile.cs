@@ -19,6 +19,8 @@ public sealed unsafe class SwapFile : IDisposable
     private readonly MemoryMapping _mapping;
     private readonly PresentList _present;
     private readonly PresentList _onDisk;
+    private readonly FaultReadsFirst _faultReads = new();
+    private readonly SwapInStream _stream;
 
     private const int RetainedMappedReads = 256;
 
@@ -35,10 +37,13 @@ public sealed unsafe class SwapFile : IDisposable
             // Sized up front: reading past the end of a mapped file is SIGBUS.
             FileOps.Truncate(_fd, (long)PageSize.PagesToBytes(pages));
             _mapping = MemoryMapping.MapShared(_fd, 0, PageSize.PagesToBytes(pages), writable: false);
+            _stream = new SwapInStream(_fd, _faultReads, SwapInStream.GiveWayLimit);
         }
         catch
         {
+            _mapping?.Dispose();
             _fd.Dispose();
+            _faultReads.Dispose();
             throw;
         }
 
@@ -130,14 +135,37 @@ public sealed unsafe class SwapFile : IDisposable
 
     /// <summary>
     /// Reads the slots of <paramref name="range"/> (present or not) into native memory at
-    /// <paramref name="destination"/> with one pread: swap-in copies from there, so a run of pages
-    /// costs one sequential read (with the kernel's read-ahead) instead of a fault per page of the mapping.
+    /// <paramref name="destination"/> with one pread, for a fault: a swap-in's reads wait while it
+    /// runs (<see cref="StreamInto"/>), so it does not queue at the disk behind them.
     /// </summary>
     public void ReadInto(PageRange range, nint destination)
     {
         CheckRange(range);
-        FileOps.ReadExactly(_fd, destination, PageSize.PagesToBytes(range.Count), (long)PageSize.PagesToBytes(range.Start));
+        _faultReads.Enter();
+        try
+        {
+            FileOps.ReadExactly(_fd, destination, PageSize.PagesToBytes(range.Count), (long)PageSize.PagesToBytes(range.Start));
+        }
+        finally
+        {
+            _faultReads.Exit();
+        }
     }
+
+    /// <summary>
+    /// Reads the slots of <paramref name="range"/> (present or not) into page-aligned native memory
+    /// at <paramref name="destination"/>, for a swap-in: sequential pieces that give way to fault
+    /// reads (<see cref="SwapInStream"/>), so a run of pages costs a few large reads instead of a
+    /// fault per page of the mapping, and a fault still finds the disk free.
+    /// </summary>
+    public void StreamInto(PageRange range, nint destination)
+    {
+        CheckRange(range);
+        _stream.Read(range, destination);
+    }
+
+    /// <summary>Whether <see cref="StreamInto"/> bypasses the page cache (O_DIRECT); false where the file system refused it.</summary>
+    public bool StreamsDirect => _stream.Direct;
 
     /// <summary>Starts reading the slots of <paramref name="range"/> into the page cache without waiting; safe on any thread.</summary>
     public void ReadAhead(PageRange range)
@@ -307,8 +335,10 @@ public sealed unsafe class SwapFile : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _stream.Dispose();
         _mapping.Dispose();
         _fd.Dispose();
+        _faultReads.Dispose();
     }
 
     private void CheckRange(PageRange range)

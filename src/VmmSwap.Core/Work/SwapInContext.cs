@@ -7,8 +7,8 @@ namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// A swap-in in progress: brings pages back into the guest step by step, staging first, then the
-/// swap file. The file is read a window at a time with one pread into a bounce buffer
-/// (<see cref="SwapInRead"/>, which may run on another thread, one window ahead of the copies),
+/// swap file. The file is read a window at a time into a bounce buffer (<see cref="SwapInRead"/>,
+/// which may run on another thread, one window ahead of the copies, and gives way to fault reads),
 /// then each present run of the window is copied in with UFFDIO_COPY, a bounded step at a time,
 /// so a fault waits at most one step and a window fragmented by trim costs one sequential read
 /// rather than a fault per page of the file mapping. A window's page cache is dropped once its
@@ -16,8 +16,9 @@ namespace VmmSwap.Core.Work;
 /// </summary>
 /// <remarks>
 /// crosvm copies straight from the file mapping and keeps read-ahead ahead of it by mlocking up
-/// to 16 MiB of the mapping. Reading into a buffer gets the kernel's sequential read-ahead without
-/// pinning pages, and leaves no cached copy of a page that is back in the guest. One file past
+/// to 16 MiB of the mapping. Reading into a buffer, directly, pins no pages, leaves no cached copy
+/// of a page that is back in the guest, and keeps the kernel's read-ahead from queueing megabytes
+/// at the disk in front of a fault's read. One file past
 /// the usual length: the two buffers, the window cursor and the copy steps share state that a
 /// split would have to hand back and forth on every step.
 /// </remarks>

@@ -4,9 +4,10 @@ using VmmSwap.Core.Storage;
 namespace VmmSwap.Core.Work;
 
 /// <summary>
-/// One read of swap-in: a window of swap-file slots read with one pread into the swap-in's
-/// buffers, on any thread, so a fault never waits for disk behind it. It first drops the page
-/// cache of the window read before it (its pages are copied, or about to be, from a buffer). Planned by
+/// One read of swap-in: a window of swap-file slots read into the swap-in's buffers, on any thread
+/// but the fault thread, in pieces that give way to fault reads (<see cref="SwapFile.StreamInto"/>),
+/// so a fault waits neither for it nor behind it at the disk. It first drops the page cache of the
+/// window read before it (where the stream is not direct, or fault reads cached some of it). Planned by
 /// <see cref="SwapInContext.PlanRead"/>; <see cref="SwapInContext.Loaded"/> hands it back, and
 /// <see cref="SwapInContext.CopyStep"/> then copies its present pages into the guest.
 /// </summary>
@@ -40,6 +41,6 @@ public sealed class SwapInRead : PageWork
             _file.DropCache(previous);
         }
 
-        _file.ReadInto(Window, _buffer);
+        _file.StreamInto(Window, _buffer);
     }
 }

@@ -122,6 +122,50 @@ public static unsafe class FileOps
         }
     }
 
+    /// <summary>
+    /// Opens the file of <paramref name="fd"/> again, read-only, as a new open file description
+    /// (its own flags and read-ahead state), through /proc/self/fd: the one way to open an unnamed
+    /// (O_TMPFILE) file twice.
+    /// </summary>
+    public static SafeFd Reopen(SafeFd fd) =>
+        TryReopen(fd, 0) ?? throw NativeCallException.FromLastError("open", $"/proc/self/fd/{fd.Value}, to read fd {fd.Value} a second time");
+
+    /// <summary>
+    /// <see cref="Reopen"/> with O_DIRECT, so reads through it bypass the page cache (page-aligned
+    /// buffers, offsets and lengths); null when the file system refuses O_DIRECT (EINVAL).
+    /// </summary>
+    public static SafeFd? ReopenDirect(SafeFd fd)
+    {
+        if (TryReopen(fd, Libc.O_DIRECT) is { } direct)
+        {
+            return direct;
+        }
+
+        var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        return errno == Libc.EINVAL ? null : throw new NativeCallException("open(O_DIRECT)", errno, $"/proc/self/fd/{fd.Value}, to read fd {fd.Value} a second time");
+    }
+
+    private static SafeFd? TryReopen(SafeFd fd, int flags)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        var opened = Libc.Open($"/proc/self/fd/{fd.Value}", Libc.O_RDONLY | Libc.O_CLOEXEC | flags, 0);
+        return opened >= 0 ? new SafeFd(opened) : null;
+    }
+
+    /// <summary>
+    /// Turns the kernel's read-ahead off for reads through <paramref name="fd"/>'s open file
+    /// description (POSIX_FADV_RANDOM): each read then reads what it asks for and no more.
+    /// </summary>
+    public static void NoReadAhead(SafeFd fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        var error = Libc.PosixFadvise(fd.Value, 0, 0, Libc.POSIX_FADV_RANDOM);
+        if (error != 0)
+        {
+            throw new NativeCallException("posix_fadvise(RANDOM)", error, $"fd {fd.Value}");
+        }
+    }
+
     /// <summary>Frees the blocks of a byte range, keeping the file size (fallocate PUNCH_HOLE).</summary>
     public static void PunchHole(SafeFd fd, long offset, long length)
     {

@@ -39,6 +39,7 @@ internal static unsafe partial class Libc
     internal const int O_NONBLOCK = 0x800;
     internal const int O_CLOEXEC = 0x80000;
     internal const int O_DIRECTORY = 0x10000;
+    internal const int O_DIRECT = 0x4000;
     internal const int O_TMPFILE = 0x400000 | O_DIRECTORY;
 
     internal const int PROT_READ = 1;
@@ -53,6 +54,7 @@ internal static unsafe partial class Libc
     internal const int SEEK_DATA = 3;
     internal const int SEEK_HOLE = 4;
 
+    internal const int POSIX_FADV_RANDOM = 1;
     internal const int POSIX_FADV_WILLNEED = 3;
     internal const int POSIX_FADV_DONTNEED = 4;
     internal const uint SYNC_FILE_RANGE_WRITE = 2;

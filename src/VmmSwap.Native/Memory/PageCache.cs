@@ -1,4 +1,3 @@
-using System.Buffers;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 
@@ -7,6 +6,9 @@ namespace VmmSwap.Native.Memory;
 /// <summary>How much of a file sits in RAM: its page-cache pages (mincore over a read-only mapping).</summary>
 public static unsafe class PageCache
 {
+    // Pages per mincore call: a 4 KiB vector.
+    private const int VectorPages = 4096;
+
     /// <summary>Bytes of <paramref name="fd"/> resident in the page cache.</summary>
     public static long ResidentBytes(SafeFd fd)
     {
@@ -19,32 +21,30 @@ public static unsafe class PageCache
         var page = SystemPageSizes.PageSize;
         var length = (ulong)((size + page - 1) / page * page);
         using var mapping = MemoryMapping.MapShared(fd, 0, length, writable: false);
-        var pages = checked((int)(length / (ulong)page));
 
         // A status asks this of a swap file of a page per guest page: a vector of a byte per page
-        // (1 MiB for 4 GiB) allocated on every call would land on the large-object heap each time.
-        var vector = ArrayPool<byte>.Shared.Rent(pages);
-        try
+        // (1 MiB for 4 GiB) would be garbage on every call, or, pooled, heap kept for good. A
+        // fixed vector on the stack, a stretch of the mapping at a time, costs neither.
+        Span<byte> vector = stackalloc byte[VectorPages];
+        long resident = 0;
+        for (ulong offset = 0; offset < length; offset += (ulong)(VectorPages * page))
         {
+            var stretch = Math.Min(length - offset, (ulong)(VectorPages * page));
+            var pages = (int)(stretch / (ulong)page);
             fixed (byte* v = vector)
             {
-                if (Libc.Mincore(mapping.Address, (nuint)length, v) < 0)
+                if (Libc.Mincore(mapping.Address + (nint)offset, (nuint)stretch, v) < 0)
                 {
-                    throw NativeCallException.FromLastError("mincore", $"fd {fd.Value} length {length}");
+                    throw NativeCallException.FromLastError("mincore", $"fd {fd.Value} offset {offset} length {stretch}");
                 }
             }
 
-            long resident = 0;
-            foreach (var b in vector.AsSpan(0, pages))
+            foreach (var b in vector[..pages])
             {
                 resident += b & 1;
             }
+        }
 
-            return resident * page;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(vector);
-        }
+        return resident * page;
     }
 }

@@ -140,7 +140,7 @@ public sealed partial class SwapSupervisor
 
         if (m.Error is not null)
         {
-            _log.Warning("detaching a device process: {0}", m.Error);
+            _log.Warning("detaching a device process: unregister failed: {0}", m.Error.Message);
         }
 
         if (!m.ReplyTo.IsNobody())

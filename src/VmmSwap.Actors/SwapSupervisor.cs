@@ -329,7 +329,7 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         {
             if (m.Error is not null)
             {
-                _log.Error("disable: {0}", m.Error);
+                _log.Error("disable: unregister failed: {0}", m.Error.Message);
             }
 
             Enter(SwapState.Ready, Ready);

@@ -145,7 +145,7 @@ internal sealed record JobProgress(JobKind Kind, long Pages, TimeSpan Elapsed);
 internal sealed record JobCompleted(JobKind Kind, long Pages, TimeSpan Elapsed, SwapFailure? Error, bool Aborted);
 
 /// <summary>Every region is unregistered and the page state dropped: swap is disabled.</summary>
-internal sealed record SwapDisabled(string? Error);
+internal sealed record SwapDisabled(Exception? Error);
 
 /// <summary>A userfaultfd's process has exited, or it could not be registered; it was dropped.</summary>
 internal sealed record UffdGone(Userfaultfd Uffd);
@@ -154,7 +154,7 @@ internal sealed record UffdGone(Userfaultfd Uffd);
 internal sealed record UffdAttached(Userfaultfd Uffd, IActorRef ReplyTo, string Command, string? Error);
 
 /// <summary>The PageHandler dropped a detached userfaultfd (an unregister that failed in <paramref name="Error"/>); answer <paramref name="ReplyTo"/> unless it is Nobody.</summary>
-internal sealed record UffdDetached(Userfaultfd Uffd, IActorRef ReplyTo, string? Error);
+internal sealed record UffdDetached(Userfaultfd Uffd, IActorRef ReplyTo, Exception? Error);
 
 /// <summary>The process of an attached userfaultfd has exited (its pidfd became readable).</summary>
 internal sealed record ProcessExited(Userfaultfd Uffd);

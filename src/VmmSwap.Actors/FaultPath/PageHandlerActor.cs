@@ -462,7 +462,7 @@ internal sealed partial class PageHandlerActor : ReceiveActor
     }
 
     // Unregisters every userfaultfd; one whose process has exited is dropped, as expected.
-    private string? UnregisterAll() => _registrations.RemoveAll(Gone);
+    private Exception? UnregisterAll() => _registrations.RemoveAll(Gone);
 
     private void Gone(Userfaultfd uffd)
     {

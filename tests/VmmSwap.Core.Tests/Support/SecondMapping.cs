@@ -83,15 +83,8 @@ internal sealed class SecondMapping : IDisposable
         throw new ArgumentOutOfRangeException(nameof(page));
     }
 
-    /// <summary>Registers the mapping with its userfaultfd, region by region at its own addresses.</summary>
-    internal void Register()
-    {
-        for (var i = 0; i < Guest.Regions.Count; i++)
-        {
-            var (address, size) = Layout.RangeOf(i);
-            Uffd.Register(address, size);
-        }
-    }
+    /// <summary>Registers the mapping with its userfaultfd at its own addresses, as the runtime registers an attached process.</summary>
+    internal void Register() => new GuestRegistrations(Guest.Regions).Add(Uffd, Layout);
 
     internal byte[] Read(long page)
     {

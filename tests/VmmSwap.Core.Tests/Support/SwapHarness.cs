@@ -22,6 +22,7 @@ internal sealed class SwapHarness : IDisposable
 
     private readonly object _gate = new();
     private readonly Userfaultfd _uffd = Userfaultfd.Create();
+    private readonly GuestRegistrations _registrations;
     private readonly FaultServer _server;
     private PageHandler? _handler;
 
@@ -44,6 +45,7 @@ internal sealed class SwapHarness : IDisposable
     {
         _readPages = readPages;
         Guest = GuestMemory.Create([.. regionPages.Select(p => PageSize.PagesToBytes(p))]);
+        _registrations = new GuestRegistrations(Guest.Regions);
         _server = new FaultServer(_uffd, Serve, _gate);
         if (autoRead)
         {
@@ -327,19 +329,14 @@ internal sealed class SwapHarness : IDisposable
         }
     }
 
-    private void Register(Userfaultfd uffd)
-    {
-        foreach (var region in Guest.Regions)
-        {
-            uffd.Register(region.HostAddress, region.Size);
-        }
-    }
+    // The runtime's own registration (all regions or none), so the harness registers as it does.
+    private void Register(Userfaultfd uffd) => _registrations.Add(uffd);
 
     private void Unregister(Userfaultfd uffd)
     {
-        foreach (var region in Guest.Regions)
+        if (_registrations.Remove(uffd) is { } error)
         {
-            uffd.Unregister(region.HostAddress, region.Size);
+            throw error;
         }
     }
 

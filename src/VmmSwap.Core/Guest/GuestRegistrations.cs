@@ -1,17 +1,16 @@
-using VmmSwap.Core.Guest;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Uffd;
 
-namespace VmmSwap.Actors.FaultPath;
+namespace VmmSwap.Core.Guest;
 
 /// <summary>
-/// Which userfaultfds have the guest regions registered, owned by the PageHandler actor (one
-/// thread), and where each one's process maps them (its <see cref="GuestLayout"/>; the host's
-/// unless it was attached with another). Registration is all regions or none; unregistering
+/// Which userfaultfds have the guest regions registered, owned by one thread (the runtime's
+/// PageHandler actor; a test's harness), and where each one's process maps them (its
+/// <see cref="GuestLayout"/>; the host's unless it was attached with another). Registration is all regions or none; unregistering
 /// treats a process that has exited as expected (its ranges went with its address space) and
 /// reports it as gone, not as a failure.
 /// </summary>
-internal sealed class GuestRegistrations
+public sealed class GuestRegistrations
 {
     private readonly IReadOnlyList<GuestRegion> _regions;
     private readonly List<Userfaultfd> _registered = [];
@@ -23,19 +22,20 @@ internal sealed class GuestRegistrations
     // addresses need no translation, so their faults take the path they always took.
     private readonly Dictionary<Userfaultfd, GuestLayout> _layouts = [];
 
-    internal GuestRegistrations(IReadOnlyList<GuestRegion> regions) => _regions = regions;
+    /// <summary>Registrations of <paramref name="regions"/>, none made yet.</summary>
+    public GuestRegistrations(IReadOnlyList<GuestRegion> regions) => _regions = regions ?? throw new ArgumentNullException(nameof(regions));
 
     /// <summary>The userfaultfds registered now.</summary>
-    internal IReadOnlyList<Userfaultfd> Registered => _registered;
+    public IReadOnlyList<Userfaultfd> Registered => _registered;
 
     /// <summary>The layout of <paramref name="uffd"/>'s process; null when it maps the guest at the host's addresses.</summary>
-    internal GuestLayout? LayoutOf(Userfaultfd uffd) => _layouts.GetValueOrDefault(uffd);
+    public GuestLayout? LayoutOf(Userfaultfd uffd) => _layouts.GetValueOrDefault(uffd);
 
     /// <summary>
     /// Registers every region with <paramref name="uffd"/> at the addresses of <paramref name="layout"/>
     /// (the host's when null) and keeps it; a failure part-way undoes the regions done, then throws.
     /// </summary>
-    internal void Add(Userfaultfd uffd, GuestLayout? layout = null)
+    public void Add(Userfaultfd uffd, GuestLayout? layout = null)
     {
         Remember(uffd, layout);
         try
@@ -56,7 +56,7 @@ internal sealed class GuestRegistrations
     /// says (the host's addresses when null), by registering them and unregistering them again; the
     /// next <see cref="AddAll"/> registers it.
     /// </summary>
-    internal void Check(Userfaultfd uffd, GuestLayout? layout = null)
+    public void Check(Userfaultfd uffd, GuestLayout? layout = null)
     {
         Remember(uffd, layout);
         try
@@ -76,13 +76,14 @@ internal sealed class GuestRegistrations
     /// <summary>
     /// Drops <paramref name="uffd"/> for good (its process detached or exited): its ranges are
     /// unregistered if they are registered, and it is forgotten. A process already gone is no
-    /// failure; any other error is returned after it is forgotten all the same.
+    /// failure; any other error (the unregister's) is returned after it is forgotten all the same.
     /// </summary>
-    internal string? Remove(Userfaultfd uffd)
+    public NativeCallException? Remove(Userfaultfd uffd)
     {
+        ArgumentNullException.ThrowIfNull(uffd);
         var registered = _registered.Remove(uffd);
         _checked.Remove(uffd);
-        string? error = null;
+        NativeCallException? error = null;
         try
         {
             if (registered && !uffd.Fd.IsClosed)
@@ -96,7 +97,7 @@ internal sealed class GuestRegistrations
         }
         catch (NativeCallException e)
         {
-            error = $"unregister failed: {e.Message}";
+            error = e;
         }
 
         _layouts.Remove(uffd);
@@ -110,7 +111,7 @@ internal sealed class GuestRegistrations
     /// exited goes to <paramref name="gone"/>. The first that cannot be registered stops it: every
     /// registration is undone and that one and its error are returned; null when all are in.
     /// </summary>
-    internal (Userfaultfd Uffd, NativeCallException Error)? AddAll(IReadOnlyList<Userfaultfd> uffds, Action<Userfaultfd> gone)
+    public (Userfaultfd Uffd, NativeCallException Error)? AddAll(IReadOnlyList<Userfaultfd> uffds, Action<Userfaultfd> gone)
     {
         var all = uffds.Concat(_checked).Distinct().Where(u => !u.Fd.IsClosed).ToList();
         _checked.Clear();
@@ -137,7 +138,7 @@ internal sealed class GuestRegistrations
     }
 
     /// <summary>Forgets <paramref name="uffd"/> without unregistering: its process is gone.</summary>
-    internal void Forget(Userfaultfd uffd)
+    public void Forget(Userfaultfd uffd)
     {
         _registered.Remove(uffd);
         _layouts.Remove(uffd);
@@ -147,9 +148,10 @@ internal sealed class GuestRegistrations
     /// Unregisters every kept userfaultfd and forgets them all. Those whose process has exited are
     /// passed to <paramref name="gone"/>; returns the first other failure, or null.
     /// </summary>
-    internal string? RemoveAll(Action<Userfaultfd> gone)
+    public Exception? RemoveAll(Action<Userfaultfd> gone)
     {
-        string? error = null;
+        ArgumentNullException.ThrowIfNull(gone);
+        Exception? error = null;
         foreach (var uffd in _registered)
         {
             try
@@ -163,7 +165,7 @@ internal sealed class GuestRegistrations
             }
             catch (Exception e)
             {
-                error ??= $"unregister failed: {e.Message}";
+                error ??= e;
             }
         }
 
@@ -172,7 +174,7 @@ internal sealed class GuestRegistrations
     }
 
     /// <summary>The range, in <paramref name="uffd"/>'s process, of the region holding <paramref name="address"/> there, or null.</summary>
-    internal (nint Address, ulong Size)? RegionOf(Userfaultfd uffd, ulong address)
+    public (nint Address, ulong Size)? RegionOf(Userfaultfd uffd, ulong address)
     {
         for (var i = 0; i < _regions.Count; i++)
         {

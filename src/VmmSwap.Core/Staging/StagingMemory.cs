@@ -58,7 +58,7 @@ public sealed unsafe class StagingMemory : IDisposable
         // A deferred free landing after this copy would wipe it.
         FlushReleased();
         _present.MarkRangeAsPresent(range);
-        return new CopyOp(source, AddressOf(index), PageSize.PagesToBytes(pages));
+        return new CopyOp(source, _memFd, (long)PageSize.PagesToBytes(index), PageSize.PagesToBytes(pages));
     }
 
     /// <summary>Whether page <paramref name="index"/> is in staging.</summary>

@@ -41,7 +41,8 @@ public sealed unsafe class StagingMemoryTests
         {
             var op = staging.Copy((nint)p, 3, 2);
             Assert.Equal((nint)p, op.Source);
-            Assert.Equal(staging.AddressOf(3), op.Destination);
+            Assert.Same(staging.MemFd, op.Staging);
+            Assert.Equal((long)PageSize.PagesToBytes(3), op.Offset);
             Assert.Equal(PageSize.PagesToBytes(2), op.Length);
 
             Assert.True(staging.IsPresent(3));

@@ -22,7 +22,7 @@ public sealed class FaultRead : PageWork
     // page that leaves the file loses its bit, so a slot written again can never be served stale.
     private ulong _valid;
 
-    internal FaultRead(SwapFile file, PageRange window, PageRange readAhead, DeferredFrees noFrees)
+    internal FaultRead(SwapFile file, PageRange window, PageRange readAhead, PageRange? dropCache, DeferredFrees noFrees)
         : base(noFrees)
     {
         if (window.IsEmpty || window.Count > MaxPages)
@@ -33,6 +33,7 @@ public sealed class FaultRead : PageWork
         _file = file;
         Window = window;
         ReadAhead = readAhead;
+        DropCache = dropCache;
         _buffer = MemoryMapping.MapAnonymous(PageSize.PagesToBytes(window.Count));
         _valid = window.Count == MaxPages ? ulong.MaxValue : (1UL << (int)window.Count) - 1;
     }
@@ -50,6 +51,9 @@ public sealed class FaultRead : PageWork
     /// streams the file: it reads those slots anyway, and a read-around would queue in front of it.
     /// </summary>
     public PageRange ReadAhead { get; }
+
+    /// <summary>An older read-around block whose page cache the read drops first, so the cache faults leave behind stays bounded; null when none.</summary>
+    public PageRange? DropCache { get; }
 
     /// <summary>Whether the read has run and been taken back, so its buffer holds the file's bytes.</summary>
     public bool Loaded { get; private set; }
@@ -111,6 +115,11 @@ public sealed class FaultRead : PageWork
     /// <inheritdoc />
     protected override void Run()
     {
+        if (DropCache is { } old)
+        {
+            _file.DropCache(old);
+        }
+
         if (!ReadAhead.IsEmpty)
         {
             _file.ReadAhead(ReadAhead);

@@ -121,13 +121,24 @@ static int tmpfile_in(const char *dir) {
     return fd;
 }
 
+// pwrite until all of it is written: one call writes at most 0x7ffff000 bytes, less than a
+// 4 GiB guest.
+static void pwrite_all(int fd, const unsigned char *buf, size_t size, off_t off) {
+    for (size_t done = 0; done < size;) {
+        ssize_t n = pwrite(fd, buf + done, size - done, off + (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) die("pwrite");
+        done += (size_t)n;
+    }
+}
+
 // A swap file holding size bytes of guest content, on disk and out of the page cache, as the
 // runtime's swap-out leaves it (it syncs and drops the file before it reports Active).
 static int swapped_out_file(const char *dir, size_t size) {
     int ffd = tmpfile_in(dir);
     unsigned char *buf = malloc(size);
     fill(buf, size);
-    if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
+    pwrite_all(ffd, buf, size, 0);
     free(buf);
     if (fdatasync(ffd) < 0) die("fdatasync");
     if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");
@@ -489,7 +500,7 @@ static void bench_kvm_fault(long pages, const char *source, const char *order, i
         int ffd = tmpfile_in(dir);
         unsigned char *buf = malloc(size);
         fill(buf, size);
-        if (pwrite(ffd, buf, size, 0) != (ssize_t)size) die("pwrite");
+        pwrite_all(ffd, buf, size, 0);
         // As the runtime's swap-out leaves it: on disk, out of the page cache.
         if (fdatasync(ffd) < 0) die("fdatasync");
         if ((errno = posix_fadvise(ffd, 0, 0, POSIX_FADV_DONTNEED)) != 0) die("posix_fadvise");

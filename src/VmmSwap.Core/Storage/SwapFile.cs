@@ -164,9 +164,6 @@ public sealed unsafe class SwapFile : IDisposable
         _stream.Read(range, destination);
     }
 
-    /// <summary>Whether <see cref="StreamInto"/> bypasses the page cache (O_DIRECT); false where the file system refused it.</summary>
-    public bool StreamsDirect => _stream.Direct;
-
     /// <summary>Starts reading the slots of <paramref name="range"/> into the page cache without waiting; safe on any thread.</summary>
     public void ReadAhead(PageRange range)
     {

@@ -8,7 +8,9 @@ namespace VmmSwap.Core.Storage;
 /// The swap file opened a second time for the swap-in's sequential reads: O_DIRECT where the file
 /// system allows it, else with the kernel's read-ahead off; read in pieces of
 /// <see cref="PiecePages"/>, each started only once no fault read runs (<see cref="FaultReadsFirst"/>).
-/// So a fault's read never queues at the disk behind more than one piece of swap-in.
+/// So a fault's read never queues at the disk behind more than one piece of swap-in. A direct
+/// read the device refuses (EINVAL) is read again, and every later one, through the page cache.
+/// Reads may run on two threads at once (an ended swap-in's last read beside a new one's).
 /// </summary>
 /// <remarks>
 /// Read through the swap file's own descriptor, a sequential 2 MiB pread makes the kernel read
@@ -29,33 +31,30 @@ internal sealed class SwapInStream : IDisposable
     /// </summary>
     internal static readonly TimeSpan GiveWayLimit = TimeSpan.FromMilliseconds(2);
 
-    private readonly SafeFd _fd;
+    private readonly SafeFd _file;
+    private readonly SafeFd? _direct;
     private readonly FaultReadsFirst _faultReads;
     private readonly TimeSpan _giveWayLimit;
+    private readonly Lock _fallback = new();
+
+    // Read-ahead off. Opened at once where O_DIRECT is refused, else on the first direct read the
+    // device refuses (EINVAL: an alignment it does not take), and used from then on.
+    private volatile SafeFd? _buffered;
 
     internal SwapInStream(SafeFd file, FaultReadsFirst faultReads, TimeSpan giveWayLimit)
     {
+        _file = file;
         _faultReads = faultReads;
         _giveWayLimit = giveWayLimit;
-        var direct = FileOps.ReopenDirect(file);
-        Direct = direct is not null;
-        _fd = direct ?? FileOps.Reopen(file);
-        if (!Direct)
+        _direct = FileOps.ReopenDirect(file);
+        if (_direct is null)
         {
-            try
-            {
-                FileOps.NoReadAhead(_fd);
-            }
-            catch
-            {
-                _fd.Dispose();
-                throw;
-            }
+            _buffered = OpenBuffered(file);
         }
     }
 
-    /// <summary>Whether reads bypass the page cache (O_DIRECT); false where the file system refused it.</summary>
-    internal bool Direct { get; }
+    /// <summary>Whether reads bypass the page cache (O_DIRECT); false where the file system or device refused it.</summary>
+    internal bool Direct => _buffered is null;
 
     /// <summary>Reads the slots of <paramref name="range"/> into <paramref name="destination"/> (page-aligned), a piece at a time, faults' reads first.</summary>
     internal void Read(PageRange range, nint destination)
@@ -64,10 +63,53 @@ internal sealed class SwapInStream : IDisposable
         {
             _faultReads.WaitForNone(_giveWayLimit);
             var pages = Math.Min(PiecePages, range.End - start);
-            FileOps.ReadExactly(_fd, destination + (nint)PageSize.PagesToBytes(start - range.Start), PageSize.PagesToBytes(pages), (long)PageSize.PagesToBytes(start));
+            var into = destination + (nint)PageSize.PagesToBytes(start - range.Start);
+            var bytes = PageSize.PagesToBytes(pages);
+            var offset = (long)PageSize.PagesToBytes(start);
+            if (_buffered is { } buffered)
+            {
+                FileOps.ReadExactly(buffered, into, bytes, offset);
+                continue;
+            }
+
+            try
+            {
+                FileOps.ReadExactly(_direct!, into, bytes, offset);
+            }
+            catch (NativeCallException e) when (e.IsInvalidArgument)
+            {
+                FileOps.ReadExactly(FallBack(), into, bytes, offset);
+            }
+        }
+    }
+
+    private SafeFd FallBack()
+    {
+        lock (_fallback)
+        {
+            return _buffered ??= OpenBuffered(_file);
+        }
+    }
+
+    private static SafeFd OpenBuffered(SafeFd file)
+    {
+        var fd = FileOps.Reopen(file);
+        try
+        {
+            FileOps.NoReadAhead(fd);
+            return fd;
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
         }
     }
 
     /// <inheritdoc />
-    public void Dispose() => _fd.Dispose();
+    public void Dispose()
+    {
+        _direct?.Dispose();
+        _buffered?.Dispose();
+    }
 }

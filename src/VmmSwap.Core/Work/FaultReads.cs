@@ -166,7 +166,8 @@ public sealed class FaultReads
     private bool Readable(long index) => _file.IsPresent(index) && Find(index) is null;
 
     // Remembers the read-around block at blockStart; returns the oldest block, whose cache the new
-    // read drops, once more than RetainedReadAround are held (null while fewer, or if known).
+    // read drops, once more than RetainedReadAround are held (null while fewer, and for a block
+    // already held).
     private PageRange? Retire(long blockStart)
     {
         if (_readAround.Contains(blockStart))

@@ -23,6 +23,9 @@ public class NativeCallException : IOException
     /// <summary>The symbolic errno name, e.g. <c>EEXIST</c>.</summary>
     public string ErrnoName => ErrnoNames.Of(Errno);
 
+    /// <summary>Whether the call refused its arguments (EINVAL), e.g. a direct read whose alignment the device does not take.</summary>
+    public bool IsInvalidArgument => Errno == Libc.EINVAL;
+
     /// <summary>Whether the file system was full: ENOSPC, or EDQUOT (122) for a quota.</summary>
     public bool IsDiskFull => Errno is Libc.ENOSPC or 122;
 

@@ -40,6 +40,30 @@ public sealed class SwapInStreamTests
     }
 
     [Fact]
+    public void A_direct_read_the_device_refuses_is_read_through_the_page_cache_from_then_on()
+    {
+        // ext4 on a loop device with room to spare: a block device checks a direct read's
+        // alignment (tmpfs takes O_DIRECT but reads through its cache whatever the alignment).
+        using var disk = new FullDisk("64M", "64m");
+        using var fd = TmpFile.Create(disk.Directory);
+        var data = Pattern(8);
+        FileOps.WriteAll(fd, data, 0);
+        using var faultReads = new FaultReadsFirst();
+        using var stream = new SwapInStream(fd, faultReads, SwapInStream.GiveWayLimit);
+        Assert.True(stream.Direct, "ext4 refused O_DIRECT");
+
+        // A buffer a byte off any block boundary: a direct read of it is refused with EINVAL, as
+        // one whose alignment the device does not take.
+        using var buffer = MemoryMapping.MapAnonymous(PageSize.PagesToBytes(9));
+        stream.Read(new PageRange(0, 8), buffer.Address + 1);
+
+        Assert.False(stream.Direct);
+        var copy = new byte[data.Length];
+        Marshal.Copy(buffer.Address + 1, copy, 0, copy.Length);
+        Assert.Equal(data, copy);
+    }
+
+    [Fact]
     public async Task A_stream_does_not_start_a_piece_while_a_fault_read_runs()
     {
         using var fd = TmpFile.Create(Path.GetTempPath());

@@ -7,9 +7,9 @@
 // PIECE_KIB; with "give-way" it starts no piece while a fault read runs, as SwapInStream does.
 // "idle" runs the fault reads alone. The file's page cache is dropped first.
 //
-//   cc -O2 -pthread tools/fault-read-queue/fault_read_queue.c -o /tmp/fault_read_queue
+//   cc -O2 -pthread tools/fault-read-queue/fault_read_queue.c -o fault_read_queue
 //   dd if=/dev/urandom of=SWAPDIR/f bs=1M count=1024 && sync
-//   /tmp/fault_read_queue SWAPDIR/f idle|buffered|direct [PIECE_KIB] [give-way]
+//   ./fault_read_queue SWAPDIR/f idle|buffered|direct [PIECE_KIB] [give-way]
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>

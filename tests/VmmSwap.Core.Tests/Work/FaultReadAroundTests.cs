@@ -5,16 +5,16 @@ namespace VmmSwap.Core.Tests.Work;
 
 /// <summary>
 /// The page cache that fault reads leave behind (real userfaultfd, real swap file): each read
-/// starts reading its page's 2 MiB around it into the cache, and only the last 16 such blocks stay.
+/// starts reading its page's 2 MiB around it into the cache, and only the last 64 such blocks stay.
 /// </summary>
 public sealed class FaultReadAroundTests
 {
     private const long Block = 512;
-    private const int Blocks = 24;
-    private const long Retained = 16;
+    private const int Blocks = 72;
+    private const long Retained = 64;
 
     [Fact]
-    public void Faults_in_many_blocks_leave_at_most_sixteen_blocks_of_the_swap_file_cached()
+    public void Faults_in_many_blocks_leave_at_most_sixty_four_blocks_of_the_swap_file_cached()
     {
         using var swap = SwapHarness.Parking(8, true, Blocks * Block);
         for (var p = 0L; p < Blocks * Block; p++)

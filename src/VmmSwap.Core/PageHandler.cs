@@ -36,7 +36,12 @@ public sealed class PageHandler : IDisposable
         File = file;
         Deferred = new DeferredFrees(staging, file);
         FaultReads = new FaultReads(file, new DeferredFrees(staging, file));
-        file.Leaving = FaultReads.Drop;
+        Copies = workingSet is null ? null : new WorkingSetCopies(file, workingSet);
+        file.Leaving = range =>
+        {
+            FaultReads.Drop(range);
+            Copies?.Drop(range);
+        };
         HostMemory = new HostMemoryProbe(staging.MemFd, file.Fd);
     }
 
@@ -55,6 +60,9 @@ public sealed class PageHandler : IDisposable
 
     /// <summary>Where every fault is recorded, and what a swap-in brings in first; null when not recorded.</summary>
     public WorkingSet? WorkingSet { get; }
+
+    /// <summary>The working set's copies packed past the guest's slots, which a working-set swap-in reads first; null without a working set.</summary>
+    public WorkingSetCopies? Copies { get; }
 
     /// <summary>The swap-file reads for faults under way, and the last ones loaded.</summary>
     public FaultReads FaultReads { get; }
@@ -340,7 +348,7 @@ public sealed class PageHandler : IDisposable
         }
 
         var durable = _notDurablePages >= DurableBatchPages ? TakeNotDurable() : [];
-        return new SwapOutWrite(File, run, Staging.AddressOf(run.Start), Deferred.Take(), new DurableFrees(Staging, File, durable));
+        return new SwapOutWrite(File, run, Staging.AddressOf(run.Start), Copies?.Plan(run), Deferred.Take(), new DurableFrees(Staging, File, durable));
     }
 
     /// <summary>Plans the flush that ends a swap-out, carrying the staging frees still deferred and every written run not yet synced.</summary>
@@ -386,6 +394,7 @@ public sealed class PageHandler : IDisposable
     /// </summary>
     public long EndSwapOut()
     {
+        Copies?.EndSwapOut();
         long restored = 0;
         foreach (var range in TakeNotDurable())
         {
@@ -416,6 +425,11 @@ public sealed class PageHandler : IDisposable
         {
             File.MarkRangeAsPresent(staged);
             written += staged.Count;
+        }
+
+        if (write.Copies is { } copies)
+        {
+            Copies!.Complete(copies);
         }
 
         // Over the whole run: a page freed while the write read it may have been faulted back in

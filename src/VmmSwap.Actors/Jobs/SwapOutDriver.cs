@@ -31,6 +31,11 @@ internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IAc
             return;
         }
 
+        if (step.CopiesFailure is { } copies)
+        {
+            Log.Warning("working-set copies not written, the rest of this swap-out makes none (a swap-in reads those pages from their own slots): {0}", copies.Message);
+        }
+
         Reply(Handler.CompleteSwapOutStep(step), step.EndsSwapOut, null);
     }
 

@@ -54,6 +54,14 @@ public sealed unsafe class SwapFile : IDisposable
     /// <summary>Page slots in the file.</summary>
     public long Length => _present.Length;
 
+    /// <summary>
+    /// Slots past the guest's (from <see cref="Length"/> on) that may hold working-set copies
+    /// (<see cref="WorkingSetCopies"/>): a quarter of the guest at most, since a working set that
+    /// large is most of the guest and copying it would write it twice for little gain over reading
+    /// the file in order. The area takes disk only as copies are written.
+    /// </summary>
+    public long CopyAreaPages => Math.Max(1, Length / 4);
+
     /// <summary>Pages present (swapped out and not yet brought back).</summary>
     public long PresentPages => _present.Count;
 
@@ -87,6 +95,27 @@ public sealed unsafe class SwapFile : IDisposable
         var length = PageSize.PagesToBytes(range.Count);
         FileOps.WriteAll(_fd, source, length, offset);
         FileOps.StartWriteback(_fd, offset, (long)length);
+    }
+
+    /// <summary>
+    /// Writes the copies of <paramref name="plan"/> into the copy area, taking each page from
+    /// <paramref name="source"/>, the bytes of the staged run starting at page
+    /// <paramref name="runStart"/>, and starts their writeback. Changes no page state.
+    /// </summary>
+    public void WriteCopies(WorkingSetCopyPlan plan, long runStart, nint source)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var area = new PageRange(plan.FirstSlot, plan.FirstSlot + plan.Count);
+        CheckReadable(area);
+        var slot = plan.FirstSlot;
+        foreach (var pages in plan.Pages)
+        {
+            var from = source + (nint)PageSize.PagesToBytes(pages.Start - runStart);
+            FileOps.WriteAll(_fd, from, PageSize.PagesToBytes(pages.Count), (long)PageSize.PagesToBytes(slot));
+            slot += pages.Count;
+        }
+
+        FileOps.StartWriteback(_fd, (long)PageSize.PagesToBytes(area.Start), (long)PageSize.PagesToBytes(area.Count));
     }
 
     /// <summary>Records that the slots of <paramref name="range"/> hold bytes on disk (not that they are present).</summary>
@@ -153,14 +182,14 @@ public sealed unsafe class SwapFile : IDisposable
     }
 
     /// <summary>
-    /// Reads the slots of <paramref name="range"/> (present or not) into page-aligned native memory
+    /// Reads the slots of <paramref name="range"/> (present or not, or of the copy area) into page-aligned native memory
     /// at <paramref name="destination"/>, for a swap-in: sequential pieces that give way to fault
     /// reads (<see cref="SwapInStream"/>), so a run of pages costs a few large reads instead of a
     /// fault per page of the mapping, and a fault still finds the disk free.
     /// </summary>
     public void StreamInto(PageRange range, nint destination)
     {
-        CheckRange(range);
+        CheckReadable(range);
         _stream.Read(range, destination);
     }
 
@@ -174,7 +203,7 @@ public sealed unsafe class SwapFile : IDisposable
     /// <summary>Drops the page cache of <paramref name="range"/> once its pages are back in the guest, so they are not held twice.</summary>
     public void DropCache(PageRange range)
     {
-        CheckRange(range);
+        CheckReadable(range);
         FileOps.DropCachedRange(_fd, (long)PageSize.PagesToBytes(range.Start), (long)PageSize.PagesToBytes(range.Count));
     }
 
@@ -336,6 +365,15 @@ public sealed unsafe class SwapFile : IDisposable
         _mapping.Dispose();
         _fd.Dispose();
         _faultReads.Dispose();
+    }
+
+    // The guest's slots and the copy area past them.
+    private void CheckReadable(PageRange range)
+    {
+        if (range.Start < 0 || range.End > Length + CopyAreaPages || range.Start > range.End)
+        {
+            throw new ArgumentOutOfRangeException(nameof(range), $"swap file pages {range} are outside [0, {Length + CopyAreaPages}) (slots and copy area)");
+        }
     }
 
     private void CheckRange(PageRange range)

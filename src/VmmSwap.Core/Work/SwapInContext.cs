@@ -1,4 +1,5 @@
 using VmmSwap.Core.Pages;
+using VmmSwap.Core.Storage;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
 using VmmSwap.Native.Uffd;
@@ -46,11 +47,17 @@ public sealed class SwapInContext : IDisposable
     private WorkingSet? _first;
     private readonly bool _onlyFirst;
 
+    // While the working set goes first, its copies are read before its own slots; the next area
+    // slot to read.
+    private readonly WorkingSetCopies? _copies;
+    private long _copiesCursor;
+
     internal SwapInContext(PageHandler handler, WorkingSet? first, bool onlyFirst)
     {
         _handler = handler;
         _first = first;
         _onlyFirst = onlyFirst;
+        _copies = first is null ? null : handler.Copies;
     }
 
     /// <summary>Whether a planned read has not been handed back with <see cref="Loaded"/> yet.</summary>
@@ -99,7 +106,7 @@ public sealed class SwapInContext : IDisposable
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var done = CopyPhaseStep(uffd, maxBytes);
-        if (done == 0 && _first is not null && !_onlyFirst && _next is null && FirstWindowStart() is null)
+        if (done == 0 && _first is not null && !_onlyFirst && _next is null && NextCopy() < 0 && FirstWindowStart() is null)
         {
             // The working set is in: now the rest, from the start (what is in is skipped).
             _first = null;
@@ -127,7 +134,7 @@ public sealed class SwapInContext : IDisposable
 
         while (true)
         {
-            var copied = _loaded is null ? 0 : FromLoaded(uffd, maxPages);
+            var copied = _loaded is null ? 0 : IsCopies(_loaded.Window) ? FromCopies(uffd, maxPages) : FromLoaded(uffd, maxPages);
             if (copied > 0 || _next is null || !_nextLoaded)
             {
                 return copied;
@@ -139,16 +146,36 @@ public sealed class SwapInContext : IDisposable
 
     /// <summary>
     /// Plans the read of the next window of <paramref name="maxBytes"/> of the swap file, from the
-    /// first present slot after the windows already planned (while the working set goes first, a
-    /// run of its present slots), never crossing a region; null when a
-    /// read is already planned and not yet copied from, or no page is left to read. Execute it (on
-    /// any thread), then hand it to <see cref="Loaded"/>.
+    /// first present slot after the windows already planned (while the working set goes first,
+    /// its copies in the copy area, then runs of its present slots), never crossing a region; null
+    /// when a read is already planned and not yet copied from, or no page is left to read. Execute
+    /// it (on any thread), then hand it to <see cref="Loaded"/>.
     /// </summary>
     public SwapInRead? PlanRead(ulong maxBytes)
     {
+        if (_next is not null)
+        {
+            return null;
+        }
+
         var maxPages = PageHandler.MaxPages(maxBytes);
+        if (NextCopy() is var copy && copy >= 0)
+        {
+            // The copies in one sequential read; those that stopped serving are skipped when copied.
+            // It ends at a copy that serves: slots after the last one written may lie past the
+            // file's end (their write failed, and the area took no more copies).
+            var copiesEnd = Math.Min(_copies!.Used, copy + maxPages);
+            while (!_copies.IsValid(_copies.PageAt(copiesEnd - 1)))
+            {
+                copiesEnd--;
+            }
+
+            _copiesCursor = copiesEnd;
+            return Plan(new PageRange(_copies.AreaStart + copy, _copies.AreaStart + copiesEnd));
+        }
+
         var first = _first is null ? _handler.File.NextDataRange(_readCursor, long.MaxValue) : FirstWindowStart();
-        if (_next is not null || first is null)
+        if (first is null)
         {
             return null;
         }
@@ -159,11 +186,16 @@ public sealed class SwapInContext : IDisposable
         // other spans present and absent slots alike, for one sequential read.
         var end = _first is null ? first.Value.Start + maxPages : Math.Min(first.Value.Start + maxPages, first.Value.End);
         var window = new PageRange(first.Value.Start, Math.Min(end, owner.FilePages.End));
+        _readCursor = window.End;
+        return Plan(window);
+    }
+
+    private SwapInRead Plan(PageRange window)
+    {
         var slot = _loaded is not null && _loaded.Buffer == 0 ? 1 : 0;
         _next = new SwapInRead(_handler.File, window, slot, Buffer(slot, window.Count), _lastWindow, _handler.Deferred.Take());
         _nextLoaded = false;
         _lastWindow = window;
-        _readCursor = window.End;
         return _next;
     }
 
@@ -192,9 +224,25 @@ public sealed class SwapInContext : IDisposable
     {
         foreach (var read in (ReadOnlySpan<SwapInRead?>)[_loaded, _nextLoaded ? _next : null])
         {
-            if (read is not null && read.Window.Contains(index))
+            if (read is null)
+            {
+                continue;
+            }
+
+            if (read.Window.Contains(index))
             {
                 return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(index - read.Window.Start);
+            }
+
+            if (IsCopies(read.Window) && _copies!.IsValid(index))
+            {
+                for (var slot = read.Window.Start; slot < read.Window.End; slot++)
+                {
+                    if (_copies.PageAt(slot - _copies.AreaStart) == index)
+                    {
+                        return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(slot - read.Window.Start);
+                    }
+                }
             }
         }
 
@@ -239,7 +287,7 @@ public sealed class SwapInContext : IDisposable
     private void Switch()
     {
         _loaded = _next;
-        _loadedOwner = _handler.FindRegionOfFilePage(_loaded!.Window.Start);
+        _loadedOwner = IsCopies(_loaded!.Window) ? null : _handler.FindRegionOfFilePage(_loaded.Window.Start);
         _loadedNext = _loaded.Window.Start;
         _next = null;
         _nextLoaded = false;
@@ -329,6 +377,72 @@ public sealed class SwapInContext : IDisposable
 
         return done;
     }
+
+    // Runs of copies in the loaded window of the copy area whose pages they still serve: a run
+    // ends where the next copy is not of the next page (or of another region).
+    private long FromCopies(Userfaultfd uffd, long maxPages)
+    {
+        var file = _handler.File;
+        var copies = _copies!;
+        var window = _loaded!.Window;
+        var buffer = _buffers[_loaded.Buffer]!.Address;
+        long done = 0;
+        while (done < maxPages && _loadedNext < window.End)
+        {
+            var page = copies.PageAt(_loadedNext - copies.AreaStart);
+            if (!Serves(page))
+            {
+                _loadedNext++;
+                continue;
+            }
+
+            var owner = _handler.FindRegionOfFilePage(page)
+                ?? throw new InvalidOperationException($"swap file page {page} belongs to no region");
+            long count = 1;
+            while (done + count < maxPages && _loadedNext + count < window.End
+                && copies.PageAt(_loadedNext + count - copies.AreaStart) == page + count
+                && page + count < owner.FilePages.End && Serves(page + count))
+            {
+                count++;
+            }
+
+            var run = new PageRange(page, page + count);
+            var copied = CopyIn(uffd, owner, run, buffer + (nint)PageSize.PagesToBytes(_loadedNext - window.Start), done);
+
+            // As from the pages' own slots: their bytes stay on disk for trim.
+            file.ClearRange(new PageRange(run.Start, run.Start + copied));
+            owner.SwapInPages += copied;
+            done += copied;
+            _loadedNext += copied;
+            if (copied < run.Count)
+            {
+                break;
+            }
+        }
+
+        return done;
+
+        bool Serves(long page) => copies.IsValid(page) && file.IsPresent(page);
+    }
+
+    // The next area slot whose copy still serves, from the copies cursor on; -1 when none (or
+    // the working set is not going first).
+    private long NextCopy()
+    {
+        if (_first is null || _copies is not { } copies)
+        {
+            return -1;
+        }
+
+        while (_copiesCursor < copies.Used && !copies.IsValid(copies.PageAt(_copiesCursor)))
+        {
+            _copiesCursor++;
+        }
+
+        return _copiesCursor < copies.Used ? _copiesCursor : -1;
+    }
+
+    private bool IsCopies(PageRange window) => window.Start >= _handler.File.Length;
 
     // The first staged run from a slot on, within the working set while it goes first.
     private PageRange? NextStaged(long maxPages, long from, long limit)

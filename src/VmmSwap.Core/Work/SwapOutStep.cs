@@ -17,6 +17,9 @@ public abstract class SwapOutStep : PageWork
     /// <summary>Whether the swap-out is over once this step has run.</summary>
     public abstract bool EndsSwapOut { get; }
 
+    /// <summary>Why the step's working-set copies were not written (the swap-out goes on without them); null when they were, or it made none.</summary>
+    public virtual Exception? CopiesFailure => null;
+
     /// <summary>Records the executed step in the page state; returns the pages it moved to the file.</summary>
     internal abstract long Complete(PageHandler handler);
 }

@@ -1,5 +1,6 @@
 using VmmSwap.Core.Pages;
 using VmmSwap.Core.Storage;
+using VmmSwap.Native.Interop;
 
 namespace VmmSwap.Core.Work;
 
@@ -22,12 +23,13 @@ public sealed class SwapOutWrite : SwapOutStep
     private readonly SwapFile _file;
     private readonly nint _source;
 
-    internal SwapOutWrite(SwapFile file, PageRange range, nint source, DeferredFrees frees, DurableFrees durable)
+    internal SwapOutWrite(SwapFile file, PageRange range, nint source, WorkingSetCopyPlan? copies, DeferredFrees frees, DurableFrees durable)
         : base(frees, durable)
     {
         _file = file;
         Range = range;
         _source = source;
+        Copies = copies;
     }
 
     /// <inheritdoc />
@@ -35,6 +37,12 @@ public sealed class SwapOutWrite : SwapOutStep
 
     /// <summary>The swap-file slots (and staging pages) written.</summary>
     public PageRange Range { get; }
+
+    /// <summary>The working-set copies written with the pages; null when none.</summary>
+    public WorkingSetCopyPlan? Copies { get; }
+
+    /// <inheritdoc />
+    public override Exception? CopiesFailure => Copies?.Failure;
 
     /// <inheritdoc />
     internal override long Complete(PageHandler handler) => handler.CompleteSwapOut(this);
@@ -44,5 +52,21 @@ public sealed class SwapOutWrite : SwapOutStep
     {
         Durable.SyncThenFree(always: false);
         _file.WritePages(Range, _source);
+        if (Copies is not { } copies)
+        {
+            return;
+        }
+
+        try
+        {
+            _file.WriteCopies(copies, Range.Start, _source);
+            copies.Written = true;
+        }
+        catch (NativeCallException e)
+        {
+            // The pages are in their own slots: a copy that cannot be written (a full disk) only
+            // leaves them to be read from there.
+            copies.Failure = e;
+        }
     }
 }

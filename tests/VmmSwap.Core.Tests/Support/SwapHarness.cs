@@ -96,6 +96,9 @@ internal sealed class SwapHarness : IDisposable
     /// <summary>Where faults are recorded and what swap-in brings in first, as the runtime's; set before the first Enable.</summary>
     internal WorkingSet? WorkingSet { get; init; }
 
+    /// <summary>Where the swap file goes; the system temp directory unless set before the first Enable.</summary>
+    internal string SwapDirectory { get; init; } = Path.GetTempPath();
+
     internal Userfaultfd Uffd => _uffd;
 
     internal PageHandler Handler => _handler ?? throw new InvalidOperationException("swap is not enabled");
@@ -173,7 +176,7 @@ internal sealed class SwapHarness : IDisposable
             if (_handler is null)
             {
                 WorkingSet?.StartCycle();
-                _handler = PageHandler.Create(Guest.Regions, Path.GetTempPath(), WorkingSet);
+                _handler = PageHandler.Create(Guest.Regions, SwapDirectory, WorkingSet);
                 Register(_uffd);
                 if (_child is not null)
                 {

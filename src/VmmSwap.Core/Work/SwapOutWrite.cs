@@ -21,14 +21,14 @@ namespace VmmSwap.Core.Work;
 public sealed class SwapOutWrite : SwapOutStep
 {
     private readonly SwapFile _file;
-    private readonly nint _source;
+    private readonly SafeFd _staging;
 
-    internal SwapOutWrite(SwapFile file, PageRange range, nint source, WorkingSetCopyPlan? copies, DeferredFrees frees, DurableFrees durable)
+    internal SwapOutWrite(SwapFile file, PageRange range, SafeFd staging, WorkingSetCopyPlan? copies, DeferredFrees frees, DurableFrees durable)
         : base(frees, durable)
     {
         _file = file;
         Range = range;
-        _source = source;
+        _staging = staging;
         Copies = copies;
     }
 
@@ -51,7 +51,7 @@ public sealed class SwapOutWrite : SwapOutStep
     protected override void Run()
     {
         Durable.SyncThenFree(always: false);
-        _file.WritePages(Range, _source);
+        _file.WritePages(Range, _staging);
         if (Copies is not { } copies)
         {
             return;
@@ -59,7 +59,7 @@ public sealed class SwapOutWrite : SwapOutStep
 
         try
         {
-            _file.WriteCopies(copies, Range.Start, _source);
+            _file.WriteCopies(copies, _staging);
             copies.Written = true;
         }
         catch (NativeCallException e)

@@ -38,6 +38,45 @@ public static unsafe class FileOps
         }
     }
 
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes of the file <paramref name="from"/> at
+    /// <paramref name="fromOffset"/> into <paramref name="to"/> at <paramref name="toOffset"/>
+    /// inside the kernel (lseek, then sendfile until done), so no page of the source is mapped or
+    /// copied through user memory; a hole in the source reads as zeros. It moves
+    /// <paramref name="to"/>'s file position: give it a descriptor of its own that nothing else
+    /// positions (see <see cref="ReopenForWriting"/>), used by one thread at a time.
+    /// </summary>
+    public static void SendAll(SafeFd to, long toOffset, SafeFd from, long fromOffset, ulong length)
+    {
+        ArgumentNullException.ThrowIfNull(to);
+        ArgumentNullException.ThrowIfNull(from);
+        if (Libc.Lseek(to.Value, toOffset, Libc.SEEK_SET) < 0)
+        {
+            throw NativeCallException.FromLastError("lseek", $"fd {to.Value} to {toOffset}, to send into it");
+        }
+
+        var position = fromOffset;
+        var end = fromOffset + (long)length;
+        while (position < end)
+        {
+            var n = Libc.Sendfile(to.Value, from.Value, &position, (nuint)(end - position));
+            if (n < 0)
+            {
+                if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Libc.EINTR)
+                {
+                    continue;
+                }
+
+                throw NativeCallException.FromLastError("sendfile", $"fd {from.Value} offset {position} to fd {to.Value} offset {toOffset + (position - fromOffset)}, {end - position} bytes left");
+            }
+
+            if (n == 0)
+            {
+                throw new EndOfStreamException($"sendfile: fd {from.Value} ended at offset {position}, {end - position} bytes short");
+            }
+        }
+    }
+
     /// <summary>Writes all of <paramref name="source"/> at <paramref name="offset"/>.</summary>
     public static void WriteAll(SafeFd fd, ReadOnlySpan<byte> source, long offset)
     {
@@ -129,6 +168,13 @@ public static unsafe class FileOps
     /// </summary>
     public static SafeFd Reopen(SafeFd fd) =>
         TryReopen(fd, 0) ?? throw NativeCallException.FromLastError("open", $"/proc/self/fd/{fd.Value}, to read fd {fd.Value} a second time");
+
+    /// <summary>
+    /// Opens the file of <paramref name="fd"/> again for writing, as a new open file description
+    /// with a file position of its own (for <see cref="SendAll"/>), through /proc/self/fd.
+    /// </summary>
+    public static SafeFd ReopenForWriting(SafeFd fd) =>
+        TryReopen(fd, Libc.O_WRONLY) ?? throw NativeCallException.FromLastError("open", $"/proc/self/fd/{fd.Value}, to write fd {fd.Value} through a second descriptor");
 
     /// <summary>
     /// <see cref="Reopen"/> with O_DIRECT, so reads through it bypass the page cache (page-aligned

@@ -34,6 +34,7 @@ internal static unsafe partial class Libc
     internal const int SO_PEERCRED = 17;
 
     internal const int O_RDONLY = 0;
+    internal const int O_WRONLY = 1;
     internal const int O_RDWR = 2;
     internal const int O_EXCL = 0x80;
     internal const int O_NONBLOCK = 0x800;
@@ -51,6 +52,7 @@ internal static unsafe partial class Libc
     internal const int MAP_NORESERVE = 0x4000;
     internal const int MAP_FIXED_NOREPLACE = 0x100000;
 
+    internal const int SEEK_SET = 0;
     internal const int SEEK_DATA = 3;
     internal const int SEEK_HOLE = 4;
 
@@ -137,6 +139,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "pwrite64", SetLastError = true)]
     internal static partial nint Pwrite(int fd, void* buf, nuint count, long offset);
+
+    [LibraryImport(Lib, EntryPoint = "sendfile64", SetLastError = true)]
+    internal static partial nint Sendfile(int outFd, int inFd, long* offset, nuint count);
 
     [LibraryImport(Lib, EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int MemfdCreate(string name, uint flags);

@@ -3,17 +3,18 @@ using VmmSwap.Testing;
 
 namespace VmmSwap.Native.Tests.Files;
 
-/// <summary>The open flags and fadvise advice the file calls pass, against the headers, through a C probe built with cc.</summary>
+/// <summary>The open flags, lseek whence and fadvise advice the file calls pass, against the headers, through a C probe built with cc.</summary>
 public sealed class FileAbiTests
 {
     private const string Probe = """
         #define _GNU_SOURCE
         #include <stdio.h>
         #include <fcntl.h>
+        #include <unistd.h>
         #define V(name) printf("%s %llu\n", #name, (unsigned long long)(name))
         int main(void)
         {
-            V(O_RDONLY); V(O_RDWR); V(O_EXCL); V(O_NONBLOCK); V(O_CLOEXEC); V(O_DIRECTORY);
+            V(O_RDONLY); V(O_WRONLY); V(O_RDWR); V(SEEK_SET); V(O_EXCL); V(O_NONBLOCK); V(O_CLOEXEC); V(O_DIRECTORY);
             V(O_TMPFILE); V(O_DIRECT);
             V(POSIX_FADV_RANDOM); V(POSIX_FADV_WILLNEED); V(POSIX_FADV_DONTNEED);
             return 0;
@@ -25,7 +26,9 @@ public sealed class FileAbiTests
     public static TheoryData<string, ulong> Values() => new()
     {
         { "O_RDONLY", Libc.O_RDONLY },
+        { "O_WRONLY", Libc.O_WRONLY },
         { "O_RDWR", Libc.O_RDWR },
+        { "SEEK_SET", Libc.SEEK_SET },
         { "O_EXCL", Libc.O_EXCL },
         { "O_NONBLOCK", Libc.O_NONBLOCK },
         { "O_CLOEXEC", Libc.O_CLOEXEC },

@@ -95,6 +95,46 @@ public sealed class FileOpsTests
     }
 
     [Fact]
+    public void Send_copies_a_memfd_range_into_a_file_at_an_offset_with_holes_as_zeros()
+    {
+        using var source = MemFd.Create("staging", 64 * Page);
+        var data = new byte[64 * Page];
+        Random.Shared.NextBytes(data);
+        FileOps.WriteAll(source, data, 0);
+        FileOps.PunchHole(source, 10 * Page, 2 * Page);
+        using var file = TmpFile.Create(Path.GetTempPath());
+        using var writer = FileOps.ReopenForWriting(file);
+
+        FileOps.SendAll(writer, 100L * Page, source, 8L * Page, (ulong)(16 * Page));
+        FileOps.SendAll(writer, 3L * Page, source, 40L * Page, (ulong)Page);
+
+        var back = new byte[16 * Page];
+        FileOps.ReadExactly(file, back, 100 * Page);
+        var expected = data.AsSpan(8 * Page, 16 * Page).ToArray();
+        Array.Clear(expected, 2 * Page, 2 * Page);
+        Assert.Equal(expected, back);
+        var one = new byte[Page];
+        FileOps.ReadExactly(file, one, 3 * Page);
+        Assert.Equal(data.AsSpan(40 * Page, Page).ToArray(), one);
+        Assert.Equal(116L * Page, FileOps.Status(file).Size);
+    }
+
+    [Fact]
+    public void Send_past_the_end_of_the_source_and_into_a_read_only_descriptor_name_the_cause()
+    {
+        using var source = MemFd.Create("short", 4 * Page);
+        using var file = TmpFile.Create(Path.GetTempPath());
+        using var writer = FileOps.ReopenForWriting(file);
+        using var reader = FileOps.Reopen(file);
+
+        var ended = Assert.Throws<EndOfStreamException>(() => FileOps.SendAll(writer, 0, source, 2L * Page, (ulong)(4 * Page)));
+        Assert.Contains("sendfile", ended.Message, StringComparison.Ordinal);
+        var refused = Assert.Throws<NativeCallException>(() => FileOps.SendAll(reader, 0, source, 0, (ulong)Page));
+        Assert.Equal("sendfile", refused.Call);
+        Assert.Equal("EBADF", refused.ErrnoName);
+    }
+
+    [Fact]
     public void Tmpfile_in_a_missing_directory_names_the_directory()
     {
         var error = Assert.Throws<NativeCallException>(() => TmpFile.Create("/nonexistent/swap-dir"));

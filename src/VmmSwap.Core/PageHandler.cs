@@ -348,7 +348,7 @@ public sealed class PageHandler : IDisposable
         }
 
         var durable = _notDurablePages >= DurableBatchPages ? TakeNotDurable() : [];
-        return new SwapOutWrite(File, run, Staging.MemFd, Copies?.Plan(run), Deferred.Take(), new DurableFrees(Staging, File, durable));
+        return new SwapOutWrite(File, run, Staging.MemFd, Copies?.Plan(run, Staging.PresentPages), Deferred.Take(), new DurableFrees(Staging, File, durable));
     }
 
     /// <summary>Plans the flush that ends a swap-out, carrying the staging frees still deferred and every written run not yet synced.</summary>

@@ -46,7 +46,9 @@ public sealed class SoakRunner
         ResourceSample? end = null;
         var cycles = 0;
         {
-            await using var runtime = await SwapRuntime.StartAsync(guest.Memory, swapDir.Path, _logger, CancellationToken.None).ConfigureAwait(false);
+            // Working set first, so every swap-in also reads working-set copies, and a full disk
+            // meets their writes too.
+            await using var runtime = await SwapRuntime.StartAsync(guest.Memory, swapDir.Path, _logger, CancellationToken.None, workingSetFirst: true).ConfigureAwait(false);
             var swap = new SwapController(runtime.Controller.Supervisor, SoakDeadlines.Deadline);
             var sender = new CommandSender(swap, gate, counters);
             await using var second = new SecondProcessAttachment(guest, _options.Seed, swap, counters);

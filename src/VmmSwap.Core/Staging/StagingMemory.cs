@@ -79,7 +79,7 @@ public sealed unsafe class StagingMemory : IDisposable
         return new ReadOnlySpan<byte>((void*)AddressOf(range.Start), checked((int)PageSize.PagesToBytes(range.Count)));
     }
 
-    /// <summary>The staging address of page <paramref name="index"/>, for UFFDIO_COPY and pwrite.</summary>
+    /// <summary>The staging address of page <paramref name="index"/>, for UFFDIO_COPY and trim's comparisons.</summary>
     public nint AddressOf(long index) => _mapping.Address + (nint)PageSize.PagesToBytes(index);
 
     /// <summary>Drops the pages of <paramref name="range"/> and frees their memory.</summary>

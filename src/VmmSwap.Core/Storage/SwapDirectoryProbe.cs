@@ -53,6 +53,19 @@ public static unsafe class SwapDirectoryProbe
                     throw Unusable(directory, step, "the punched page did not read back as zeros");
                 }
             }
+
+            step = SwapDirectoryProbeStep.SendFromMemFd;
+            using var staging = MemFd.Create("vmm-swap probe", (long)length);
+            FileOps.WriteAll(staging, written, 0);
+            using var writer = FileOps.ReopenForWriting(file);
+            FileOps.SendAll(writer, 0, staging, 0, (ulong)PageSize.Bytes);
+            fixed (byte* p = written)
+            {
+                if (!NativeBytes.Equal(mapping.Address, (nint)p, (ulong)PageSize.Bytes))
+                {
+                    throw Unusable(directory, step, "the mapping showed other bytes than were sent");
+                }
+            }
         }
         catch (NativeCallException e)
         {

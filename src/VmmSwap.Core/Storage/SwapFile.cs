@@ -23,9 +23,12 @@ public sealed unsafe class SwapFile : IDisposable
     private readonly SwapInStream _stream;
 
     // Swap-out's writes go through a descriptor of their own: sendfile writes at the file
-    // position, which nothing else may move, and one write at a time.
+    // position, which nothing else may move, and one write at a time. The copy area's generation
+    // changes under the same lock, so a write planned before it started over (one a dead job left
+    // running) never writes copies into the new one.
     private readonly SafeFd _writer;
     private readonly Lock _writing = new();
+    private long _copyGeneration;
 
     private const int RetainedMappedReads = 256;
 
@@ -63,9 +66,9 @@ public sealed unsafe class SwapFile : IDisposable
 
     /// <summary>
     /// Slots past the guest's (from <see cref="Length"/> on) that may hold working-set copies
-    /// (<see cref="WorkingSetCopies"/>): a quarter of the guest at most, since a working set that
-    /// large is most of the guest and copying it would write it twice for little gain over reading
-    /// the file in order. The area takes disk only as copies are written.
+    /// (<see cref="WorkingSetCopies"/>): a quarter of the guest at most, since copying more would
+    /// add a quarter of the guest to every swap-out's writes. The area takes disk only as copies
+    /// are written, and gives it back when the next generation starts (or the file goes).
     /// </summary>
     public long CopyAreaPages => Math.Max(1, Length / 4);
 
@@ -92,9 +95,11 @@ public sealed unsafe class SwapFile : IDisposable
 
     /// <summary>
     /// Writes the pages of <paramref name="range"/> from <paramref name="staging"/> (a file indexed
-    /// by swap-file page, as staging's memfd is) to their slots, and starts their writeback;
-    /// changes no page state, so it may run off the owner's thread. The owner then records the
-    /// result with <see cref="MarkWritten"/> and <see cref="MarkRangeAsPresent"/>.
+    /// by swap-file page, as staging's memfd is) to their slots, then the working-set copies of
+    /// <paramref name="copies"/> (see <see cref="WorkingSetCopyPlan.Written"/> and
+    /// <see cref="WorkingSetCopyPlan.Failure"/>: a copy that cannot be written fails nothing), and
+    /// starts their writeback; changes no page state, so it may run off the owner's thread. The
+    /// owner then records the result with <see cref="MarkWritten"/> and <see cref="MarkRangeAsPresent"/>.
     /// </summary>
     /// <remarks>
     /// sendfile, not pwrite from staging's mapping: staging is filled with pwrite into its memfd
@@ -103,7 +108,7 @@ public sealed unsafe class SwapFile : IDisposable
     /// pages inside the kernel: in tools/staging-write, 512 MiB went 0.27-1.27 GiB/s from the
     /// mapping and 1.29-1.61 GiB/s with sendfile, the fastest of the four ways in each round.
     /// </remarks>
-    public void WritePages(PageRange range, SafeFd staging)
+    public void WritePages(PageRange range, SafeFd staging, WorkingSetCopyPlan? copies = null)
     {
         CheckRange(range);
         var offset = (long)PageSize.PagesToBytes(range.Start);
@@ -111,32 +116,66 @@ public sealed unsafe class SwapFile : IDisposable
         lock (_writing)
         {
             FileOps.SendAll(_writer, offset, staging, offset, length);
+            if (copies is not null && copies.Generation == _copyGeneration)
+            {
+                WriteCopies(copies, staging);
+            }
         }
 
         FileOps.StartWriteback(_fd, offset, (long)length);
+        if (copies is { Written: true })
+        {
+            FileOps.StartWriteback(_fd, (long)PageSize.PagesToBytes(copies.FirstSlot), (long)PageSize.PagesToBytes(copies.Count));
+        }
     }
 
-    /// <summary>
-    /// Writes the copies of <paramref name="plan"/> into the copy area, taking each page from
-    /// <paramref name="staging"/> (indexed by swap-file page), and starts their writeback, as
-    /// <see cref="WritePages"/> does. Changes no page state.
-    /// </summary>
-    public void WriteCopies(WorkingSetCopyPlan plan, SafeFd staging)
+    /// <summary>Starts a new generation of the copy area (see <see cref="WorkingSetCopies"/>); returns it.</summary>
+    internal long StartCopyGeneration()
     {
-        ArgumentNullException.ThrowIfNull(plan);
-        var area = new PageRange(plan.FirstSlot, plan.FirstSlot + plan.Count);
-        CheckReadable(area);
-        var slot = plan.FirstSlot;
         lock (_writing)
         {
-            foreach (var pages in plan.Pages)
+            return ++_copyGeneration;
+        }
+    }
+
+    // Under the write lock, in the plan's own generation. The area of the generation before is
+    // punched first (the disk it held goes back); the copies are written only if the file system
+    // keeps room for every page still staged besides them, so they never take the blocks a
+    // page's own slot will need.
+    private void WriteCopies(WorkingSetCopyPlan copies, SafeFd staging)
+    {
+        CheckReadable(new PageRange(copies.FirstSlot, copies.FirstSlot + copies.Count));
+        try
+        {
+            if (copies.StaleArea is { IsEmpty: false } stale)
+            {
+                CheckReadable(stale);
+                FileOps.PunchHole(_fd, (long)PageSize.PagesToBytes(stale.Start), (long)PageSize.PagesToBytes(stale.Count));
+            }
+
+            var needed = PageSize.PagesToBytes(copies.StagedPages + copies.Count);
+            var available = FileOps.AvailableBytes(_fd);
+            if (available < needed)
+            {
+                copies.Failure = new NoRoomForCopiesException(available, needed);
+                return;
+            }
+
+            var slot = copies.FirstSlot;
+            foreach (var pages in copies.Pages)
             {
                 FileOps.SendAll(_writer, (long)PageSize.PagesToBytes(slot), staging, (long)PageSize.PagesToBytes(pages.Start), PageSize.PagesToBytes(pages.Count));
                 slot += pages.Count;
             }
-        }
 
-        FileOps.StartWriteback(_fd, (long)PageSize.PagesToBytes(area.Start), (long)PageSize.PagesToBytes(area.Count));
+            copies.Written = true;
+        }
+        catch (Exception e) when (e is NativeCallException or IOException)
+        {
+            // The pages are in their own slots: copies that cannot be written (a full disk, a
+            // file system without room past the guest's slots) only leave them to be read there.
+            copies.Failure = e;
+        }
     }
 
     /// <summary>Records that the slots of <paramref name="range"/> hold bytes on disk (not that they are present).</summary>

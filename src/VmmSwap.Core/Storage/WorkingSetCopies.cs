@@ -9,8 +9,10 @@ namespace VmmSwap.Core.Storage;
 /// read per page scattered over the whole file. A copy is only a quicker way to the same bytes:
 /// the page's own slot stays its record, and a copy serves only while its page is present and has
 /// not left the file since the copy was written (every leave drops it, see <see cref="Drop"/>).
-/// Each swap-out starts the area over. Owned by the handler's thread; only the writes it plans run
-/// elsewhere.
+/// The first write after a job ended (<see cref="EndSwapOut"/>) starts the area over, as a new
+/// generation: copies of pages written by an earlier swap-out are dropped, and the first copies
+/// written punch the area they filled. Owned by the handler's thread; only the writes it plans
+/// run elsewhere.
 /// </summary>
 public sealed class WorkingSetCopies
 {
@@ -28,6 +30,10 @@ public sealed class WorkingSetCopies
     private readonly List<long> _pages = [];
     private bool _startOver = true;
     private bool _failed;
+    private long _generation;
+
+    // The area the generation before filled, until a plan carries it to be punched.
+    private PageRange? _stale;
 
     /// <summary>Copies of <paramref name="workingSet"/>'s pages, in the area of <paramref name="file"/> past its slots.</summary>
     public WorkingSetCopies(SwapFile file, WorkingSet workingSet)
@@ -64,15 +70,16 @@ public sealed class WorkingSetCopies
     /// <summary>The page area slot <paramref name="slot"/> holds a copy of (the copy may no longer serve).</summary>
     public long PageAt(long slot) => _pages[checked((int)slot)];
 
-    /// <summary>A swap-out is over: the next write starts the area over.</summary>
+    /// <summary>A job is over (a swap-out's end, or the start of anything else): the next write starts the area over.</summary>
     public void EndSwapOut() => _startOver = true;
 
     /// <summary>
     /// Assigns area slots to the working-set pages of <paramref name="run"/>, a run of staged pages
-    /// about to be written; null when none gets one (none in the set, the area full, or an earlier
-    /// copy write failed in this swap-out). The slots are contiguous, in page order.
+    /// about to be written while <paramref name="stagedPages"/> are staged; null when none gets
+    /// one (none in the set, the area full, or an earlier copy write failed in this generation).
+    /// The slots are contiguous, in page order.
     /// </summary>
-    public WorkingSetCopyPlan? Plan(PageRange run)
+    public WorkingSetCopyPlan? Plan(PageRange run, long stagedPages)
     {
         if (_startOver)
         {
@@ -104,7 +111,14 @@ public sealed class WorkingSetCopies
             }
         }
 
-        return runs.Count == 0 ? null : new WorkingSetCopyPlan(AreaStart + first, runs);
+        if (runs.Count == 0)
+        {
+            return null;
+        }
+
+        var plan = new WorkingSetCopyPlan(_generation, AreaStart + first, runs, stagedPages, _stale);
+        _stale = null;
+        return plan;
     }
 
     /// <summary>
@@ -115,6 +129,11 @@ public sealed class WorkingSetCopies
     public void Complete(WorkingSetCopyPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        if (plan.Generation != _generation)
+        {
+            return;
+        }
+
         if (!plan.Written)
         {
             _failed = true;
@@ -137,6 +156,12 @@ public sealed class WorkingSetCopies
     {
         _startOver = false;
         _failed = false;
+        _generation = _file.StartCopyGeneration();
+        if (Used > 0)
+        {
+            _stale = new PageRange(AreaStart, AreaStart + Math.Max(Used, _stale?.Count ?? 0));
+        }
+
         _valid.ClearRange(new PageRange(0, _valid.Length));
         _assigned.ClearRange(new PageRange(0, _assigned.Length));
         _pages.Clear();

@@ -6,16 +6,28 @@ namespace VmmSwap.Core.Storage;
 /// The working-set copies one swap-out write makes: the pages of <see cref="Pages"/>, in order,
 /// into the swap file's copy area from slot <see cref="FirstSlot"/> on. Planned by
 /// <see cref="WorkingSetCopies.Plan"/>, written with the write's own pages
-/// (<see cref="SwapFile.WriteCopies"/>), recorded by <see cref="WorkingSetCopies.Complete"/>.
+/// (<see cref="SwapFile.WritePages"/>), recorded by <see cref="WorkingSetCopies.Complete"/>.
 /// </summary>
 public sealed class WorkingSetCopyPlan
 {
-    internal WorkingSetCopyPlan(long firstSlot, IReadOnlyList<PageRange> pages)
+    internal WorkingSetCopyPlan(long generation, long firstSlot, IReadOnlyList<PageRange> pages, long stagedPages, PageRange? staleArea)
     {
+        Generation = generation;
         FirstSlot = firstSlot;
         Pages = pages;
         Count = pages.Sum(r => r.Count);
+        StagedPages = stagedPages;
+        StaleArea = staleArea;
     }
+
+    /// <summary>The copy area's generation it was planned in; a write of another generation's is skipped.</summary>
+    public long Generation { get; }
+
+    /// <summary>Pages staged when it was planned (its write's included): the file system must keep room for them besides the copies.</summary>
+    public long StagedPages { get; }
+
+    /// <summary>The area the generation before filled, punched before these copies are written; null when nothing is to punch.</summary>
+    public PageRange? StaleArea { get; }
 
     /// <summary>The swap-file slot the first copy goes to (in the copy area, past the guest's slots).</summary>
     public long FirstSlot { get; }

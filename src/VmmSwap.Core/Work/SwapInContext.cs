@@ -217,8 +217,9 @@ public sealed class SwapInContext : IDisposable
 
     /// <summary>
     /// The buffer address holding swap-file slot <paramref name="index"/> when a loaded window
-    /// covers it; null otherwise. Valid for a page still present in the file: nothing writes the
-    /// file during a swap-in, so the bytes read are its bytes.
+    /// covers it, or holds its working-set copy while that copy serves; null otherwise. Valid for
+    /// a page still present in the file: nothing writes the file during a swap-in, so the bytes
+    /// read are its bytes.
     /// </summary>
     internal nint? BufferedAddressOf(long index)
     {

@@ -6,7 +6,8 @@ namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// One swap-out chunk: a run of staged pages written to its slots in the swap file, with
-/// writeback started at once so the flush at the end of the swap-out finds little left to do.
+/// writeback started at once so the flush at the end of the swap-out finds little left to do,
+/// and the working-set pages among them written again into the copy area (<see cref="Copies"/>).
 /// Every <see cref="PageHandler.DurableBatchPages"/> pages a write first syncs the file and frees
 /// the staging of earlier writes (its <see cref="SwapOutStep.Durable"/>), so a swap-out holds only
 /// a bounded amount of staging it has already written.
@@ -51,22 +52,6 @@ public sealed class SwapOutWrite : SwapOutStep
     protected override void Run()
     {
         Durable.SyncThenFree(always: false);
-        _file.WritePages(Range, _staging);
-        if (Copies is not { } copies)
-        {
-            return;
-        }
-
-        try
-        {
-            _file.WriteCopies(copies, _staging);
-            copies.Written = true;
-        }
-        catch (NativeCallException e)
-        {
-            // The pages are in their own slots: a copy that cannot be written (a full disk) only
-            // leaves them to be read from there.
-            copies.Failure = e;
-        }
+        _file.WritePages(Range, _staging, Copies);
     }
 }

@@ -270,6 +270,18 @@ public static unsafe class FileOps
         return (stat.st_mode & FilePermissions.S_IFMT) == FilePermissions.S_IFSOCK;
     }
 
+    /// <summary>Bytes an unprivileged writer may still allocate on the file system of <paramref name="fd"/> (fstatvfs: f_bavail * f_frsize).</summary>
+    public static ulong AvailableBytes(SafeFd fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        if (Syscall.fstatvfs(fd.Value, out var status) < 0)
+        {
+            throw new NativeCallException("fstatvfs", NativeConvert.FromErrno(Stdlib.GetLastError()), $"fd {fd.Value}");
+        }
+
+        return status.f_bavail * status.f_frsize;
+    }
+
     /// <summary>The status of an open file (fstat).</summary>
     public static FileStatus Status(SafeFd fd)
     {

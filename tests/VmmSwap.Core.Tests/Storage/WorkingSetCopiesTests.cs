@@ -1,5 +1,5 @@
 using VmmSwap.Core.Pages;
-using VmmSwap.Native.Interop;
+using VmmSwap.Core.Storage;
 using VmmSwap.Testing;
 
 namespace VmmSwap.Core.Tests.Storage;
@@ -86,10 +86,46 @@ public sealed class WorkingSetCopiesTests
     }
 
     [Fact]
-    public void Copies_the_disk_has_no_room_for_are_skipped_and_the_swap_out_goes_on()
+    public void A_write_planned_before_the_area_started_over_writes_no_copy_into_it()
     {
-        // Room for the guest's own slots and four copies of the sixteen.
-        using var mount = TestMount.Create("tmpfs", $"size={PageSize.PagesToBytes(Pages + 4) / 1024}k");
+        using var swap = TouchedAndSwappedOut(new WorkingSet(Pages), swapOut: false);
+
+        // A job plans the write of the first staged page with its copy in area slot 0, and dies
+        // before its worker runs it; the guest takes that page back from staging meanwhile.
+        var late = swap.Locked(h => h.PlanSwapOut(SwapHarness.Chunk)!);
+        Assert.Equal(new PageRange(Touched[0], Touched[0] + 1), late.Range);
+        Assert.Equal(Content(Touched[0]), swap.Read(Touched[0]));
+
+        // The next swap-out starts the area over and puts the next page's copy in slot 0.
+        var next = swap.Locked(h =>
+        {
+            h.EndSwapOut();
+            var write = h.PlanSwapOut(SwapHarness.Chunk)!;
+            write.Execute();
+            h.CompleteSwapOut(write);
+            h.FlushDeferredFrees();
+            return write;
+        });
+        Assert.Equal(new PageRange(Touched[1], Touched[1] + 1), next.Range);
+        Assert.Equal(late.Copies!.FirstSlot, next.Copies!.FirstSlot);
+
+        // The dead job's write runs at last: its page's own slot is written, its copy is not.
+        late.Execute();
+
+        Assert.False(late.Copies.Written);
+        Assert.True(next.Copies.Written);
+        swap.SwapOutAll();
+        swap.Disable();
+        AssertEveryPage(swap);
+    }
+
+    [Theory]
+    [InlineData(4, 0)]
+    [InlineData(40, 16)]
+    public void Copies_are_written_only_while_the_disk_keeps_room_for_every_page_still_staged(int sparePages, int copiesWritten)
+    {
+        // Room for the guest's own slots and a few pages more.
+        using var mount = TestMount.Create("tmpfs", $"size={PageSize.PagesToBytes(Pages + sparePages) / 1024}k");
         using var swap = TouchedAndSwappedOut(new WorkingSet(Pages), mount.Directory, swapOut: false);
 
         // Each of the sixteen pages is a staged run of its own: a write, and its copy, apiece.
@@ -113,9 +149,19 @@ public sealed class WorkingSetCopiesTests
         });
 
         Assert.Equal(Touched.Length, written);
-        var error = Assert.IsType<NativeCallException>(Assert.Single(failures));
-        Assert.Contains("ENOSPC", error.Message);
-        Assert.Equal(4, valid);
+        Assert.Equal(copiesWritten, valid);
+        if (copiesWritten == 0)
+        {
+            // The first copy would have left less room than the fifteen pages staged after it
+            // need: none is written, and the swap-out tries no more.
+            var error = Assert.IsType<NoRoomForCopiesException>(Assert.Single(failures));
+            Assert.True(error.AvailableBytes < error.NeededBytes, error.Message);
+        }
+        else
+        {
+            Assert.Empty(failures);
+        }
+
         Assert.Equal(Pages, swap.Metrics().SwapPages);
         swap.Disable();
         AssertEveryPage(swap);

@@ -94,7 +94,7 @@ public sealed unsafe class SwapFile : IDisposable
     }
 
     /// <summary>
-    /// Writes the pages of <paramref name="range"/> from <paramref name="staging"/> (a file indexed
+    /// Writes the pages of <paramref name="runs"/> from <paramref name="staging"/> (a file indexed
     /// by swap-file page, as staging's memfd is) to their slots, then the working-set copies of
     /// <paramref name="copies"/> (see <see cref="WorkingSetCopyPlan.Written"/> and
     /// <see cref="WorkingSetCopyPlan.Failure"/>: a copy that cannot be written fails nothing), and
@@ -108,21 +108,37 @@ public sealed unsafe class SwapFile : IDisposable
     /// pages inside the kernel: in tools/staging-write, 512 MiB went 0.27-1.27 GiB/s from the
     /// mapping and 1.29-1.61 GiB/s with sendfile, the fastest of the four ways in each round.
     /// </remarks>
-    public void WritePages(PageRange range, SafeFd staging, WorkingSetCopyPlan? copies = null)
+    public void WritePages(IReadOnlyList<PageRange> runs, SafeFd staging, WorkingSetCopyPlan? copies = null)
     {
-        CheckRange(range);
-        var offset = (long)PageSize.PagesToBytes(range.Start);
-        var length = PageSize.PagesToBytes(range.Count);
+        ArgumentNullException.ThrowIfNull(runs);
+        if (runs.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var run in runs)
+        {
+            CheckRange(run);
+        }
+
         lock (_writing)
         {
-            FileOps.SendAll(_writer, offset, staging, offset, length);
+            foreach (var run in runs)
+            {
+                var offset = (long)PageSize.PagesToBytes(run.Start);
+                FileOps.SendAll(_writer, offset, staging, offset, PageSize.PagesToBytes(run.Count));
+            }
+
             if (copies is not null && copies.Generation == _copyGeneration)
             {
                 WriteCopies(copies, staging);
             }
         }
 
-        FileOps.StartWriteback(_fd, offset, (long)length);
+        // One call over the span: its gaps hold no dirty page.
+        var start = runs.Min(r => r.Start);
+        var end = runs.Max(r => r.End);
+        FileOps.StartWriteback(_fd, (long)PageSize.PagesToBytes(start), (long)PageSize.PagesToBytes(end - start));
         if (copies is { Written: true })
         {
             FileOps.StartWriteback(_fd, (long)PageSize.PagesToBytes(copies.FirstSlot), (long)PageSize.PagesToBytes(copies.Count));

@@ -74,13 +74,14 @@ public sealed class WorkingSetCopies
     public void EndSwapOut() => _startOver = true;
 
     /// <summary>
-    /// Assigns area slots to the working-set pages of <paramref name="run"/>, a run of staged pages
-    /// about to be written while <paramref name="stagedPages"/> are staged; null when none gets
-    /// one (none in the set, the area full, or an earlier copy write failed in this generation).
-    /// The slots are contiguous, in page order.
+    /// Assigns area slots to the working-set pages of <paramref name="runs"/>, runs of staged
+    /// pages about to be written while <paramref name="stagedPages"/> are staged; null when none
+    /// gets one (none in the set, the area full, or an earlier copy write failed in this
+    /// generation). The slots are contiguous, in the runs' page order.
     /// </summary>
-    public WorkingSetCopyPlan? Plan(PageRange run, long stagedPages)
+    public WorkingSetCopyPlan? Plan(IReadOnlyList<PageRange> runs, long stagedPages)
     {
+        ArgumentNullException.ThrowIfNull(runs);
         if (_startOver)
         {
             StartOver();
@@ -92,7 +93,25 @@ public sealed class WorkingSetCopies
         }
 
         var first = Used;
-        var runs = new List<PageRange>();
+        var copied = new List<PageRange>();
+        foreach (var run in runs)
+        {
+            Assign(run, copied);
+        }
+
+        if (copied.Count == 0)
+        {
+            return null;
+        }
+
+        var plan = new WorkingSetCopyPlan(_generation, AreaStart + first, copied, stagedPages, _stale);
+        _stale = null;
+        return plan;
+    }
+
+    // Gives the working-set pages of run not yet given a slot in this generation the next slots.
+    private void Assign(PageRange run, List<PageRange> copied)
+    {
         for (var from = run.Start; Used < Capacity && _workingSet.Next(from, run.End) is { } inSet; from = inSet.End)
         {
             var p = _assigned.NextClear(inSet.Start, inSet.End);
@@ -100,7 +119,7 @@ public sealed class WorkingSetCopies
             {
                 var assigned = _assigned.NextSet(p, inSet.End);
                 var pages = new PageRange(p, PresentList.CappedEnd(p, Capacity - Used, assigned < 0 ? inSet.End : assigned));
-                runs.Add(pages);
+                copied.Add(pages);
                 _assigned.MarkRangeAsPresent(pages);
                 for (var i = pages.Start; i < pages.End; i++)
                 {
@@ -110,15 +129,6 @@ public sealed class WorkingSetCopies
                 p = _assigned.NextClear(pages.End, inSet.End);
             }
         }
-
-        if (runs.Count == 0)
-        {
-            return null;
-        }
-
-        var plan = new WorkingSetCopyPlan(_generation, AreaStart + first, runs, stagedPages, _stale);
-        _stale = null;
-        return plan;
     }
 
     /// <summary>

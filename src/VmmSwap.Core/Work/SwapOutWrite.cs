@@ -5,7 +5,7 @@ using VmmSwap.Native.Interop;
 namespace VmmSwap.Core.Work;
 
 /// <summary>
-/// One swap-out chunk: a run of staged pages written to its slots in the swap file, with
+/// One swap-out chunk: runs of staged pages written to their slots in the swap file, with
 /// writeback started at once so the flush at the end of the swap-out finds little left to do,
 /// and the working-set pages among them written again into the copy area (<see cref="Copies"/>).
 /// Every <see cref="PageHandler.DurableBatchPages"/> pages a write first syncs the file and frees
@@ -24,11 +24,11 @@ public sealed class SwapOutWrite : SwapOutStep
     private readonly SwapFile _file;
     private readonly SafeFd _staging;
 
-    internal SwapOutWrite(SwapFile file, PageRange range, SafeFd staging, WorkingSetCopyPlan? copies, DeferredFrees frees, DurableFrees durable)
+    internal SwapOutWrite(SwapFile file, IReadOnlyList<PageRange> runs, SafeFd staging, WorkingSetCopyPlan? copies, DeferredFrees frees, DurableFrees durable)
         : base(frees, durable)
     {
         _file = file;
-        Range = range;
+        Runs = runs;
         _staging = staging;
         Copies = copies;
     }
@@ -36,8 +36,8 @@ public sealed class SwapOutWrite : SwapOutStep
     /// <inheritdoc />
     public override bool EndsSwapOut => false;
 
-    /// <summary>The swap-file slots (and staging pages) written.</summary>
-    public PageRange Range { get; }
+    /// <summary>The swap-file slots (and staging pages) written, in file order.</summary>
+    public IReadOnlyList<PageRange> Runs { get; }
 
     /// <summary>The working-set copies written with the pages; null when none.</summary>
     public WorkingSetCopyPlan? Copies { get; }
@@ -52,6 +52,6 @@ public sealed class SwapOutWrite : SwapOutStep
     protected override void Run()
     {
         Durable.SyncThenFree(always: false);
-        _file.WritePages(Range, _staging, Copies);
+        _file.WritePages(Runs, _staging, Copies);
     }
 }

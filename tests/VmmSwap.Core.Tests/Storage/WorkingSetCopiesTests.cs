@@ -90,23 +90,23 @@ public sealed class WorkingSetCopiesTests
     {
         using var swap = TouchedAndSwappedOut(new WorkingSet(Pages), swapOut: false);
 
-        // A job plans the write of the first staged page with its copy in area slot 0, and dies
-        // before its worker runs it; the guest takes that page back from staging meanwhile.
-        var late = swap.Locked(h => h.PlanSwapOut(SwapHarness.Chunk)!);
-        Assert.Equal(new PageRange(Touched[0], Touched[0] + 1), late.Range);
+        // A job plans the write of the first staged page (a page per write) with its copy in area
+        // slot 0, and dies before its worker runs it; the guest takes that page back from staging.
+        var late = swap.Locked(h => h.PlanSwapOut((ulong)SwapHarness.Page)!);
+        Assert.Equal([new PageRange(Touched[0], Touched[0] + 1)], late.Runs);
         Assert.Equal(Content(Touched[0]), swap.Read(Touched[0]));
 
         // The next swap-out starts the area over and puts the next page's copy in slot 0.
         var next = swap.Locked(h =>
         {
             h.EndSwapOut();
-            var write = h.PlanSwapOut(SwapHarness.Chunk)!;
+            var write = h.PlanSwapOut((ulong)SwapHarness.Page)!;
             write.Execute();
             h.CompleteSwapOut(write);
             h.FlushDeferredFrees();
             return write;
         });
-        Assert.Equal(new PageRange(Touched[1], Touched[1] + 1), next.Range);
+        Assert.Equal([new PageRange(Touched[1], Touched[1] + 1)], next.Runs);
         Assert.Equal(late.Copies!.FirstSlot, next.Copies!.FirstSlot);
 
         // The dead job's write runs at last: its page's own slot is written, its copy is not.
@@ -128,12 +128,12 @@ public sealed class WorkingSetCopiesTests
         using var mount = TestMount.Create("tmpfs", $"size={PageSize.PagesToBytes(Pages + sparePages) / 1024}k");
         using var swap = TouchedAndSwappedOut(new WorkingSet(Pages), mount.Directory, swapOut: false);
 
-        // Each of the sixteen pages is a staged run of its own: a write, and its copy, apiece.
+        // A page to a write: a write, and its copy, apiece.
         var (written, failures, valid) = swap.Locked(h =>
         {
             long written = 0;
             var failures = new List<Exception>();
-            while (h.PlanSwapOut(SwapHarness.Chunk) is { } write)
+            while (h.PlanSwapOut((ulong)SwapHarness.Page) is { } write)
             {
                 write.Execute();
                 written += h.CompleteSwapOut(write);

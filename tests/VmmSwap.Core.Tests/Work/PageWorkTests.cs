@@ -23,7 +23,7 @@ public sealed class PageWorkTests
 
         Assert.Equal(64, swap.Enable());
         var write = swap.Locked(h => h.PlanSwapOut((ulong)(64 * Page)))!;
-        Assert.Equal(new PageRange(0, 64), write.Range);
+        Assert.Equal([new PageRange(0, 64)], write.Runs);
 
         // Planned, not yet run: a fault from staging and a balloon remove.
         Assert.Equal(RandomPage(5), swap.Read(5));
@@ -51,6 +51,39 @@ public sealed class PageWorkTests
         }
 
         Assert.Equal(60, swap.Metrics().CopiedFromFilePages);
+    }
+
+    [Fact]
+    public void A_swap_out_write_gathers_staged_runs_up_to_its_size_and_every_page_comes_back()
+    {
+        using var swap = new SwapHarness(64);
+        long[] written = [0, 1, 2, 3, 10, 11, 12, 30, .. Enumerable.Range(40, 10).Select(p => (long)p)];
+        foreach (var p in written)
+        {
+            swap.Write(p, RandomPage(p));
+        }
+
+        Assert.Equal(written.Length, swap.Enable());
+        var first = swap.Locked(h =>
+        {
+            var write = h.PlanSwapOut((ulong)(16 * Page))!;
+            write.Execute();
+            h.CompleteSwapOut(write);
+            h.FlushDeferredFrees();
+            return write;
+        });
+        var second = swap.Locked(h => h.PlanSwapOut((ulong)(16 * Page)))!;
+        second.Execute();
+        swap.Locked(h => h.CompleteSwapOut(second));
+        swap.Locked(h => h.PlanSwapOutFlush()).Execute();
+
+        Assert.Equal([new PageRange(0, 4), new PageRange(10, 13), new PageRange(30, 31), new PageRange(40, 48)], first.Runs);
+        Assert.Equal([new PageRange(48, 50)], second.Runs);
+        Assert.Equal(written.Length, swap.Metrics().SwapPages);
+        for (var p = 0; p < 64; p++)
+        {
+            Assert.Equal(written.Contains(p) ? RandomPage(p) : new byte[Page], swap.Read(p));
+        }
     }
 
     [Fact]

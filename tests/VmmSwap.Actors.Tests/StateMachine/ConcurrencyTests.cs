@@ -193,6 +193,46 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
         Assert.Empty(guest.Mismatches());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_swap_out_running_its_writes_back_to_back_stops_after_the_one_in_flight_when_disabled_or_enabled(bool enable)
+    {
+        // A page per write: thousands of writes, each started by the driver as the last completes.
+        using var guest = new GuestFixture(4096);
+        guest.Fill(seed: 48);
+        var options = Options() with { SwapChunkBytes = (ulong)PageSize.Bytes };
+        var swap = SwapController.Start(Sys, guest.Memory, options, name: enable ? "swap-out-aborted-by-enable" : "swap-out-aborted-by-disable");
+        using var threads = new GuestThreads(guest, count: 2, seed: 49);
+        await swap.EnableAsync().WaitAsync(Deadline);
+        threads.Start();
+        await swap.SwapOutAsync().WaitAsync(Deadline);
+        var writing = await WaitForMetricAsync(swap, threads, m => m.SwapPages, 64);
+        Assert.Equal(SwapState.SwapOutInProgress, writing.State);
+
+        if (enable)
+        {
+            await threads.PauseAsync(Deadline);
+            await swap.EnableAsync().WaitAsync(Deadline);
+            threads.Resume();
+            var pending = await WaitForStateAsync(swap, threads, SwapState.Pending);
+            Assert.Equal(0, pending.Metrics.SwapPages);
+            await swap.DisableAsync().WaitAsync(Deadline);
+        }
+        else
+        {
+            await swap.DisableAsync().WaitAsync(Deadline);
+        }
+
+        var ready = await WaitForStateAsync(swap, threads, SwapState.Ready);
+        Assert.Equal(0, ready.Metrics.SwapPages + ready.Metrics.StagingPages);
+        await threads.WaitForAccessesAsync(500, Deadline);
+        threads.Stop(Deadline);
+        Assert.Empty(threads.Errors);
+        Assert.True(threads.LongestAccess < AccessDeadline, $"a guest access took {threads.LongestAccess}");
+        Assert.Empty(guest.Mismatches());
+    }
+
     // Polls the status until it reaches state, failing early if a guest thread is stuck in a fault.
     private static async Task<SwapStatus> WaitForStateAsync(SwapController swap, GuestThreads threads, SwapState state)
     {

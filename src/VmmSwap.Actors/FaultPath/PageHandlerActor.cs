@@ -92,7 +92,6 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         Receive<RunChunk>(m => _jobs.RunChunk(m.Kind, Sender, _handler, _mainUffd));
         Receive<ContinueSwapIn>(m => _jobs.ContinueSwapIn(m.Job, m.Pages));
         Receive<WorkDone>(m => _jobs.WorkDone(m.Work, m.Error));
-        Receive<StopChunks>(m => _jobs.StopChunks(m.Job));
         Receive<EndJob>(m => EndJob(m.Kind));
         Receive<FinishDisable>(Handle);
     }

@@ -46,9 +46,6 @@ internal sealed record RunChunk(JobKind Kind);
 /// <summary>Copy the next swap-in step for <paramref name="Job"/>, <paramref name="Pages"/> pages into its chunk.</summary>
 internal sealed record ContinueSwapIn(IActorRef Job, long Pages);
 
-/// <summary>The job is to stop: a driver that runs its chunks on its own starts no new one after the one in flight.</summary>
-internal sealed record StopChunks(IActorRef Job);
-
 /// <summary>A job is over (finished or aborted): drop its context.</summary>
 internal sealed record EndJob(JobKind Kind);
 

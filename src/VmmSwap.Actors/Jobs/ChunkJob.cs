@@ -34,11 +34,7 @@ internal sealed class ChunkJob : ReceiveActor
             if (!_inFlight)
             {
                 Complete(null, aborted: true);
-                return;
             }
-
-            // A driver that runs its chunks on its own stops after the one in flight.
-            _pageHandler.Tell(new StopChunks(Self));
         });
         Receive<GateReleased>(_ =>
         {
@@ -72,13 +68,7 @@ internal sealed class ChunkJob : ReceiveActor
 
         _pages += m.Pages;
         _supervisor.Tell(new JobProgress(_kind, _pages, _clock.Elapsed));
-        if (m.Continues && !m.Finished)
-        {
-            // The driver runs the next chunk already; an abort waits for its answer, which
-            // comes without Continues once the driver has seen StopChunks.
-            _inFlight = true;
-        }
-        else if (m.Finished || _abort)
+        if (m.Finished || _abort)
         {
             Complete(null, aborted: !m.Finished);
         }

@@ -12,9 +12,5 @@ internal sealed record GateReleased
     internal static GateReleased Instance { get; } = new();
 }
 
-/// <summary>
-/// The result of a chunk: pages done, whether the job has nothing left, or the error that stopped
-/// it. <paramref name="Continues"/>: the driver has already started the next chunk on its own (a
-/// swap-out's writes), so the job asks for none and waits for its ChunkDone.
-/// </summary>
-internal sealed record ChunkDone(JobKind Kind, long Pages, bool Finished, SwapFailure? Error, bool Continues = false);
+/// <summary>The result of a chunk: pages done, whether the job has nothing left, or the error that stopped it.</summary>
+internal sealed record ChunkDone(JobKind Kind, long Pages, bool Finished, SwapFailure? Error);

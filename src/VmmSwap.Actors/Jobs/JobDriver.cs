@@ -38,9 +38,6 @@ internal abstract class JobDriver
     /// <summary>The work a page worker runs for this job now, if any.</summary>
     internal PageWork? InFlight { get; private set; }
 
-    /// <summary>Set once the job asked to stop: a driver that runs its chunks on its own runs no more.</summary>
-    internal bool Stopping { get; set; }
-
     private protected PageHandler Handler { get; }
 
     private protected VmmSwapOptions Options { get; }
@@ -80,7 +77,7 @@ internal abstract class JobDriver
         _pool.Tell(new ExecuteWork(work), _self);
     }
 
-    private protected void Reply(long pages, bool finished, SwapFailure? failure, bool continues = false) => Job.Tell(new ChunkDone(Kind, pages, finished, failure, continues));
+    private protected void Reply(long pages, bool finished, SwapFailure? failure) => Job.Tell(new ChunkDone(Kind, pages, finished, failure));
 
     // The page state must survive any single failure: a chunk that throws fails the job, not the actor.
     private protected void Guarded(long pages, Action step)

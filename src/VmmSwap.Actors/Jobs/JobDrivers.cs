@@ -56,15 +56,6 @@ internal sealed class JobDrivers(JobContext context)
         }
     }
 
-    /// <summary>The job of <paramref name="job"/> is to stop: its driver starts no chunk on its own after the one in flight.</summary>
-    internal void StopChunks(IActorRef job)
-    {
-        if (_running is { } driver && driver.Job.Equals(job))
-        {
-            driver.Stopping = true;
-        }
-    }
-
     /// <summary>Hands answered work to its driver: the running one completes it, an ended one lets go of what it used.</summary>
     internal void WorkDone(PageWork work, Exception? error)
     {

@@ -5,13 +5,7 @@ using VmmSwap.Core.Work;
 
 namespace VmmSwap.Actors.Jobs;
 
-/// <summary>
-/// Swap-out: each chunk writes runs of staging (a page worker's sendfile, and its working-set
-/// copies); once staging is empty, the flush that syncs and drops the file's cache ends the job.
-/// It starts each next chunk itself when one completes, rather than waiting for the job to ask
-/// (a round trip through the job's thread cost about as much as writing 2 MiB), until the job
-/// says stop (<see cref="JobDriver.Stopping"/>).
-/// </summary>
+/// <summary>Swap-out: each chunk writes one run of staging (a page worker's sendfile, and its working-set copies); once staging is empty, the flush that syncs and drops the file's cache ends the job.</summary>
 internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IActorRef job)
     : BlockingEndDriver<SwapOutStep>(JobKind.SwapOut, handler, context, job)
 {
@@ -42,13 +36,7 @@ internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IAc
             Log.Warning("working-set copies not written, the rest of this swap-out makes none (a swap-in reads those pages from their own slots): {0}", copies.Message);
         }
 
-        var pages = Handler.CompleteSwapOutStep(step);
-        var continues = !step.EndsSwapOut && !Stopping;
-        Reply(pages, step.EndsSwapOut, null, continues);
-        if (continues)
-        {
-            Guarded(0, Chunk);
-        }
+        Reply(Handler.CompleteSwapOutStep(step), step.EndsSwapOut, null);
     }
 
     private protected override long RestoreUnsynced(SwapOutStep step) => step.Durable.Synced ? 0 : Handler.RestoreNotDurable(step.Durable);

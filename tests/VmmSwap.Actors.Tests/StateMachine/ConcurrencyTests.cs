@@ -196,9 +196,10 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task A_swap_out_running_its_writes_back_to_back_stops_after_the_one_in_flight_when_disabled_or_enabled(bool enable)
+    public async Task A_swap_out_of_page_sized_writes_ended_by_disable_or_enable_midway_keeps_every_page(bool enable)
     {
-        // A page per write: thousands of writes, each started by the driver as the last completes.
+        // A page per write: thousands of writes, the guest faulting through them, then the job
+        // aborted between two.
         using var guest = new GuestFixture(4096);
         guest.Fill(seed: 48);
         var options = Options() with { SwapChunkBytes = (ulong)PageSize.Bytes };

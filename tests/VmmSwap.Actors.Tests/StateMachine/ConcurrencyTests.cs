@@ -198,18 +198,20 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : SwapTestKit(out
     [InlineData(true)]
     public async Task A_swap_out_of_page_sized_writes_ended_by_disable_or_enable_midway_keeps_every_page(bool enable)
     {
-        // A page per write: thousands of writes, the guest faulting through them, then the job
-        // aborted between two.
+        // A page per write: thousands of writes. The guest starts faulting once some are on disk
+        // (faulting from the start, it took most pages back from staging before they were
+        // written), then the job is aborted between two writes.
         using var guest = new GuestFixture(4096);
         guest.Fill(seed: 48);
         var options = Options() with { SwapChunkBytes = (ulong)PageSize.Bytes };
         var swap = SwapController.Start(Sys, guest.Memory, options, name: enable ? "swap-out-aborted-by-enable" : "swap-out-aborted-by-disable");
         using var threads = new GuestThreads(guest, count: 2, seed: 49);
         await swap.EnableAsync().WaitAsync(Deadline);
-        threads.Start();
         await swap.SwapOutAsync().WaitAsync(Deadline);
         var writing = await WaitForMetricAsync(swap, threads, m => m.SwapPages, 64);
         Assert.Equal(SwapState.SwapOutInProgress, writing.State);
+        threads.Start();
+        await threads.WaitForAccessesAsync(50, Deadline);
 
         if (enable)
         {

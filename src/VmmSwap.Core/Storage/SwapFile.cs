@@ -22,13 +22,7 @@ public sealed unsafe class SwapFile : IDisposable
     private readonly FaultReadsFirst _faultReads = new();
     private readonly SwapInStream _stream;
 
-    // Swap-out's writes go through a descriptor of their own: sendfile writes at the file
-    // position, which nothing else may move, and one write at a time. The copy area's generation
-    // changes under the same lock, so a write planned before it started over (one a dead job left
-    // running) never writes copies into the new one.
-    private readonly SafeFd _writer;
-    private readonly Lock _writing = new();
-    private long _copyGeneration;
+    private readonly SwapFileWriter _writer;
 
     private const int RetainedMappedReads = 256;
 
@@ -46,7 +40,7 @@ public sealed unsafe class SwapFile : IDisposable
             FileOps.Truncate(_fd, (long)PageSize.PagesToBytes(pages));
             _mapping = MemoryMapping.MapShared(_fd, 0, PageSize.PagesToBytes(pages), writable: false);
             _stream = new SwapInStream(_fd, _faultReads, SwapInStream.GiveWayLimit);
-            _writer = FileOps.ReopenForWriting(_fd);
+            _writer = new SwapFileWriter(_fd);
         }
         catch
         {
@@ -101,98 +95,29 @@ public sealed unsafe class SwapFile : IDisposable
     /// starts their writeback; changes no page state, so it may run off the owner's thread. The
     /// owner then records the result with <see cref="MarkWritten"/> and <see cref="MarkRangeAsPresent"/>.
     /// </summary>
-    /// <remarks>
-    /// sendfile, not pwrite from staging's mapping: staging is filled with pwrite into its memfd
-    /// (Enable), so its mapping holds no page table entry, and a pwrite from it took a page fault
-    /// per page, which on a nested machine cost more than the write. sendfile copies the memfd's
-    /// pages inside the kernel: in tools/staging-write, 512 MiB went 0.27-1.27 GiB/s from the
-    /// mapping and 1.29-1.61 GiB/s with sendfile, the fastest of the four ways in each round.
-    /// </remarks>
+    /// <remarks>With sendfile, through <see cref="SwapFileWriter"/>, which says why.</remarks>
     public void WritePages(IReadOnlyList<PageRange> runs, SafeFd staging, WorkingSetCopyPlan? copies = null)
     {
         ArgumentNullException.ThrowIfNull(runs);
-        if (runs.Count == 0)
-        {
-            return;
-        }
-
         foreach (var run in runs)
         {
             CheckRange(run);
         }
 
-        lock (_writing)
+        if (copies is not null)
         {
-            foreach (var run in runs)
+            CheckReadable(new PageRange(copies.FirstSlot, copies.FirstSlot + copies.Count));
+            if (copies.StaleArea is { } stale)
             {
-                var offset = (long)PageSize.PagesToBytes(run.Start);
-                FileOps.SendAll(_writer, offset, staging, offset, PageSize.PagesToBytes(run.Count));
-            }
-
-            if (copies is not null && copies.Generation == _copyGeneration)
-            {
-                WriteCopies(copies, staging);
+                CheckReadable(stale);
             }
         }
 
-        // One call over the span: its gaps hold no dirty page.
-        var start = runs.Min(r => r.Start);
-        var end = runs.Max(r => r.End);
-        FileOps.StartWriteback(_fd, (long)PageSize.PagesToBytes(start), (long)PageSize.PagesToBytes(end - start));
-        if (copies is { Written: true })
-        {
-            FileOps.StartWriteback(_fd, (long)PageSize.PagesToBytes(copies.FirstSlot), (long)PageSize.PagesToBytes(copies.Count));
-        }
+        _writer.Write(runs, staging, copies);
     }
 
     /// <summary>Starts a new generation of the copy area (see <see cref="WorkingSetCopies"/>); returns it.</summary>
-    internal long StartCopyGeneration()
-    {
-        lock (_writing)
-        {
-            return ++_copyGeneration;
-        }
-    }
-
-    // Under the write lock, in the plan's own generation. The area of the generation before is
-    // punched first (the disk it held goes back); the copies are written only if the file system
-    // keeps room for every page still staged besides them, so they never take the blocks a
-    // page's own slot will need.
-    private void WriteCopies(WorkingSetCopyPlan copies, SafeFd staging)
-    {
-        CheckReadable(new PageRange(copies.FirstSlot, copies.FirstSlot + copies.Count));
-        try
-        {
-            if (copies.StaleArea is { IsEmpty: false } stale)
-            {
-                CheckReadable(stale);
-                FileOps.PunchHole(_fd, (long)PageSize.PagesToBytes(stale.Start), (long)PageSize.PagesToBytes(stale.Count));
-            }
-
-            var needed = PageSize.PagesToBytes(copies.StagedPages + copies.Count);
-            var available = FileOps.AvailableBytes(_fd);
-            if (available < needed)
-            {
-                copies.Failure = new NoRoomForCopiesException(available, needed);
-                return;
-            }
-
-            var slot = copies.FirstSlot;
-            foreach (var pages in copies.Pages)
-            {
-                FileOps.SendAll(_writer, (long)PageSize.PagesToBytes(slot), staging, (long)PageSize.PagesToBytes(pages.Start), PageSize.PagesToBytes(pages.Count));
-                slot += pages.Count;
-            }
-
-            copies.Written = true;
-        }
-        catch (Exception e) when (e is NativeCallException or IOException)
-        {
-            // The pages are in their own slots: copies that cannot be written (a full disk, a
-            // file system without room past the guest's slots) only leave them to be read there.
-            copies.Failure = e;
-        }
-    }
+    internal long StartCopyGeneration() => _writer.StartGeneration();
 
     /// <summary>Records that the slots of <paramref name="range"/> hold bytes on disk (not that they are present).</summary>
     public void MarkWritten(PageRange range)

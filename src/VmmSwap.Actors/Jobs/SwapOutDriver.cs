@@ -5,7 +5,7 @@ using VmmSwap.Core.Work;
 
 namespace VmmSwap.Actors.Jobs;
 
-/// <summary>Swap-out: each chunk writes one run of staging (a page worker's sendfile, and its working-set copies); once staging is empty, the flush that syncs and drops the file's cache ends the job.</summary>
+/// <summary>Swap-out: each chunk writes runs of staging, up to swap-chunk-size in all (a page worker's sendfile, and their working-set copies); once staging is empty, the flush that syncs and drops the file's cache ends the job.</summary>
 internal sealed class SwapOutDriver(PageHandler handler, JobContext context, IActorRef job)
     : BlockingEndDriver<SwapOutStep>(JobKind.SwapOut, handler, context, job)
 {

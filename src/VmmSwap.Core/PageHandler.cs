@@ -540,7 +540,7 @@ public sealed class PageHandler : IDisposable
         var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? (read is { Loaded: true } ? read.AddressOf(fileIndex) : null);
         if (buffered is null && readPages > 0 && !File.IsCached(fileIndex))
         {
-            return new(FaultSource.Parked, FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp()), readAhead: ActiveSwapIn is null));
+            return new(FaultSource.Parked, FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp())));
         }
 
         var copied = CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex));

@@ -31,6 +31,10 @@ internal sealed class FaultReader : ReceiveActor
             }
 
             Sender.Tell(new FaultReadDone(m.Read, error));
+            if (error is null)
+            {
+                m.Read.ReadAround();
+            }
         });
     }
 

@@ -15,7 +15,7 @@ public sealed class FaultReads
     // Loaded reads kept for the neighbours they hold: 64 reads of 8 pages are 2 MiB at most.
     private const int RetainedLoaded = 64;
 
-    // Each read first starts reading its aligned 2 MiB (one huge page of slots) into the page cache.
+    // Each read, once done, starts reading its aligned 2 MiB (one huge page of slots) into the page cache.
     private const long ReadAheadPages = 512;
 
     // Read-around blocks left in the page cache: 64 of 2 MiB. A guest faulting on random pages
@@ -57,9 +57,9 @@ public sealed class FaultReads
     /// <summary>
     /// Plans the read for a fault on slot <paramref name="index"/>: the run of present slots around
     /// it in its aligned block of <paramref name="blockPages"/>, none of them held by another read,
-    /// starting the read of its aligned 2 MiB into the page cache first when <paramref name="readAhead"/>.
+    /// with its aligned 2 MiB to read into the page cache after it (<see cref="FaultRead.ReadAround"/>).
     /// </summary>
-    internal FaultRead Plan(long index, int blockPages, ParkedFault fault, bool readAhead)
+    internal FaultRead Plan(long index, int blockPages, ParkedFault fault)
     {
         var block = Math.Clamp(blockPages, 1, FaultRead.MaxPages);
         var blockStart = index - (index % block);
@@ -77,8 +77,8 @@ public sealed class FaultReads
         }
 
         var aheadStart = index - (index % ReadAheadPages);
-        var ahead = readAhead ? new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length)) : new PageRange(start, start);
-        var read = new FaultRead(_file, new PageRange(start, end), ahead, readAhead ? Retire(aheadStart) : null, _noFrees);
+        var ahead = new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length));
+        var read = new FaultRead(_file, new PageRange(start, end), ahead, Retire(aheadStart), _noFrees);
         read.Park(fault);
         _reads.Add(read);
         InFlight++;

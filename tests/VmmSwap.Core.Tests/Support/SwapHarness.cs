@@ -401,6 +401,10 @@ internal sealed class SwapHarness : IDisposable
             }
 
             FinishRead(read, succeeded);
+            if (succeeded)
+            {
+                read.ReadAround();
+            }
         }
     }
 }

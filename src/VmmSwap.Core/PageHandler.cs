@@ -538,9 +538,14 @@ public sealed class PageHandler : IDisposable
 
         // A read still loading (met only when this fault may not wait for it) holds no bytes yet.
         var buffered = ActiveSwapIn?.BufferedAddressOf(fileIndex) ?? (read is { Loaded: true } ? read.AddressOf(fileIndex) : null);
-        if (buffered is null && readPages > 0 && !File.IsCached(fileIndex))
+        if (buffered is null && readPages > 0)
         {
-            return new(FaultSource.Parked, FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp())));
+            if (!File.IsCached(fileIndex))
+            {
+                return new(FaultSource.Parked, FaultReads.Plan(fileIndex, readPages, new ParkedFault(uffd, (ulong)pageAddress, Stopwatch.GetTimestamp()), swapInStreams: ActiveSwapIn is not null));
+            }
+
+            FaultReads.Hit();
         }
 
         var copied = CopyOrWake(uffd, region, pageAddress, buffered ?? File.AddressOf(fileIndex));

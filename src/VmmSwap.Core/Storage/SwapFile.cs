@@ -29,6 +29,10 @@ public sealed unsafe class SwapFile : IDisposable
     // Slots read through the mapping since the last UnmapReads; see ReleaseMapped.
     private readonly List<long> _mappedReads = [];
 
+    // Held by a read-around for its calls, and by Dispose to end them (ReadAround).
+    private readonly Lock _lifetime = new();
+    private bool _disposed;
+
     /// <summary>Creates a swap file for <paramref name="pages"/> pages in <paramref name="directory"/>.</summary>
     public SwapFile(string directory, long pages)
     {
@@ -194,11 +198,35 @@ public sealed unsafe class SwapFile : IDisposable
         _stream.Read(range, destination);
     }
 
-    /// <summary>Starts reading the slots of <paramref name="range"/> into the page cache without waiting; safe on any thread.</summary>
-    public void ReadAhead(PageRange range)
+    /// <summary>
+    /// A fault read's read-around, once its faults are answered; safe on any thread: unmaps and
+    /// drops the page cache of <paramref name="drop"/> (an older block, so the cache faults leave
+    /// stays bounded; a page left mapped, by the kernel's fault-around too, would survive the drop),
+    /// then starts reading <paramref name="ahead"/> into the page cache without waiting. Nothing
+    /// once the file is disposed, which waits for one under way: it runs outside the read's own
+    /// lifetime, and the descriptor's number or the mapping's addresses may be another's by then.
+    /// </summary>
+    public void ReadAround(PageRange? drop, PageRange ahead)
     {
-        CheckRange(range);
-        FileOps.ReadAhead(_fd, (long)PageSize.PagesToBytes(range.Start), (long)PageSize.PagesToBytes(range.Count));
+        lock (_lifetime)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            if (drop is { } old)
+            {
+                UnmapRange(old);
+                DropCache(old);
+            }
+
+            if (!ahead.IsEmpty)
+            {
+                CheckRange(ahead);
+                FileOps.ReadAhead(_fd, (long)PageSize.PagesToBytes(ahead.Start), (long)PageSize.PagesToBytes(ahead.Count));
+            }
+        }
     }
 
     /// <summary>Drops the page cache of <paramref name="range"/> once its pages are back in the guest, so they are not held twice.</summary>
@@ -362,6 +390,11 @@ public sealed unsafe class SwapFile : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        lock (_lifetime)
+        {
+            _disposed = true;
+        }
+
         _stream.Dispose();
         _writer.Dispose();
         _mapping.Dispose();

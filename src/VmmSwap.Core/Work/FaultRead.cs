@@ -48,9 +48,9 @@ public sealed class FaultRead : PageWork
     /// <summary>
     /// The slots around the window whose reading into the page cache <see cref="ReadAround"/>
     /// starts, so faults near it find their page cached and are served on the fault thread at once
-    /// (what the kernel's read-around does for a fault on a file mapping). Also while a swap-in
-    /// streams the file: it reaches a block the guest faults in only later, and until then each
-    /// fault there would wait for the disk.
+    /// (what the kernel's read-around does for a fault on a file mapping). Empty while a swap-in
+    /// streams the file, and once faults stopped hitting what read-around brought in
+    /// (<see cref="FaultReads.MaxReadAroundMisses"/>).
     /// </summary>
     public PageRange ReadAhead { get; }
 
@@ -118,25 +118,20 @@ public sealed class FaultRead : PageWork
     protected override void Run() => _file.ReadInto(Window, _buffer.Address);
 
     /// <summary>
-    /// Drops <see cref="DropCache"/> and starts <see cref="ReadAhead"/>, once the read's faults are
-    /// answered: POSIX_FADV_WILLNEED allocates and submits the whole 2 MiB before it returns (about
-    /// 0.8 ms here), and the fault's own 32 KiB would queue at the disk behind it. Best effort:
-    /// only the page cache is at stake, so a swap file closed meanwhile is no error.
+    /// Drops <see cref="DropCache"/> and starts <see cref="ReadAhead"/> (<see cref="SwapFile.ReadAround"/>),
+    /// once the read's faults are answered: POSIX_FADV_WILLNEED allocates and submits the whole
+    /// 2 MiB before it returns (about 0.8 ms here), and the fault's own read would queue at the disk
+    /// behind it. Best effort: only the page cache is at stake.
     /// </summary>
     public void ReadAround()
     {
         try
         {
-            if (DropCache is { } old)
-            {
-                _file.DropCache(old);
-            }
-
-            _file.ReadAhead(ReadAhead);
+            _file.ReadAround(DropCache, ReadAhead);
         }
-        catch (Exception e) when (e is ObjectDisposedException or NativeCallException)
+        catch (NativeCallException)
         {
-            // The swap file went (Disable, Exit) or refused the advice: faults read without it.
+            // The file system refused the advice: faults read without it.
         }
     }
 

@@ -26,10 +26,21 @@ public sealed class FaultReads
     // its blocks dropped before it came back to them, and file faults ran at half the rate.
     private const int RetainedReadAround = 64;
 
+    /// <summary>
+    /// Fault reads more than faults served from the page cache that read-around filled, beyond
+    /// which reads stop reading around, as the kernel's mmap_miss stops a file mapping's
+    /// read-around. Each miss may be 2 MiB read for nothing: 32 MiB at most.
+    /// </summary>
+    internal const int MaxReadAroundMisses = 16;
+
     private readonly SwapFile _file;
     private readonly DeferredFrees _noFrees;
     private readonly List<FaultRead> _reads = [];
     private readonly Queue<long> _readAround = [];
+
+    // Reads planned minus faults served from the page cache, kept in [0, 10 x the limit]
+    // as the kernel keeps mmap_miss: a guest that starts hitting again turns read-around back on soon.
+    private int _misses;
 
     internal FaultReads(SwapFile file, DeferredFrees noFrees)
     {
@@ -39,6 +50,18 @@ public sealed class FaultReads
 
     /// <summary>Reads planned and not yet taken back.</summary>
     public int InFlight { get; private set; }
+
+    /// <summary>Whether the next read reads around its page (<see cref="MaxReadAroundMisses"/>).</summary>
+    internal bool ReadingAround => _misses <= MaxReadAroundMisses;
+
+    /// <summary>A fault was served from the page cache: read-around paid.</summary>
+    internal void Hit()
+    {
+        if (_misses > 0)
+        {
+            _misses--;
+        }
+    }
 
     /// <summary>The read that holds slot <paramref name="index"/> (under way or loaded); null when none.</summary>
     internal FaultRead? Find(long index)
@@ -57,10 +80,15 @@ public sealed class FaultReads
     /// <summary>
     /// Plans the read for a fault on slot <paramref name="index"/>: the run of present slots around
     /// it in its aligned block of <paramref name="blockPages"/>, none of them held by another read,
-    /// with its aligned 2 MiB to read into the page cache after it (<see cref="FaultRead.ReadAround"/>).
+    /// with its aligned 2 MiB to read into the page cache after it (<see cref="FaultRead.ReadAround"/>)
+    /// while <see cref="ReadingAround"/>, unless <paramref name="swapInStreams"/>: a swap-in reads
+    /// every block anyway, and a guest faulting all over its memory meanwhile (a working set
+    /// coming back) would have each of its reads queue at the disk behind other faults' 2 MiB.
     /// </summary>
-    internal FaultRead Plan(long index, int blockPages, ParkedFault fault)
+    internal FaultRead Plan(long index, int blockPages, ParkedFault fault, bool swapInStreams)
     {
+        var readAhead = ReadingAround && !swapInStreams;
+        _misses = Math.Min(_misses + 1, 10 * MaxReadAroundMisses);
         var block = Math.Clamp(blockPages, 1, FaultRead.MaxPages);
         var blockStart = index - (index % block);
         var limit = new PageRange(blockStart, Math.Min(blockStart + block, _file.Length));
@@ -77,8 +105,8 @@ public sealed class FaultReads
         }
 
         var aheadStart = index - (index % ReadAheadPages);
-        var ahead = new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length));
-        var read = new FaultRead(_file, new PageRange(start, end), ahead, Retire(aheadStart), _noFrees);
+        var ahead = readAhead ? new PageRange(aheadStart, Math.Min(aheadStart + ReadAheadPages, _file.Length)) : new PageRange(start, start);
+        var read = new FaultRead(_file, new PageRange(start, end), ahead, readAhead ? Retire(aheadStart) : null, _noFrees);
         read.Park(fault);
         _reads.Add(read);
         InFlight++;

@@ -30,6 +30,24 @@ public sealed class SwapFileTests
     }
 
     [Fact]
+    public void A_read_around_reads_its_block_into_the_cache_and_does_nothing_once_the_file_is_disposed()
+    {
+        var file = NewFile(1024);
+        file.ReadAround(null, new PageRange(512, 1024));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!file.IsCached(1023))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the read-around did not bring its last page into the page cache within 10 s");
+            Thread.Sleep(1);
+        }
+
+        // A reader's read-around runs after its read's faults are answered, so the page state,
+        // and with it the file, may be gone by then: its descriptor and mapping are not used.
+        file.Dispose();
+        file.ReadAround(new PageRange(512, 1024), new PageRange(0, 512));
+    }
+
+    [Fact]
     public void A_swap_file_of_no_pages_is_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new SwapFile(Path.GetTempPath(), 0));

@@ -28,6 +28,9 @@ public sealed class PageHandler : IDisposable
     private readonly List<PageRange> _notDurable = [];
     private long _notDurablePages;
 
+    // Stopwatch timestamp of the last fault served or parked; 0 before the first.
+    private long _lastFaultAt;
+
     private PageHandler(PageHandlerRegion[] regions, StagingMemory staging, SwapFile file, WorkingSet? workingSet)
     {
         _regions = regions;
@@ -57,6 +60,9 @@ public sealed class PageHandler : IDisposable
     /// another swap-in) drops it first, even if its job never said it was over.
     /// </summary>
     internal SwapInContext? ActiveSwapIn { get; set; }
+
+    /// <summary>Time since the last fault this handler served or parked; long, before the first.</summary>
+    public TimeSpan SinceLastFault => _lastFaultAt == 0 ? TimeSpan.MaxValue : Stopwatch.GetElapsedTime(_lastFaultAt);
 
     /// <summary>Where every fault is recorded, and what a swap-in brings in first; null when not recorded.</summary>
     public WorkingSet? WorkingSet { get; }
@@ -167,6 +173,7 @@ public sealed class PageHandler : IDisposable
         var region = FindRegion(page) ?? throw new InvalidGuestAddressException(address, "no guest region contains it");
         var fileIndex = region.FileIndexOf(page);
         WorkingSet?.Record(fileIndex);
+        _lastFaultAt = Stopwatch.GetTimestamp();
 
         if (Staging.IsPresent(fileIndex))
         {

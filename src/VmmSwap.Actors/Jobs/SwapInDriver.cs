@@ -63,11 +63,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
         }
     }
 
-    // A fault parked on a read waits, once its read is done, for the step in progress before it
-    // is served: while any fault waits on a read, steps are an eighth of their size.
-    private ulong StepBytes() => Handler.FaultReads.InFlight == 0
-        ? Options.SwapInStepBytes
-        : PageSize.PagesToBytes(Math.Max(1, PageSize.BytesToPages(Options.SwapInStepBytes) / 8));
+    private ulong StepBytes() => SwapInSteps.Bytes(Options.SwapInStepBytes, Handler.FaultReads.InFlight > 0, Handler.SinceLastFault);
 
     private string Name => Kind == JobKind.Prefetch ? "prefetch" : "swap-in";
 

@@ -88,7 +88,11 @@ public sealed class FaultReads
     internal FaultRead Plan(long index, int blockPages, ParkedFault fault, bool swapInStreams)
     {
         var readAhead = ReadingAround && !swapInStreams;
-        _misses = Math.Min(_misses + 1, 10 * MaxReadAroundMisses);
+        if (!swapInStreams)
+        {
+            // A swap-in's faults are no evidence either way: they read no block around.
+            _misses = Math.Min(_misses + 1, 10 * MaxReadAroundMisses);
+        }
         var block = Math.Clamp(blockPages, 1, FaultRead.MaxPages);
         var blockStart = index - (index % block);
         var limit = new PageRange(blockStart, Math.Min(blockStart + block, _file.Length));

@@ -88,6 +88,73 @@ public sealed class FaultReadAroundTests
     }
 
     [Fact]
+    public void Read_around_stopped_by_misses_comes_back_once_faults_cluster_again()
+    {
+        const int Spread = 40;
+        const int Clustered = 8;
+        using var swap = SwapHarness.Parking(8, true, (Spread + Clustered) * Block);
+        for (var p = 0L; p < (Spread + Clustered) * Block; p++)
+        {
+            swap.Write(p, Page(p));
+        }
+
+        swap.Enable();
+        Assert.Equal((Spread + Clustered) * Block, swap.SwapOutAll());
+        for (var b = 0L; b < Spread; b++)
+        {
+            var page = b * Block + 300;
+            Assert.Equal(Page(page), swap.Read(page));
+        }
+
+        Assert.False(swap.Locked(h => h.FaultReads.ReadingAround), $"read-around still on after {Spread} faults in as many blocks");
+
+        // Every page of the last blocks, in order: the fault reads' own pages stay in the page
+        // cache (and the kernel reads ahead of reads in order), so faults after them hit it, and
+        // those hits turn read-around back on.
+        for (var p = Spread * Block; p < (Spread + Clustered) * Block; p++)
+        {
+            Assert.Equal(Page(p), swap.Read(p));
+        }
+
+        Assert.True(swap.Locked(h => h.FaultReads.ReadingAround), $"read-around still off after faults on every page of {Clustered} blocks in order");
+    }
+
+    [Fact]
+    public void Faults_during_a_swap_in_do_not_count_against_read_around_after_it()
+    {
+        // They read no block around, so they say nothing of whether read-around pays: a
+        // prefetch with the guest faulting all over must not leave it off for the rest of Active.
+        const int Spread = 40;
+        using var swap = SwapHarness.Parking(8, true, Spread * Block);
+        for (var p = 0L; p < Spread * Block; p++)
+        {
+            swap.Write(p, Page(p));
+        }
+
+        swap.Enable();
+        Assert.Equal(Spread * Block, swap.SwapOutAll());
+        var swapIn = swap.Locked(handler => handler.StartSwapIn());
+        try
+        {
+            for (var b = 0L; b < Spread; b++)
+            {
+                var page = b * Block + 400;
+                Assert.Equal(Page(page), swap.Read(page));
+            }
+        }
+        finally
+        {
+            swap.Locked(_ =>
+            {
+                swapIn.Dispose();
+                return 0;
+            });
+        }
+
+        Assert.True(swap.Locked(h => h.FaultReads.ReadingAround), $"read-around is off after {Spread} faults during a swap-in, none of which read around");
+    }
+
+    [Fact]
     public void A_fault_during_a_swap_in_reads_only_its_own_pages_and_the_swap_in_leaves_none_cached()
     {
         // The swap-in reads every block anyway; a guest faulting all over its memory meanwhile

@@ -19,16 +19,8 @@ public sealed class FaultReadAroundTests
     [Fact]
     public void Faults_in_many_blocks_leave_at_most_sixty_four_blocks_of_the_swap_file_cached()
     {
-        using var swap = SwapHarness.Parking(8, true, Blocks * Block);
-        for (var p = 0L; p < Blocks * Block; p++)
-        {
-            swap.Write(p, Page(p));
-        }
-
-        swap.Enable();
-        Assert.Equal(Blocks * Block, swap.SwapOutAll());
+        using var swap = SwappedOut(Blocks * Block);
         var file = swap.Handler.File;
-        Assert.Equal(0, PageCache.ResidentBytes(file.Fd));
 
         for (var b = 0L; b < Blocks; b++)
         {
@@ -62,16 +54,8 @@ public sealed class FaultReadAroundTests
         // A guest touching one page per 2 MiB all over its memory (a random working set during
         // a swap-in does) would otherwise make every fault read 2 MiB the guest never uses.
         const int Spread = 40;
-        using var swap = SwapHarness.Parking(8, true, Spread * Block);
-        for (var p = 0L; p < Spread * Block; p++)
-        {
-            swap.Write(p, Page(p));
-        }
-
-        swap.Enable();
-        Assert.Equal(Spread * Block, swap.SwapOutAll());
+        using var swap = SwappedOut(Spread * Block);
         var file = swap.Handler.File;
-        Assert.Equal(0, PageCache.ResidentBytes(file.Fd));
         for (var b = 0L; b < Spread; b++)
         {
             var page = b * Block + 200;
@@ -92,14 +76,7 @@ public sealed class FaultReadAroundTests
     {
         const int Spread = 40;
         const int Clustered = 8;
-        using var swap = SwapHarness.Parking(8, true, (Spread + Clustered) * Block);
-        for (var p = 0L; p < (Spread + Clustered) * Block; p++)
-        {
-            swap.Write(p, Page(p));
-        }
-
-        swap.Enable();
-        Assert.Equal((Spread + Clustered) * Block, swap.SwapOutAll());
+        using var swap = SwappedOut((Spread + Clustered) * Block);
         for (var b = 0L; b < Spread; b++)
         {
             var page = b * Block + 300;
@@ -125,14 +102,7 @@ public sealed class FaultReadAroundTests
         // They read no block around, so they say nothing of whether read-around pays: a
         // prefetch with the guest faulting all over must not leave it off for the rest of Active.
         const int Spread = 40;
-        using var swap = SwapHarness.Parking(8, true, Spread * Block);
-        for (var p = 0L; p < Spread * Block; p++)
-        {
-            swap.Write(p, Page(p));
-        }
-
-        swap.Enable();
-        Assert.Equal(Spread * Block, swap.SwapOutAll());
+        using var swap = SwappedOut(Spread * Block);
         var swapIn = swap.Locked(handler => handler.StartSwapIn());
         try
         {
@@ -144,11 +114,7 @@ public sealed class FaultReadAroundTests
         }
         finally
         {
-            swap.Locked(_ =>
-            {
-                swapIn.Dispose();
-                return 0;
-            });
+            Dispose(swap, swapIn);
         }
 
         Assert.True(swap.Locked(h => h.FaultReads.ReadingAround), $"read-around is off after {Spread} faults during a swap-in, none of which read around");
@@ -160,14 +126,7 @@ public sealed class FaultReadAroundTests
         // The swap-in reads every block anyway; a guest faulting all over its memory meanwhile
         // would have each fault's read queue at the disk behind other faults' 2 MiB.
         const long Blocks = 4;
-        using var swap = SwapHarness.Parking(8, true, Blocks * Block);
-        for (var p = 0L; p < Blocks * Block; p++)
-        {
-            swap.Write(p, Page(p));
-        }
-
-        swap.Enable();
-        Assert.Equal(Blocks * Block, swap.SwapOutAll());
+        using var swap = SwappedOut(Blocks * Block);
         var file = swap.Handler.File;
         var swapIn = swap.Locked(handler => handler.StartSwapIn());
         try
@@ -190,11 +149,7 @@ public sealed class FaultReadAroundTests
         }
         finally
         {
-            swap.Locked(_ =>
-            {
-                swapIn.Dispose();
-                return 0;
-            });
+            Dispose(swap, swapIn);
         }
 
         Assert.Equal(0, SettledCachedBytes(file.Fd));
@@ -203,6 +158,29 @@ public sealed class FaultReadAroundTests
             Assert.Equal(Page(p), swap.Read(p));
         }
     }
+
+    // A guest of the given pages, each with its own bytes, swapped out whole; nothing of the
+    // swap file is cached yet.
+    private static SwapHarness SwappedOut(long pages)
+    {
+        var swap = SwapHarness.Parking(8, true, pages);
+        for (var p = 0L; p < pages; p++)
+        {
+            swap.Write(p, Page(p));
+        }
+
+        swap.Enable();
+        Assert.Equal(pages, swap.SwapOutAll());
+        Assert.Equal(0, PageCache.ResidentBytes(swap.Handler.File.Fd));
+        return swap;
+    }
+
+    private static void Dispose(SwapHarness swap, SwapInContext swapIn) =>
+        swap.Locked(_ =>
+        {
+            swapIn.Dispose();
+            return 0;
+        });
 
     private static void WaitUntilCached(SwapFile file, long index)
     {

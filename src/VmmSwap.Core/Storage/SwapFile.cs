@@ -2,6 +2,7 @@ using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
+using VmmSwap.Native.Rings;
 
 namespace VmmSwap.Core.Storage;
 
@@ -185,6 +186,31 @@ public sealed unsafe class SwapFile : IDisposable
             _faultReads.Exit();
         }
     }
+
+    /// <summary>
+    /// Starts reading the slots of <paramref name="range"/> into native memory at
+    /// <paramref name="destination"/> on <paramref name="ring"/>, tagged <paramref name="tag"/>,
+    /// for a fault, without waiting for it: as <see cref="ReadInto"/>, a swap-in's reads wait
+    /// until <see cref="EndRead"/> says it has completed.
+    /// </summary>
+    public void StartRead(IoUring ring, PageRange range, nint destination, ulong tag)
+    {
+        ArgumentNullException.ThrowIfNull(ring);
+        CheckRange(range);
+        _faultReads.Enter();
+        try
+        {
+            ring.SubmitRead(_fd, destination, checked((uint)PageSize.PagesToBytes(range.Count)), (long)PageSize.PagesToBytes(range.Start), tag);
+        }
+        catch
+        {
+            _faultReads.Exit();
+            throw;
+        }
+    }
+
+    /// <summary>A read <see cref="StartRead"/> started has completed, whatever its result.</summary>
+    public void EndRead() => _faultReads.Exit();
 
     /// <summary>
     /// Reads the slots of <paramref name="range"/> (present or not, or of the copy area) into page-aligned native memory

@@ -2,6 +2,7 @@ using VmmSwap.Core.Pages;
 using VmmSwap.Core.Storage;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
+using VmmSwap.Native.Rings;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Core.Work;
@@ -18,6 +19,9 @@ public sealed class FaultRead : PageWork
     private readonly SwapFile _file;
     private readonly MemoryMapping _buffer;
     private readonly List<ParkedFault> _parked = [];
+
+    // The ring the read was started on (FaultReadRing), or null while it runs (or ran) as Execute.
+    private FaultReadRing? _ring;
 
     // One bit per page of the window: still the file's bytes for a page present in the file. A
     // page that leaves the file loses its bit, so a slot written again can never be served stale.
@@ -116,6 +120,48 @@ public sealed class FaultRead : PageWork
 
     /// <inheritdoc />
     protected override void Run() => _file.ReadInto(Window, _buffer.Address);
+
+    /// <summary>Starts the read on <paramref name="ring"/>, tagged <paramref name="tag"/>; false once cancelled.</summary>
+    internal bool StartOn(FaultReadRing ring, IoUring uring, ulong tag)
+    {
+        if (!TryStart())
+        {
+            return false;
+        }
+
+        try
+        {
+            _file.StartRead(uring, Window, _buffer.Address, tag);
+        }
+        catch
+        {
+            Finish();
+            throw;
+        }
+
+        _ring = ring;
+        return true;
+    }
+
+    /// <summary>
+    /// The ring's read has completed with <paramref name="result"/> (bytes, or -errno): returns
+    /// its error, null when it read the whole window.
+    /// </summary>
+    internal Exception? Completed(int result)
+    {
+        _file.EndRead();
+        Finish();
+        var bytes = (long)PageSize.PagesToBytes(Window.Count);
+        return result == bytes ? null
+            : result < 0 ? new NativeCallException("io_uring read", -result, $"swap-file slots {Window}")
+            : new IOException($"io_uring read of swap-file slots {Window}: {result} of {bytes} bytes (the file is shorter than its slots)");
+    }
+
+    /// <summary>
+    /// Makes sure the read will not write its buffer any more: cancelled if not started, else waited
+    /// for at most <paramref name="timeout"/> (on the ring, from its own thread). False if it still runs.
+    /// </summary>
+    internal bool End(TimeSpan timeout) => _ring is { } ring ? ring.WaitFor(this, timeout) : CancelOrWait(timeout);
 
     /// <summary>
     /// Drops <see cref="DropCache"/> and starts <see cref="ReadAhead"/> (<see cref="SwapFile.ReadAround"/>),

@@ -182,7 +182,7 @@ public sealed class FaultReads
             if (!read.Loaded)
             {
                 parked.AddRange(read.Complete(succeeded: false));
-                if (!read.CancelOrWait(timeout))
+                if (!read.End(timeout))
                 {
                     safe = false;
                     continue;

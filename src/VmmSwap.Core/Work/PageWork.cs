@@ -23,21 +23,49 @@ public abstract class PageWork
     /// <summary>Runs the deferred frees, then the work; call once. Does nothing once cancelled.</summary>
     public void Execute()
     {
-        if (Interlocked.CompareExchange(ref _state, Running, Planned) != Planned)
+        if (!TryStart())
         {
             return;
         }
 
         try
         {
-            _frees.Execute();
             Run();
         }
         finally
         {
-            Volatile.Write(ref _state, Finished);
-            _done.Set();
+            Finish();
         }
+    }
+
+    /// <summary>
+    /// Starts work that ends later, elsewhere (a read the kernel completes): runs the deferred
+    /// frees and returns true, or false once cancelled. <see cref="Finish"/> ends it.
+    /// </summary>
+    private protected bool TryStart()
+    {
+        if (Interlocked.CompareExchange(ref _state, Running, Planned) != Planned)
+        {
+            return false;
+        }
+
+        try
+        {
+            _frees.Execute();
+            return true;
+        }
+        catch
+        {
+            Finish();
+            throw;
+        }
+    }
+
+    /// <summary>The work started with <see cref="TryStart"/> no longer touches memory.</summary>
+    private protected void Finish()
+    {
+        Volatile.Write(ref _state, Finished);
+        _done.Set();
     }
 
     /// <summary>

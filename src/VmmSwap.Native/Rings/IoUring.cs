@@ -151,6 +151,9 @@ public sealed unsafe class IoUring : IDisposable
         }
     }
 
+    /// <summary>Resets <see cref="CompletionFd"/>: call before <see cref="Reap"/>, so a completion after it signals again.</summary>
+    public void ClearCompletionSignal() => _completions.Reset();
+
     /// <summary>Copies completions waiting in the ring into <paramref name="into"/>, oldest first; returns how many.</summary>
     public int Reap(Span<IoUringCompletion> into)
     {

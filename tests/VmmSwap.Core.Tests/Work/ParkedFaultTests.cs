@@ -1,5 +1,6 @@
 using VmmSwap.Core.Pages;
 using VmmSwap.Native.Files;
+using static VmmSwap.Core.Tests.Support.ParkedPages;
 
 namespace VmmSwap.Core.Tests.Work;
 
@@ -11,7 +12,6 @@ namespace VmmSwap.Core.Tests.Work;
 /// </summary>
 public sealed class ParkedFaultTests
 {
-    private const int ReadPages = 8;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Blocked = TimeSpan.FromMilliseconds(300);
 
@@ -170,55 +170,5 @@ public sealed class ParkedFaultTests
 
         Assert.Equal(Page(3), swap.Read(3));
         Assert.Equal(0, swap.QueuedReads);
-    }
-
-    // Pages [0, written) hold distinct bytes, all of them written to the swap file, whose page
-    // cache the swap-out's final flush dropped: each file fault needs the disk.
-    private static SwapHarness SwappedOut(int pages, int written)
-    {
-        var swap = SwapHarness.Parking(ReadPages, false, pages);
-        for (var p = 0; p < written; p++)
-        {
-            swap.Write(p, Page(p));
-        }
-
-        swap.Enable();
-        Assert.Equal(written, swap.SwapOutAll());
-        return swap;
-    }
-
-    // A thread of its own: a guest read blocks its thread until served, and pool threads are scarce
-    // while other tests run.
-    private static Task<byte[]> ReadOnThread(SwapHarness swap, long page)
-    {
-        var read = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        new Thread(() =>
-        {
-            try
-            {
-                read.SetResult(swap.Read(page));
-            }
-            catch (Exception e)
-            {
-                read.SetException(e);
-            }
-        })
-        { IsBackground = true }.Start();
-        return read.Task;
-    }
-
-    private static byte[] Page(long seed)
-    {
-        var page = new byte[PageSize.Bytes];
-        new Random((int)seed + 17).NextBytes(page);
-        return page;
-    }
-
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        if (!SpinWait.SpinUntil(condition, Deadline))
-        {
-            throw new TimeoutException($"{what} did not happen within {Deadline.TotalSeconds} s");
-        }
     }
 }

@@ -9,6 +9,8 @@ using VmmSwap.Actors.Metrics;
 using VmmSwap.Actors.Workers;
 using VmmSwap.Core;
 using VmmSwap.Core.Guest;
+using VmmSwap.Core.Work;
+using VmmSwap.Native.Interop;
 using VmmSwap.Native.Processes;
 using VmmSwap.Native.Uffd;
 
@@ -63,6 +65,10 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
     private IActorRef _pump = ActorRefs.Nobody;
     private IActorRef _pool = ActorRefs.Nobody;
     private IActorRef _faultReaders = ActorRefs.Nobody;
+
+    // The fault thread's io_uring for fault reads; null when off or refused. Used on the fault
+    // thread only; closed here, after the PageHandler has ended its reads.
+    private FaultReadRing? _faultReadRing;
     private IActorRef _statusWorker = ActorRefs.Nobody;
     private readonly PublishedCounters _counters = new();
     private readonly GuestMetrics _metrics;
@@ -140,9 +146,15 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         _pool = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice).WithRouter(new RoundRobinPool(_options.ResolvedPageWorkerCount)), "page-workers");
         _statusWorker = Context.ActorOf(PageWorker.Props(_options.PageWorkerNice), "status-worker");
         _faultReaders = Context.ActorOf(FaultReader.Props(_readGate).WithRouter(new SmallestMailboxPool(_options.FaultReaders)), "fault-readers");
-        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, _faultReaders, _counters, _metrics), "page-handler");
+        _faultReadRing = _options.FaultReadsIoUring ? OpenFaultReadRing() : null;
+        var reads = new FaultReadStarter(_faultReadRing, _faultReaders, _readGate);
+        _pageHandler = Context.ActorOf(PageHandlerActor.Props(_guest, _options, Self, _pool, reads, _counters, _metrics), "page-handler");
         _pump = Context.ActorOf(FaultPump.Props(_pageHandler), "fault-pump");
         _pump.Tell(new WatchUffd(_uffds[0]));
+        if (_faultReadRing is not null)
+        {
+            _pump.Tell(new WatchFaultReads(_faultReadRing));
+        }
     }
 
     /// <inheritdoc />
@@ -162,6 +174,21 @@ public sealed partial class SwapSupervisor : ReceiveActor, IWithUnboundedStash, 
         foreach (var uffd in _uffds)
         {
             uffd.Dispose();
+        }
+
+        _faultReadRing?.Dispose();
+    }
+
+    private FaultReadRing? OpenFaultReadRing()
+    {
+        try
+        {
+            return FaultReadRing.Create();
+        }
+        catch (NativeCallException error)
+        {
+            _log.Warning("fault reads run on the fault readers: the fault thread cannot have an io_uring ({0})", error.Message);
+            return null;
         }
     }
 

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using VmmSwap.Actors.Hosting;
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Processes;
 using VmmSwap.Native.Uffd;
 
@@ -8,7 +9,7 @@ namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// Watches every userfaultfd of the guest from the fault pump thread and hands each drained batch
-/// of events to the PageHandler. Must run on <see cref="VmmSwapConfig.FaultPumpDispatcher"/>.
+/// of events to the PageHandler, and tells it when its io_uring has completed fault reads. Must run on <see cref="VmmSwapConfig.FaultPumpDispatcher"/>.
 /// Closes a userfaultfd it drops (its process is gone); the rest are closed by the supervisor
 /// after the PageHandler has stopped, since closing one unregisters the guest.
 /// </summary>
@@ -21,6 +22,7 @@ internal sealed class FaultPump : ReceiveActor
     private readonly Dictionary<Pidfd, ulong> _processTokens = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private FaultPumpExecutor? _executor;
+    private (FaultReadRing Ring, ulong Token)? _faultReads;
 
     public FaultPump(IActorRef pageHandler)
     {
@@ -59,6 +61,16 @@ internal sealed class FaultPump : ReceiveActor
 
             m.Pidfd.Dispose();
         });
+        Receive<WatchFaultReads>(m =>
+        {
+            // Cleared here, before the PageHandler reaps: a completion after this signals again.
+            var ring = m.Ring;
+            _faultReads = (ring, Executor.Watch(ring.CompletionFd, () =>
+            {
+                ring.ClearCompletionSignal();
+                _pageHandler.Tell(FaultReadsCompleted.Instance);
+            }));
+        });
         Receive<DrainFailed>(m =>
         {
             // Dropped like the userfaultfd of a process that is gone; the supervisor closes it.
@@ -87,6 +99,10 @@ internal sealed class FaultPump : ReceiveActor
         }
 
         _processTokens.Clear();
+        if (_faultReads is var (ring, ringToken))
+        {
+            Executor.Unwatch(ringToken, ring.CompletionFd);
+        }
     }
 
     private void Unwatch(Userfaultfd uffd)

@@ -1,3 +1,4 @@
+using VmmSwap.Core.Work;
 using VmmSwap.Native.Processes;
 using VmmSwap.Native.Uffd;
 
@@ -17,3 +18,6 @@ internal sealed record WatchProcess(Pidfd Pidfd, Userfaultfd Uffd);
 
 /// <summary>Stop watching <paramref name="Pidfd"/> and close it.</summary>
 internal sealed record UnwatchProcess(Pidfd Pidfd);
+
+/// <summary>Tell the PageHandler <see cref="FaultReadsCompleted"/> whenever <paramref name="Ring"/> has completed reads.</summary>
+internal sealed record WatchFaultReads(FaultReadRing Ring);

@@ -33,7 +33,7 @@ internal sealed partial class PageHandlerActor : ReceiveActor
     private readonly VmmSwapOptions _options;
     private readonly IActorRef _supervisor;
     private readonly IActorRef _pool;
-    private readonly IActorRef _faultReaders;
+    private readonly FaultReadStarter _reads;
 
     private readonly PublishedCounters _counters;
     private readonly GuestMetrics _metrics;
@@ -64,14 +64,14 @@ internal sealed partial class PageHandlerActor : ReceiveActor
     // The Enable under way (or the last one): its batches out on the page workers.
     private StagingFanIn _enable = new();
 
-    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters, GuestMetrics metrics)
+    public PageHandlerActor(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, FaultReadStarter reads, PublishedCounters counters, GuestMetrics metrics)
     {
         _metrics = metrics;
         _guest = guest;
         _options = options;
         _supervisor = supervisor;
         _pool = pool;
-        _faultReaders = faultReaders;
+        _reads = reads;
         _faultReadPages = options.FaultReadPages;
         _counters = counters;
         _jobs = new JobDrivers(new JobContext(options, _log, pool, Self));
@@ -80,6 +80,8 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         Receive<UffdEventBatch>(Handle);
         Receive<RetryDeferredFaults>(_ => RetryDeferred());
         Receive<FaultReadDone>(Handle);
+        Receive<FaultReadsCompleted>(_ => ReapFaultReads());
+        Receive<StartHeldRead>(m => _reads.StartHeld(m.Read, Self));
         Receive<FlushServed>(_ =>
         {
             _flushScheduled = false;
@@ -96,8 +98,8 @@ internal sealed partial class PageHandlerActor : ReceiveActor
         Receive<FinishDisable>(Handle);
     }
 
-    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, IActorRef faultReaders, PublishedCounters counters, GuestMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, faultReaders, counters, metrics))
+    public static Props Props(GuestMemory guest, VmmSwapOptions options, IActorRef supervisor, IActorRef pool, FaultReadStarter reads, PublishedCounters counters, GuestMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new PageHandlerActor(guest, options, supervisor, pool, reads, counters, metrics))
             .WithDispatcher(VmmSwapConfig.FaultPumpDispatcher)
             .WithMailbox(VmmSwapConfig.PageHandlerMailbox);
 
@@ -258,7 +260,7 @@ internal sealed partial class PageHandlerActor : ReceiveActor
                     : _handler.HandlePageFault(uffd, address, readPages);
             if (served.Read is { } read)
             {
-                _faultReaders.Tell(new ReadForFault(read));
+                _reads.Start(read, Self);
             }
 
             _metrics.Fault(served.Source, start, parkedAt);

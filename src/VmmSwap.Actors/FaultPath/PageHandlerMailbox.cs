@@ -21,7 +21,7 @@ public sealed class PageHandlerMailbox : UnboundedStablePriorityMailbox
     /// <inheritdoc />
     protected override int PriorityGenerator(object message) => message switch
     {
-        UffdEventBatch or RetryDeferredFaults or FaultReadDone => 0,
+        UffdEventBatch or RetryDeferredFaults or FaultReadDone or FaultReadsCompleted or StartHeldRead => 0,
         _ => 1,
     };
 }

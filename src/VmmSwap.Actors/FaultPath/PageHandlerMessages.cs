@@ -60,3 +60,15 @@ internal sealed record WorkDone(PageWork Work, Exception? Error);
 /// served again. Served ahead of background work, like the faults themselves.
 /// </summary>
 internal sealed record FaultReadDone(FaultRead Read, Exception? Error);
+
+/// <summary>
+/// The fault thread's io_uring has completed fault reads (its eventfd was readable): reap them and
+/// serve their parked faults again. Served ahead of background work, like the faults themselves.
+/// </summary>
+internal sealed record FaultReadsCompleted
+{
+    internal static FaultReadsCompleted Instance { get; } = new();
+}
+
+/// <summary>A fault read held by a test's gate was let through: start it on the io_uring now.</summary>
+internal sealed record StartHeldRead(FaultRead Read);

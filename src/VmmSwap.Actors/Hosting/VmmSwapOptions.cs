@@ -24,6 +24,7 @@ public sealed record VmmSwapOptions
     private const string ShutdownTimeoutKey = "shutdown-timeout";
     private const string FaultReadPagesKey = "fault-read-pages";
     private const string FaultReadersKey = "fault-readers";
+    private const string FaultReadsIoUringKey = "fault-reads-io-uring";
     private const string WorkingSetFirstKey = "working-set-first";
     private const string FreezeCgroupKey = "freeze-cgroup";
     private const string FaultPollMaxKey = "fault-poll-max";
@@ -49,6 +50,7 @@ public sealed record VmmSwapOptions
         ShutdownTimeout = Read(section, ShutdownTimeoutKey, (c, k) => c.GetTimeSpan(k, allowInfinite: false));
         FaultReadPages = Read(section, FaultReadPagesKey, (c, k) => c.GetInt(k));
         FaultReaders = Read(section, FaultReadersKey, (c, k) => c.GetInt(k));
+        FaultReadsIoUring = Read(section, FaultReadsIoUringKey, (c, k) => c.GetBoolean(k));
         WorkingSetFirst = Read(section, WorkingSetFirstKey, (c, k) => c.GetBoolean(k));
         FreezeCgroup = ReadString(section, FreezeCgroupKey);
         FaultPollMax = Read(section, FaultPollMaxKey, (c, k) => c.GetTimeSpan(k, allowInfinite: false));
@@ -87,6 +89,13 @@ public sealed record VmmSwapOptions
 
     /// <summary>Threads reading swap-file pages for parked faults, beside the page workers: up to this many reads run at once.</summary>
     public int FaultReaders { get; init; }
+
+    /// <summary>
+    /// Whether a fault's swap-file read starts on an io_uring from the fault thread, which the
+    /// kernel completes while the thread serves on, instead of on a fault reader. Where io_uring is
+    /// missing or refused the runtime logs why and reads on the fault readers.
+    /// </summary>
+    public bool FaultReadsIoUring { get; init; }
 
     /// <summary>
     /// Whether the runtime records the pages the guest faults (this cycle and the one before) and
@@ -156,6 +165,7 @@ public sealed record VmmSwapOptions
               {{ShutdownTimeoutKey}} = {{shutdownTimeout}}
               {{FaultReadPagesKey}} = {{FaultReadPages}}
               {{FaultReadersKey}} = {{FaultReaders}}
+              {{FaultReadsIoUringKey}} = {{(FaultReadsIoUring ? "on" : "off")}}
               {{WorkingSetFirstKey}} = {{(WorkingSetFirst ? "on" : "off")}}
               {{FreezeCgroupKey}} = {{freezeCgroup}}
               {{FaultPollMaxKey}} = {{faultPollMax}}

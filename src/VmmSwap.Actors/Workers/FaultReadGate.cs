@@ -1,4 +1,4 @@
-using Akka.Actor;
+using VmmSwap.Core.Work;
 
 namespace VmmSwap.Actors.Workers;
 
@@ -11,39 +11,49 @@ namespace VmmSwap.Actors.Workers;
 /// <remarks>
 /// A read held here is one queued behind other reads: it has not started, so closing the page
 /// state cancels it (once let through it does nothing), and its reader, blocked in nothing, stops
-/// with the runtime.
+/// with the runtime. The same holds for a read the PageHandler would start on its io_uring.
 /// </remarks>
 internal sealed class FaultReadGate : IDisposable
 {
     private readonly Lock _lock = new();
-    private readonly List<(IActorRef Reader, ReadForFault Read, IActorRef Sender)> _held = [];
+    private readonly List<(FaultRead Read, Action Release)> _held = [];
     private bool _open;
     private int _arrived;
+    private int _arrivedOnRing;
 
     /// <summary>How many reads have reached a fault reader so far, held or let through.</summary>
     internal int Arrived => Volatile.Read(ref _arrived);
 
+    /// <summary>How many of those the PageHandler would start on its io_uring (the rest were on their way to a fault reader).</summary>
+    internal int ArrivedOnRing => Volatile.Read(ref _arrivedOnRing);
+
     /// <summary>
-    /// Called by <paramref name="reader"/> before it runs <paramref name="read"/>: true when the
-    /// gate keeps it, to tell it to the reader again (from <paramref name="sender"/>) once open.
+    /// Called before <paramref name="read"/> starts (by its reader, or by the PageHandler before it
+    /// starts it on the ring: <paramref name="onRing"/>): true when the gate keeps it, to call
+    /// <paramref name="release"/> once open, which starts it again through this same check.
     /// </summary>
-    internal bool Hold(IActorRef reader, ReadForFault read, IActorRef sender)
+    internal bool Hold(FaultRead read, bool onRing, Action release)
     {
         lock (_lock)
         {
-            // Told again by Open: counted when it arrived first.
+            // Released by Open: counted when it arrived first.
             if (_held.Any(h => ReferenceEquals(h.Read, read)))
             {
                 return false;
             }
 
             Interlocked.Increment(ref _arrived);
+            if (onRing)
+            {
+                Interlocked.Increment(ref _arrivedOnRing);
+            }
+
             if (_open)
             {
                 return false;
             }
 
-            _held.Add((reader, read, sender));
+            _held.Add((read, release));
             return true;
         }
     }
@@ -54,16 +64,16 @@ internal sealed class FaultReadGate : IDisposable
     /// <summary>Lets every read held now, and every later one, run.</summary>
     internal void Open()
     {
-        (IActorRef Reader, ReadForFault Read, IActorRef Sender)[] held;
+        (FaultRead Read, Action Release)[] held;
         lock (_lock)
         {
             _open = true;
             held = [.. _held];
         }
 
-        foreach (var (reader, read, sender) in held)
+        foreach (var (_, release) in held)
         {
-            reader.Tell(read, sender);
+            release();
         }
     }
 

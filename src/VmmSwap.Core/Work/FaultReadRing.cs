@@ -15,7 +15,9 @@ namespace VmmSwap.Core.Work;
 /// </summary>
 public sealed class FaultReadRing : IDisposable
 {
-    private const uint Entries = 64;
+    // Reads in flight at most: the kernel's completion queue holds twice the submission entries, so
+    // a completion never waits in its overflow list, which only a call into the ring would flush.
+    private const int Entries = 64;
 
     private readonly IoUring _ring;
     private readonly Dictionary<ulong, FaultRead> _inFlight = [];
@@ -24,11 +26,17 @@ public sealed class FaultReadRing : IDisposable
 
     private FaultReadRing(IoUring ring) => _ring = ring;
 
-    /// <summary>Readable once a read has completed; <see cref="Reap"/> clears it.</summary>
+    /// <summary>Readable once a read has completed, until <see cref="ClearCompletionSignal"/>.</summary>
     public SafeFd CompletionFd => _ring.CompletionFd;
+
+    /// <summary>Makes <see cref="CompletionFd"/> unreadable until the next completion: call before <see cref="Reap"/>.</summary>
+    public void ClearCompletionSignal() => _ring.ClearCompletionSignal();
 
     /// <summary>Reads started and not yet reaped.</summary>
     public int InFlight => _inFlight.Count;
+
+    /// <summary>Whether another read may start: false while <see cref="InFlight"/> is at the ring's bound (64).</summary>
+    public bool HasRoom => _inFlight.Count < Entries;
 
     /// <summary>
     /// Sets up the ring. Throws <see cref="NativeCallException"/> naming io_uring_setup when the
@@ -55,10 +63,9 @@ public sealed class FaultReadRing : IDisposable
         return true;
     }
 
-    /// <summary>Every read completed since the last call, oldest first; clears <see cref="CompletionFd"/> first, so a later completion signals again.</summary>
+    /// <summary>Every read completed since the last call, oldest first.</summary>
     public IReadOnlyList<FaultReadCompletion> Reap()
     {
-        _ring.ClearCompletionSignal();
         Collect();
         if (_completed.Count == 0)
         {

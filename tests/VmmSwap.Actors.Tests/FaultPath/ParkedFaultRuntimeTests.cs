@@ -13,10 +13,12 @@ namespace VmmSwap.Actors.Tests.FaultPath;
 /// </summary>
 public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTestKit(output)
 {
-    [Fact]
-    public async Task An_enable_while_a_fault_is_parked_restages_and_the_fault_gets_its_page_when_its_read_runs()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_enable_while_a_fault_is_parked_restages_and_the_fault_gets_its_page_when_its_read_runs(bool ioUring)
     {
-        using var parked = await ParkedGuest.StartAsync(this, "parked-enable", seed: 91);
+        using var parked = await ParkedGuest.StartAsync(this, "parked-enable", seed: 91, ioUring);
         var page = parked.FilePage(10);
         var read = await parked.ParkAsync(page);
 
@@ -34,10 +36,12 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
         Assert.Empty(parked.Guest.Mismatches());
     }
 
-    [Fact]
-    public async Task An_exit_while_a_fault_is_parked_serves_it_without_its_read_and_stops()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_exit_while_a_fault_is_parked_serves_it_without_its_read_and_stops(bool ioUring)
     {
-        using var parked = await ParkedGuest.StartAsync(this, "parked-exit", seed: 92);
+        using var parked = await ParkedGuest.StartAsync(this, "parked-exit", seed: 92, ioUring);
         var page = parked.FilePage(10);
         var read = await parked.ParkAsync(page);
         Watch(parked.Swap.Supervisor);
@@ -53,11 +57,13 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
         Assert.Empty(parked.Guest.Mismatches());
     }
 
-    [Fact]
-    public async Task A_device_process_detached_while_its_fault_is_parked_reads_the_guest_page_and_loses_none()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_device_process_detached_while_its_fault_is_parked_reads_the_guest_page_and_loses_none(bool ioUring)
     {
         ForeignUserfaultfd? child = null;
-        using var parked = await ParkedGuest.StartAsync(this, "parked-detach", seed: 93, attach: async guest => child = await AttachChildAsync(guest));
+        using var parked = await ParkedGuest.StartAsync(this, "parked-detach", seed: 93, ioUring, attach: async guest => child = await AttachChildAsync(guest));
         using var owned = child!;
         var page = parked.FilePage(10);
         var childRead = await ParkChildReadAsync(parked, child!, page);
@@ -79,11 +85,13 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
         Assert.Empty(parked.Guest.Mismatches());
     }
 
-    [Fact]
-    public async Task A_device_process_that_exits_while_its_fault_is_parked_is_detached_and_the_guest_still_gets_the_page()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_device_process_that_exits_while_its_fault_is_parked_is_detached_and_the_guest_still_gets_the_page(bool ioUring)
     {
         ForeignUserfaultfd? child = null;
-        using var parked = await ParkedGuest.StartAsync(this, "parked-child-exit", seed: 94, attach: async guest => child = await AttachChildAsync(guest));
+        using var parked = await ParkedGuest.StartAsync(this, "parked-child-exit", seed: 94, ioUring, attach: async guest => child = await AttachChildAsync(guest));
         using var owned = child!;
         var page = parked.FilePage(10);
         var childRead = await ParkChildReadAsync(parked, child!, page);
@@ -108,10 +116,12 @@ public sealed class ParkedFaultRuntimeTests(ITestOutputHelper output) : SwapTest
         Assert.Empty(parked.Guest.Mismatches());
     }
 
-    [Fact]
-    public async Task A_page_removed_while_its_fault_is_parked_is_served_as_a_zero_page()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_page_removed_while_its_fault_is_parked_is_served_as_a_zero_page(bool ioUring)
     {
-        using var parked = await ParkedGuest.StartAsync(this, "parked-remove", seed: 95);
+        using var parked = await ParkedGuest.StartAsync(this, "parked-remove", seed: 95, ioUring);
         var page = parked.FilePage(10);
         var read = await parked.ParkAsync(page);
         var inFile = (await parked.Swap.StatusAsync().WaitAsync(Deadline)).Metrics.SwapPages;

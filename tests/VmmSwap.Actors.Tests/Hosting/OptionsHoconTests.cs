@@ -24,6 +24,7 @@ public sealed class OptionsHoconTests
         ShutdownTimeout = TimeSpan.FromMinutes(3) + TimeSpan.FromTicks(7),
         FaultReadPages = 3,
         FaultReaders = 5,
+        FaultReadsIoUring = false,
         WorkingSetFirst = true,
         FreezeCgroup = "/sys/fs/cgroup/vm \"one\"\\devices",
         FaultPollMax = TimeSpan.FromMicroseconds(37),
@@ -70,7 +71,7 @@ public sealed class OptionsHoconTests
         var defaults = new VmmSwapOptions();
         var settable = typeof(VmmSwapOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToList();
 
-        Assert.Equal(12, settable.Count);
+        Assert.Equal(13, settable.Count);
         Assert.All(settable, p => Assert.NotEqual(p.GetValue(defaults), p.GetValue(NonDefault)));
     }
 
@@ -105,6 +106,7 @@ public sealed class OptionsHoconTests
     [InlineData("vmm-swap.fault-read-pages = -1", "vmm-swap.fault-read-pages")]
     [InlineData("vmm-swap.fault-readers = 0", "vmm-swap.fault-readers")]
     [InlineData("vmm-swap.working-set-first = perhaps", "vmm-swap.working-set-first")]
+    [InlineData("vmm-swap.fault-reads-io-uring = maybe", "vmm-swap.fault-reads-io-uring")]
     [InlineData("vmm-swap.swap-dir = [a, b]", "vmm-swap.swap-dir")]
     [InlineData("vmm-swap.freeze-cgroup = { path = x }", "vmm-swap.freeze-cgroup")]
     [InlineData("vmm-swap.freeze-cgroup = devices", "vmm-swap.freeze-cgroup")]

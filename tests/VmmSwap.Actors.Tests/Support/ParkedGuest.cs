@@ -20,12 +20,15 @@ internal sealed class ParkedGuest : IDisposable
     private static readonly TimeSpan Deadline = SwapTestKit.Deadline;
     private readonly string _directory;
 
-    private ParkedGuest(GuestFixture guest, SwapController swap, FaultReadGate reads, string directory)
+    private readonly bool _ioUring;
+
+    private ParkedGuest(GuestFixture guest, SwapController swap, FaultReadGate reads, string directory, bool ioUring)
     {
         Guest = guest;
         Swap = swap;
         Reads = reads;
         _directory = directory;
+        _ioUring = ioUring;
     }
 
     internal GuestFixture Guest { get; }
@@ -37,14 +40,15 @@ internal sealed class ParkedGuest : IDisposable
     /// <summary>
     /// Starts the runtime as <paramref name="name"/> for a filled guest of <paramref name="pages"/>
     /// and swaps it out; <paramref name="attach"/> may attach device processes before the Enable.
+    /// Fault reads start on the fault thread's io_uring when <paramref name="ioUring"/>, else on the fault readers.
     /// </summary>
-    internal static async Task<ParkedGuest> StartAsync(SwapTestKit kit, string name, int seed, long pages = 64, Func<ParkedGuest, Task>? attach = null)
+    internal static async Task<ParkedGuest> StartAsync(SwapTestKit kit, string name, int seed, bool ioUring, long pages = 64, Func<ParkedGuest, Task>? attach = null)
     {
         var guest = new GuestFixture(pages);
         guest.Fill(seed);
         var directory = Directory.CreateTempSubdirectory("vmmswap-parked-").FullName;
-        var (swap, reads) = kit.StartHoldingReads(guest.Memory, SwapTestKit.Options() with { SwapDirectory = directory }, name);
-        var parked = new ParkedGuest(guest, swap, reads, directory);
+        var (swap, reads) = kit.StartHoldingReads(guest.Memory, SwapTestKit.Options() with { SwapDirectory = directory, FaultReadsIoUring = ioUring }, name);
+        var parked = new ParkedGuest(guest, swap, reads, directory, ioUring);
         if (attach is not null)
         {
             await attach(parked);
@@ -88,6 +92,7 @@ internal sealed class ParkedGuest : IDisposable
         var arrived = Reads.Arrived;
         var read = GuestRead.Start(Guest.Memory, Guest.Memory.PageAddress(page));
         Assert.True(Reads.WaitForArrived(arrived + 1, Deadline), $"no fault read was asked for page {page}: its fault was not parked");
+        Assert.Equal(_ioUring ? Reads.Arrived : 0, Reads.ArrivedOnRing);
         await WaitForChannelAsync(() => read.WaitChannel, $"the guest thread reading page {page}");
         Assert.False(read.Result.IsCompleted, "the parked guest read returned before its read ran");
         Assert.Equal(0, (await Swap.StatusAsync().WaitAsync(Deadline)).Metrics.CopiedFromFilePages);

@@ -1,3 +1,4 @@
+using VmmSwap.Core.Pages;
 using VmmSwap.Core.Work;
 using static VmmSwap.Core.Tests.Support.ParkedPages;
 
@@ -73,6 +74,38 @@ public sealed class FaultReadRingTests
         Assert.Equal(0, ring.InFlight);
         Assert.Empty(ring.Reap());
         Assert.Equal(Page(3), await parked.WaitAsync(Deadline));
+    }
+
+    [Fact]
+    public void The_ring_has_room_for_64_reads_in_flight_and_again_once_they_are_reaped()
+    {
+        // Beyond that the runtime reads on its fault readers: more could overflow the kernel's
+        // completion queue, whose overflow only a call into the ring flushes.
+        using var swap = SwappedOut(pages: 64, written: 64);
+        using var ring = FaultReadRing.Create();
+        var file = swap.Handler.File;
+        var reads = Enumerable.Range(0, 64)
+            .Select(i => new FaultRead(file, new PageRange(i, i + 1), new PageRange(i, i), null, new DeferredFrees(swap.Handler.Staging, file)))
+            .ToList();
+
+        foreach (var read in reads)
+        {
+            Assert.True(ring.HasRoom);
+            Assert.True(ring.Start(read));
+        }
+
+        Assert.False(ring.HasRoom);
+        var reaped = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (reaped < 64 && clock.Elapsed < Deadline)
+        {
+            ring.WaitFor(reads[^1], Deadline);
+            reaped += ring.Reap().Count(c => c.Error is null);
+        }
+
+        Assert.Equal(64, reaped);
+        Assert.True(ring.HasRoom);
+        reads.ForEach(r => r.FreeBuffer());
     }
 
     private static FaultReadCompletion ReapOne(FaultReadRing ring)

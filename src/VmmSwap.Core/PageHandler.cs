@@ -137,7 +137,7 @@ public sealed class PageHandler : IDisposable
     /// read of up to this many pages (its aligned block), or on the read of it already under way,
     /// and is served again by <see cref="CompleteFaultRead"/>.
     /// </param>
-    /// <returns>Where the page came from; parked, with a new read to execute off this thread and then pass to <see cref="CompleteFaultRead"/> (none when it waits for a read under way).</returns>
+    /// <returns>Where the page came from; parked, with a new read to run (off this thread, or on this thread's <see cref="FaultReadRing"/>) and then pass to <see cref="CompleteFaultRead"/> (none when it waits for a read under way).</returns>
     public FaultServed HandlePageFault(Userfaultfd uffd, ulong address, int readPages = 0) => ServeFault(uffd, address, (nint)PageSize.PageBase(address), readPages);
 
     /// <summary>

@@ -27,6 +27,9 @@ public static class BenchCommand
     /// <summary>Exit code of a refused command line.</summary>
     public const int ExitBadInput = 2;
 
+    private const string IoUringReads = "io-uring";
+    private const string ReaderReads = "readers";
+
     /// <summary>Builds the command, writing to the process console.</summary>
     public static Command Create() => Create(Console.Out, Console.Error);
 
@@ -61,6 +64,10 @@ public static class BenchCommand
         {
             Description = "The runtime's fault-read-pages (0: file faults read on the fault thread; 1-64: parked on reads of that many pages). Default: the runtime's.",
         };
+        var faultReads = new Option<string?>("--fault-reads")
+        {
+            Description = $"Where the runtime's fault reads run: {IoUringReads} (started from the fault thread) or {ReaderReads} (the fault-reader threads). Default: the runtime's (fault-reads-io-uring).",
+        };
         var faultPollMax = FaultPollMax.CreateOption();
         var only = new Option<string?>("--only")
         {
@@ -74,6 +81,7 @@ public static class BenchCommand
             json,
             kvm,
             faultReadPages,
+            faultReads,
             faultPollMax,
             only,
         };
@@ -99,6 +107,12 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
+            if (r.GetValue(faultReads) is { } where && where is not (IoUringReads or ReaderReads))
+            {
+                await stderr.WriteLineAsync($"vmm-swap bench: --fault-reads must be {IoUringReads} or {ReaderReads}, got '{where}'").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+
             if (FaultPollMax.Check(r.GetValue(faultPollMax)) is { } pollError)
             {
                 await stderr.WriteLineAsync($"vmm-swap bench: {pollError}").ConfigureAwait(false);
@@ -117,7 +131,7 @@ public static class BenchCommand
                 return ExitBadInput;
             }
 
-            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm), FaultReadPages: r.GetValue(faultReadPages), Only: r.GetValue(only), FaultPollMaxUs: r.GetValue(faultPollMax)), stdout, stderr, ct).ConfigureAwait(false);
+            return await RunAsync(new BenchOptions(parsed, r.GetValue(rounds), dir, r.GetValue(json), r.GetValue(kvm), FaultReadPages: r.GetValue(faultReadPages), Only: r.GetValue(only), FaultPollMaxUs: r.GetValue(faultPollMax), FaultReadsIoUring: r.GetValue(faultReads) is { } w ? w == IoUringReads : null), stdout, stderr, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -263,7 +277,7 @@ public static class BenchCommand
                 options.SwapDirectory,
                 FaultPollMax.Microseconds(runtimeOptions.FaultPollMax),
                 new NativeInfo(true, native.Compiler, native.Source),
-                [.. Notes(), .. LimitReferences.Notes(limits, runtimeOptions.SwapChunkBytes)],
+                [.. Notes(), FaultReadsNote(runtimeOptions), .. LimitReferences.Notes(limits, runtimeOptions.SwapChunkBytes)],
                 results,
                 multiThread,
                 limits,
@@ -275,6 +289,10 @@ public static class BenchCommand
             await system.Terminate().ConfigureAwait(false);
         }
     }
+
+    private static string FaultReadsNote(Actors.Hosting.VmmSwapOptions options) => options.FaultReadsIoUring
+        ? "fault reads: started on an io_uring from the fault thread (fault-reads-io-uring = on; the runtime logs a warning and uses its fault readers where the kernel refuses io_uring)"
+        : $"fault reads: on the runtime's {options.FaultReaders} fault-reader threads (fault-reads-io-uring = off)";
 
     private static List<string> Notes() =>
     [

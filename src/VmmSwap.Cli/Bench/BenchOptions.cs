@@ -11,8 +11,9 @@ namespace VmmSwap.Cli.Bench;
 /// <param name="KvmPages">Pages each KVM case touches (the tests' smoke run takes fewer).</param>
 /// <param name="FaultReadPages">The runtime's <c>fault-read-pages</c>; null keeps its default.</param>
 /// <param name="FaultPollMaxUs">The runtime's <c>fault-poll-max</c> in microseconds (0: polling off); null keeps its default.</param>
+/// <param name="FaultReadsIoUring">The runtime's <c>fault-reads-io-uring</c>; null keeps its default.</param>
 /// <param name="Only">One case to run alone (<see cref="MultiThreadFaults.Only"/>); null runs them all.</param>
-internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, bool Kvm = false, int KvmPages = KvmBench.Pages, int? FaultReadPages = null, string? Only = null, int? FaultPollMaxUs = null)
+internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, string SwapDirectory, bool Json, bool Kvm = false, int KvmPages = KvmBench.Pages, int? FaultReadPages = null, string? Only = null, int? FaultPollMaxUs = null, bool? FaultReadsIoUring = null)
 {
     /// <summary>Pages faulted per (source, order) case, at most.</summary>
     internal const int MaxFaultPages = 8192;
@@ -35,6 +36,7 @@ internal sealed record BenchOptions(IReadOnlyList<int> SizesMib, int Rounds, str
             SwapDirectory = SwapDirectory,
             FaultReadPages = FaultReadPages ?? defaults.FaultReadPages,
             FaultPollMax = FaultPollMaxUs is { } us ? TimeSpan.FromMicroseconds(us) : defaults.FaultPollMax,
+            FaultReadsIoUring = FaultReadsIoUring ?? defaults.FaultReadsIoUring,
         };
     }
 }

@@ -9,8 +9,9 @@ namespace VmmSwap.Core.Work;
 
 /// <summary>
 /// The read of a faulting swap-file page and its neighbours (one aligned block of present slots)
-/// with one pread into a buffer of its own, on any thread but the fault thread, so faults on other
-/// pages are served while the disk works. The faults waiting for its pages are parked on it; once
+/// with one pread into a buffer of its own, so faults on other pages are served while the disk
+/// works: started on the fault thread's io_uring (<see cref="FaultReadRing"/>), or run by
+/// <see cref="PageWork.Execute"/> on any thread but the fault thread. The faults waiting for its pages are parked on it; once
 /// <see cref="PageHandler.CompleteFaultRead"/> has taken it back they are served again, and its
 /// pages come from the buffer for as long as each stays present in the file.
 /// </summary>

@@ -167,6 +167,16 @@ public sealed class BenchSmokeTests
         Assert.Contains("--fault-read-pages must be 0 to 64, got 65", stderr.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Fault_reads_other_than_io_uring_or_readers_are_refused_naming_the_value()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--fault-reads", "disk"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(BenchCommand.ExitBadInput, exit);
+        Assert.Contains("--fault-reads must be io-uring or readers, got 'disk'", stderr.ToString(), StringComparison.Ordinal);
+    }
+
     private static void AssertMultiThreadSection(JsonElement root, int sizeMib)
     {
         var multi = Assert.Single(root.GetProperty("multi_thread_faults").EnumerateArray());

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using VmmSwap.Core.Guest;
 using VmmSwap.Core.Pages;
 using VmmSwap.Core.Work;
+using VmmSwap.Native.Files;
 using VmmSwap.Native.Memory;
 using VmmSwap.Native.Uffd;
 using VmmSwap.Testing;
@@ -31,6 +32,10 @@ internal sealed class SwapHarness : IDisposable
     private readonly BlockingCollection<FaultRead> _reads = [];
     private readonly Thread? _reader;
 
+    // Fault reads started on an io_uring from the thread that serves the fault (see ParkingOnRing);
+    // the reader thread then reaps them.
+    private readonly FaultReadRing? _ring;
+
     // A second process's userfaultfd (a forked child mapping the guest at the same addresses),
     // served by its own fault-server thread under the same lock.
     private ForeignUserfaultfd? _child;
@@ -41,15 +46,16 @@ internal sealed class SwapHarness : IDisposable
     {
     }
 
-    private SwapHarness(int readPages, bool autoRead, long[] regionPages)
+    private SwapHarness(int readPages, bool autoRead, long[] regionPages, bool onRing = false)
     {
         _readPages = readPages;
+        _ring = onRing ? FaultReadRing.Create() : null;
         Guest = GuestMemory.Create([.. regionPages.Select(p => PageSize.PagesToBytes(p))]);
         _registrations = new GuestRegistrations(Guest.Regions);
         _server = new FaultServer(_uffd, Serve, _gate);
         if (autoRead)
         {
-            _reader = new Thread(ReadAll) { IsBackground = true, Name = "test fault reader" };
+            _reader = new Thread(onRing ? ReapAll : ReadAll) { IsBackground = true, Name = "test fault reader" };
             _reader.Start();
         }
     }
@@ -63,6 +69,13 @@ internal sealed class SwapHarness : IDisposable
 
     /// <summary>File faults parked on reads of 8 pages, as the runtime's by default, and the working set first (working-set-first = on).</summary>
     internal static SwapHarness ParkingWithWorkingSet(params long[] regionPages) => new(8, true, regionPages) { WorkingSet = new WorkingSet(regionPages.Sum()) };
+
+    /// <summary>
+    /// As <see cref="ParkingWithWorkingSet"/>, but each read starts on an io_uring from the thread
+    /// that serves its fault, and a reader thread reaps the completions, as the runtime's fault
+    /// thread does with fault-reads-io-uring on.
+    /// </summary>
+    internal static SwapHarness ParkingOnRingWithWorkingSet(params long[] regionPages) => new(8, true, regionPages, onRing: true) { WorkingSet = new WorkingSet(regionPages.Sum()) };
 
     /// <summary>Fault events the fault server has handled.</summary>
     internal int EventsHandled => _server.Handled;
@@ -273,6 +286,19 @@ internal sealed class SwapHarness : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes the swap file back and drops its page cache, as a host short of memory would, so the
+    /// next file faults need the disk (and park, on a parking harness).
+    /// </summary>
+    internal void DropSwapFileCache()
+    {
+        lock (_gate)
+        {
+            FileOps.DataSync(Handler.File.Fd);
+            FileOps.DropPageCache(Handler.File.Fd);
+        }
+    }
+
     /// <summary>Runs <paramref name="call"/> on the handler under the lock the fault server holds.</summary>
     internal T Locked<T>(Func<PageHandler, T> call)
     {
@@ -320,6 +346,7 @@ internal sealed class SwapHarness : IDisposable
         _child?.Dispose();
         _server.Dispose();
         _handler?.Dispose();
+        _ring?.Dispose();
         _uffd.Dispose();
         Guest.Dispose();
     }
@@ -365,9 +392,27 @@ internal sealed class SwapHarness : IDisposable
 
     private void ServeFault(Userfaultfd uffd, ulong address, int readPages)
     {
-        if (Handler.HandlePageFault(uffd, address, readPages).Read is { } read)
+        if (Handler.HandlePageFault(uffd, address, readPages).Read is not { } read)
+        {
+            return;
+        }
+
+        if (_ring is null)
         {
             _reads.Add(read);
+            return;
+        }
+
+        try
+        {
+            _ring.Start(read);
+        }
+        catch (IOException)
+        {
+            foreach (var fault in Handler.CompleteFaultRead(read, succeeded: false))
+            {
+                ServeFault(fault.Uffd, fault.Address, 0);
+            }
         }
     }
 
@@ -383,6 +428,28 @@ internal sealed class SwapHarness : IDisposable
         foreach (var fault in parked)
         {
             ServeFault(fault.Uffd, fault.Address, 0);
+        }
+    }
+
+    // Reaps the ring until the harness is disposed; its sleeps are kernel entries too, so the
+    // kernel can finish this thread's own reads meanwhile.
+    private void ReapAll()
+    {
+        while (!_reads.IsAddingCompleted)
+        {
+            lock (_gate)
+            {
+                foreach (var (read, error) in _ring!.Reap())
+                {
+                    FinishRead(read, error is null);
+                    if (error is null)
+                    {
+                        read.ReadAround();
+                    }
+                }
+            }
+
+            Thread.Sleep(1);
         }
     }
 

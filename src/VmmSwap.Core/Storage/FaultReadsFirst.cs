@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace VmmSwap.Core.Storage;
 
 /// <summary>
@@ -12,6 +14,9 @@ internal sealed class FaultReadsFirst : IDisposable
     private readonly ManualResetEventSlim _none = new(initialState: true);
     private int _running;
 
+    // Stopwatch timestamp of the last fault read started; 0 before the first.
+    private long _lastStarted;
+
     /// <summary>A fault's read starts.</summary>
     internal void Enter()
     {
@@ -21,6 +26,8 @@ internal sealed class FaultReadsFirst : IDisposable
             {
                 _none.Reset();
             }
+
+            _lastStarted = Stopwatch.GetTimestamp();
         }
     }
 
@@ -33,6 +40,16 @@ internal sealed class FaultReadsFirst : IDisposable
             {
                 _none.Set();
             }
+        }
+    }
+
+    /// <summary>Time since the last fault read started; <see cref="TimeSpan.MaxValue"/> before the first.</summary>
+    internal TimeSpan SinceLastStarted
+    {
+        get
+        {
+            var last = Volatile.Read(ref _lastStarted);
+            return last == 0 ? TimeSpan.MaxValue : Stopwatch.GetElapsedTime(last);
         }
     }
 

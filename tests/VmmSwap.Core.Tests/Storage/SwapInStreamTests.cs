@@ -26,6 +26,30 @@ public sealed class SwapInStreamTests
     }
 
     [Fact]
+    public void With_no_fault_read_lately_a_whole_window_is_one_read_and_after_one_it_is_small_pieces_again()
+    {
+        var pages = (int)SwapInStream.QuietPiecePages;
+        using var fd = TmpFile.Create(Path.GetTempPath());
+        var data = Pattern(pages);
+        FileOps.WriteAll(fd, data, 0);
+        using var faultReads = new FaultReadsFirst();
+
+        // Recent for five minutes: the small pieces below must not depend on this machine's speed.
+        using var stream = new SwapInStream(fd, faultReads, SwapInStream.GiveWayLimit, recentFaultRead: TimeSpan.FromMinutes(5));
+
+        Assert.Equal(TimeSpan.MaxValue, faultReads.SinceLastStarted);
+        Assert.Equal(data, Read(stream, new PageRange(0, pages)));
+        Assert.Equal(1, stream.Pieces);
+
+        // A fault read started and ended: the next window gives way to its successors.
+        faultReads.Enter();
+        faultReads.Exit();
+        Assert.True(faultReads.SinceLastStarted < TimeSpan.FromMinutes(1), $"the fault read started {faultReads.SinceLastStarted} ago");
+        Assert.Equal(data, Read(stream, new PageRange(0, pages)));
+        Assert.Equal(1 + (pages / SwapInStream.PiecePages), stream.Pieces);
+    }
+
+    [Fact]
     public void On_a_file_system_without_O_DIRECT_the_stream_reads_through_the_page_cache()
     {
         using var mount = TestMount.Create("ramfs");

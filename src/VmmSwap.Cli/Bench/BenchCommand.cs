@@ -58,7 +58,7 @@ public static class BenchCommand
         };
         var kvm = new Option<bool>("--kvm")
         {
-            Description = "Run only the KVM case: KVM vCPUs' first touches (sequential, random) from staging, the file and zero pages, and the demand-paging rate for 1 and 2 vCPUs, against native_ref driving the same guest. Needs /dev/kvm.",
+            Description = "Run only the KVM case: KVM vCPUs' first touches (sequential, random) from staging, the file and zero pages, and the demand-paging rate for 1, 2 and 4 vCPUs, against native_ref driving the same guest. Needs /dev/kvm.",
         };
         var faultReadPages = new Option<int?>("--fault-read-pages")
         {

@@ -22,7 +22,7 @@ internal static class KvmBench
 
     internal static readonly string[] Sources = ["staging", "file", "zero"];
     internal static readonly string[] Orders = ["seq", "random"];
-    internal static readonly int[] VcpuCounts = [1, 2];
+    internal static readonly int[] VcpuCounts = [1, 2, 4];
 
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(5);
 

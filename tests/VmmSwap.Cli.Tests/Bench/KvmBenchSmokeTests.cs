@@ -22,9 +22,9 @@ public sealed class KvmBenchSmokeTests
         Assert.Equal(512, root.GetProperty("pages_per_case").GetInt32());
         Assert.Equal(150_000, root.GetProperty("anchor_pages_per_s").GetDouble());
         var cases = root.GetProperty("cases").EnumerateArray().ToList();
-        Assert.Equal(12, cases.Count);
+        Assert.Equal(18, cases.Count);
         Assert.Equal(
-            [.. new[] { 1, 2 }.SelectMany(v => new[] { "staging", "file", "zero" }.SelectMany(s => new[] { "seq", "random" }.Select(o => $"{v} {s} {o}")))],
+            [.. new[] { 1, 2, 4 }.SelectMany(v => new[] { "staging", "file", "zero" }.SelectMany(s => new[] { "seq", "random" }.Select(o => $"{v} {s} {o}")))],
             cases.Select(c => $"{c.GetProperty("vcpus").GetInt32()} {c.GetProperty("source").GetString()} {c.GetProperty("order").GetString()}"));
         foreach (var c in cases)
         {

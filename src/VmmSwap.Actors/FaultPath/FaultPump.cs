@@ -9,9 +9,10 @@ namespace VmmSwap.Actors.FaultPath;
 
 /// <summary>
 /// Watches every userfaultfd of the guest from the fault pump thread and hands each drained batch
-/// of events to the PageHandler, and tells it when its io_uring has completed fault reads. Must run on <see cref="VmmSwapConfig.FaultPumpDispatcher"/>.
-/// Closes a userfaultfd it drops (its process is gone); the rest are closed by the supervisor
-/// after the PageHandler has stopped, since closing one unregisters the guest.
+/// of events to the PageHandler, and tells it when its io_uring has completed fault reads. Must
+/// run on <see cref="VmmSwapConfig.FaultPumpDispatcher"/>. Closes a userfaultfd it drops (its
+/// process is gone); the rest are closed by the supervisor after the PageHandler has stopped,
+/// since closing one unregisters the guest.
 /// </summary>
 internal sealed class FaultPump : ReceiveActor
 {

@@ -2,7 +2,6 @@ using VmmSwap.Core.Pages;
 using VmmSwap.Core.Storage;
 using VmmSwap.Native.Interop;
 using VmmSwap.Native.Memory;
-using VmmSwap.Native.Rings;
 using VmmSwap.Native.Uffd;
 
 namespace VmmSwap.Core.Work;
@@ -123,7 +122,7 @@ public sealed class FaultRead : PageWork
     protected override void Run() => _file.ReadInto(Window, _buffer.Address);
 
     /// <summary>Starts the read on <paramref name="ring"/>, tagged <paramref name="tag"/>; false once cancelled.</summary>
-    internal bool StartOn(FaultReadRing ring, IoUring uring, ulong tag)
+    internal bool StartOn(FaultReadRing ring, ulong tag)
     {
         if (!TryStart())
         {
@@ -132,7 +131,7 @@ public sealed class FaultRead : PageWork
 
         try
         {
-            _file.StartRead(uring, Window, _buffer.Address, tag);
+            _file.StartRead(ring.Ring, Window, _buffer.Address, tag);
         }
         catch
         {

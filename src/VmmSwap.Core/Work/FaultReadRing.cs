@@ -26,6 +26,9 @@ public sealed class FaultReadRing : IDisposable
 
     private FaultReadRing(IoUring ring) => _ring = ring;
 
+    /// <summary>The ring itself, which a <see cref="FaultRead"/> is started on.</summary>
+    internal IoUring Ring => _ring;
+
     /// <summary>Readable once a read has completed, until <see cref="ClearCompletionSignal"/>.</summary>
     public SafeFd CompletionFd => _ring.CompletionFd;
 
@@ -54,7 +57,7 @@ public sealed class FaultReadRing : IDisposable
     {
         ArgumentNullException.ThrowIfNull(read);
         var tag = ++_lastTag;
-        if (!read.StartOn(this, _ring, tag))
+        if (!read.StartOn(this, tag))
         {
             return false;
         }

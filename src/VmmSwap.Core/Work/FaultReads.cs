@@ -93,6 +93,7 @@ public sealed class FaultReads
             // A swap-in's faults are no evidence either way: they read no block around.
             _misses = Math.Min(_misses + 1, 10 * MaxReadAroundMisses);
         }
+
         var block = Math.Clamp(blockPages, 1, FaultRead.MaxPages);
         var blockStart = index - (index % block);
         var limit = new PageRange(blockStart, Math.Min(blockStart + block, _file.Length));

@@ -157,24 +157,16 @@ public sealed class BenchSmokeTests
         Assert.Contains("--sizes", stderr.ToString(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Bench_refuses_fault_read_pages_the_runtime_would_refuse()
+    [Theory]
+    [InlineData("--fault-read-pages", "65", "--fault-read-pages must be 0 to 64, got 65")]
+    [InlineData("--fault-reads", "disk", "--fault-reads must be io-uring or readers, got 'disk'")]
+    public async Task Bench_refuses_runtime_settings_the_runtime_would_refuse_naming_the_value(string option, string value, string message)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--fault-read-pages", "65"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        var exit = await BenchCommand.Create(stdout, stderr).Parse([option, value]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
         Assert.Equal(BenchCommand.ExitBadInput, exit);
-        Assert.Contains("--fault-read-pages must be 0 to 64, got 65", stderr.ToString(), StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Fault_reads_other_than_io_uring_or_readers_are_refused_naming_the_value()
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var exit = await BenchCommand.Create(stdout, stderr).Parse(["--fault-reads", "disk"]).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
-        Assert.Equal(BenchCommand.ExitBadInput, exit);
-        Assert.Contains("--fault-reads must be io-uring or readers, got 'disk'", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains(message, stderr.ToString(), StringComparison.Ordinal);
     }
 
     private static void AssertMultiThreadSection(JsonElement root, int sizeMib)

@@ -16,10 +16,8 @@ public sealed class FaultReadRingTests
     [Fact]
     public async Task A_fault_parked_on_a_ring_read_gets_the_files_bytes_when_its_completion_is_reaped()
     {
-        using var swap = SwappedOut(pages: 16, written: 16);
-        using var ring = FaultReadRing.Create();
-        var parked = ReadOnThread(swap, 3);
-        var read = swap.TakeRead();
+        using var setup = ParkedOnPage3();
+        var (swap, ring, parked, read) = (setup.Swap, setup.Ring, setup.Parked, setup.Read);
 
         Assert.True(ring.Start(read));
         Assert.Equal(1, ring.InFlight);
@@ -39,10 +37,8 @@ public sealed class FaultReadRingTests
     {
         // The read's completion is reaped only by the thread that started it: a close that waited
         // for it as for a reader thread's read would wait the whole deadline, then fail.
-        using var swap = SwappedOut(pages: 16, written: 16);
-        using var ring = FaultReadRing.Create();
-        var parked = ReadOnThread(swap, 3);
-        var read = swap.TakeRead();
+        using var setup = ParkedOnPage3();
+        var (swap, ring, parked, read) = (setup.Swap, setup.Ring, setup.Parked, setup.Read);
         Assert.True(ring.Start(read));
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -63,10 +59,8 @@ public sealed class FaultReadRingTests
     [Fact]
     public async Task A_read_whose_page_state_closed_before_it_started_is_not_started()
     {
-        using var swap = SwappedOut(pages: 16, written: 16);
-        using var ring = FaultReadRing.Create();
-        var parked = ReadOnThread(swap, 3);
-        var read = swap.TakeRead();
+        using var setup = ParkedOnPage3();
+        var (swap, ring, parked, read) = (setup.Swap, setup.Ring, setup.Parked, setup.Read);
 
         swap.Disable();
 
@@ -108,6 +102,15 @@ public sealed class FaultReadRingTests
         reads.ForEach(r => r.FreeBuffer());
     }
 
+    // A swapped-out guest of 16 written pages, a ring, and a guest read of page 3 parked on the
+    // read the harness planned for it (not started).
+    private static ParkedRead ParkedOnPage3()
+    {
+        var swap = SwappedOut(pages: 16, written: 16);
+        var parked = ReadOnThread(swap, 3);
+        return new ParkedRead(swap, FaultReadRing.Create(), parked, swap.TakeRead());
+    }
+
     private static FaultReadCompletion ReapOne(FaultReadRing ring)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -123,5 +126,14 @@ public sealed class FaultReadRingTests
         }
 
         throw new TimeoutException($"no completion within {Deadline.TotalSeconds} s");
+    }
+
+    private sealed record ParkedRead(SwapHarness Swap, FaultReadRing Ring, Task<byte[]> Parked, FaultRead Read) : IDisposable
+    {
+        public void Dispose()
+        {
+            Ring.Dispose();
+            Swap.Dispose();
+        }
     }
 }

@@ -21,7 +21,7 @@ internal sealed class FaultReadGate : IDisposable
     private int _arrived;
     private int _arrivedOnRing;
 
-    /// <summary>How many reads have reached a fault reader so far, held or let through.</summary>
+    /// <summary>How many reads have reached the gate so far (on a fault reader, or before the ring), held or let through.</summary>
     internal int Arrived => Volatile.Read(ref _arrived);
 
     /// <summary>How many of those the PageHandler would start on its io_uring (the rest were on their way to a fault reader).</summary>

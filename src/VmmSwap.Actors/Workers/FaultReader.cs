@@ -7,8 +7,9 @@ namespace VmmSwap.Actors.Workers;
 /// <summary>
 /// A routee of the fault-reader pool: reads swap-file pages for parked faults, so the fault thread
 /// never waits for the disk, and starts each read's read-around (also of those the fault thread
-/// ran on its io_uring: <c>POSIX_FADV_WILLNEED</c> blocks until the whole block is submitted). Apart from the page workers, and at normal priority, because a vCPU
-/// waits on every one of its reads while the page workers' chunks only make a job go faster.
+/// ran on its io_uring: <c>POSIX_FADV_WILLNEED</c> blocks until the whole block is submitted).
+/// Apart from the page workers, and at normal priority, because a vCPU waits on every one of its
+/// reads while the page workers' chunks only make a job go faster.
 /// </summary>
 internal sealed class FaultReader : ReceiveActor
 {

@@ -9,14 +9,15 @@ namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// Drives one job's chunks on the PageHandler actor's thread (docs/ARCHITECTURE.md, "Jobs"):
-/// plans page work, hands it to a page worker (one piece in flight at a time: <see cref="InFlight"/>)
-/// and completes it when it answers, replying <see cref="ChunkDone"/> to the job. Trim, swap-out
+/// plans page work, hands it to a page worker (one piece in flight at a time, a swap-in's reads
+/// ahead excepted: <see cref="InFlight"/>) and completes it when it answers, replying <see cref="ChunkDone"/> to the job. Trim, swap-out
 /// and swap-in differ only in what they plan and how they complete it.
 /// </summary>
 internal abstract class JobDriver
 {
     private readonly IActorRef _pool;
     private readonly IActorRef _self;
+    private readonly List<PageWork> _inFlight = [];
 
     private protected JobDriver(JobKind kind, PageHandler handler, JobContext context, IActorRef job)
     {
@@ -35,8 +36,8 @@ internal abstract class JobDriver
     /// <summary>The job actor this driver answers; a chunk asked by another job needs a new driver.</summary>
     internal IActorRef Job { get; }
 
-    /// <summary>The work a page worker runs for this job now, if any.</summary>
-    internal PageWork? InFlight { get; private set; }
+    /// <summary>The work page workers run for this job now, in the order it was dispatched.</summary>
+    internal IReadOnlyList<PageWork> InFlight => _inFlight;
 
     private protected PageHandler Handler { get; }
 
@@ -52,8 +53,24 @@ internal abstract class JobDriver
     /// <summary>The work in flight answered (<paramref name="error"/> null when it ran).</summary>
     internal void WorkDone(PageWork work, Exception? error)
     {
-        InFlight = null;
+        _inFlight.Remove(work);
         Guarded(0, () => Completed(work, error));
+    }
+
+    /// <summary>
+    /// Work of this ended job answered; true once none is left, when what it used may go
+    /// (<see cref="Abandoned"/>).
+    /// </summary>
+    internal bool WorkAbandoned(PageWork work)
+    {
+        _inFlight.Remove(work);
+        if (_inFlight.Count > 0)
+        {
+            return false;
+        }
+
+        Abandoned();
+        return true;
     }
 
     /// <summary>
@@ -62,8 +79,8 @@ internal abstract class JobDriver
     /// </summary>
     internal abstract bool End();
 
-    /// <summary>The work of an ended job answered: what it used may go now.</summary>
-    internal virtual void Abandoned(PageWork work)
+    /// <summary>All work of an ended job answered, or was cancelled: what it used may go now.</summary>
+    internal virtual void Abandoned()
     {
     }
 
@@ -73,7 +90,7 @@ internal abstract class JobDriver
 
     private protected void DispatchWork(PageWork work)
     {
-        InFlight = work;
+        _inFlight.Add(work);
         _pool.Tell(new ExecuteWork(work), _self);
     }
 

@@ -16,8 +16,8 @@ internal abstract class JobDriver<TWork> : JobDriver
     {
     }
 
-    /// <summary>The work in flight, as dispatched; null when none.</summary>
-    private protected TWork? Running => (TWork?)InFlight;
+    /// <summary>The first work in flight, as dispatched; null when none.</summary>
+    private protected TWork? Running => InFlight.Count > 0 ? (TWork)InFlight[0] : null;
 
     private protected void Dispatch(TWork work) => DispatchWork(work);
 

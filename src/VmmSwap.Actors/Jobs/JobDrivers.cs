@@ -16,6 +16,9 @@ internal sealed class JobDrivers(JobContext context)
     private readonly List<JobDriver> _ended = [];
     private JobDriver? _running;
 
+    /// <summary>Ended drivers whose work still runs, for tests.</summary>
+    internal int EndedCount => _ended.Count;
+
     /// <summary>Runs the next chunk of <paramref name="job"/>, starting its driver on its first chunk.</summary>
     internal void RunChunk(JobKind kind, IActorRef job, PageHandler? handler, Userfaultfd? uffd)
     {
@@ -59,16 +62,15 @@ internal sealed class JobDrivers(JobContext context)
     /// <summary>Hands answered work to its driver: the running one completes it, an ended one lets go of what it used.</summary>
     internal void WorkDone(PageWork work, Exception? error)
     {
-        if (_running is { } driver && ReferenceEquals(work, driver.InFlight))
+        if (_running is { } driver && driver.InFlight.Contains(work))
         {
             driver.WorkDone(work, error);
             return;
         }
 
-        var ended = _ended.FindIndex(d => ReferenceEquals(d.InFlight, work));
-        if (ended >= 0)
+        var ended = _ended.FindIndex(d => d.InFlight.Contains(work));
+        if (ended >= 0 && _ended[ended].WorkAbandoned(work))
         {
-            _ended[ended].Abandoned(work);
             _ended.RemoveAt(ended);
         }
     }
@@ -94,9 +96,10 @@ internal sealed class JobDrivers(JobContext context)
         var all = true;
         foreach (var ended in _ended)
         {
-            if (ended.InFlight is { } work && work.CancelOrWait(timeout))
+            // Every piece is cancelled or waited for, even after one that still runs.
+            if (ended.InFlight.Count(work => work.CancelOrWait(timeout)) == ended.InFlight.Count)
             {
-                ended.Abandoned(work);
+                ended.Abandoned();
             }
             else
             {

@@ -9,12 +9,14 @@ namespace VmmSwap.Actors.Jobs;
 
 /// <summary>
 /// Swap-in: the copies into the guest stay on the fault thread, in bounded steps, because they
-/// would race with faults on the same pages; the swap file is read one window ahead on a page
-/// worker (the work in flight). A chunk is a run of steps, each a message of its own
+/// would race with faults on the same pages; the swap file is read up to
+/// <see cref="SwapInContext.ReadsAhead"/> windows ahead on page workers (the work in flight), a
+/// new read planned whenever a buffer is free, so one is queued at the disk while the fault
+/// thread plans the next. A chunk is a run of steps, each a message of its own
 /// (<see cref="ContinueSwapIn"/>) so that fault batches, first in the mailbox, are served between
 /// them; a chunk with nothing to copy waits for the read. The job is done once staging and the
 /// file are empty. A prefetch is the same job over the working set only. Which window is read, and
-/// into which buffer, is the context's (it plans one read at a time); the driver only runs it.
+/// into which buffer, is the context's; the driver only runs its reads.
 /// </summary>
 internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobContext context, IActorRef job, JobKind kind)
     : JobDriver<SwapInRead>(kind, handler, context, job)
@@ -31,7 +33,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
     {
         // Over: its buffers must never serve a fault again, even while a read still fills one.
         _context.StopServing();
-        if (InFlight is not null)
+        if (InFlight.Count > 0)
         {
             return true;
         }
@@ -41,7 +43,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
     }
 
     /// <inheritdoc />
-    internal override void Abandoned(PageWork work) => _context.Dispose();
+    internal override void Abandoned() => _context.Dispose();
 
     private protected override void Chunk() => Steps(0);
 
@@ -50,6 +52,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
         if (error is null)
         {
             _context.Loaded(read);
+            DispatchReads();
         }
         else
         {
@@ -64,6 +67,14 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
     }
 
     private ulong StepBytes() => SwapInSteps.Bytes(Options.SwapInStepBytes, Handler.FaultReads.InFlight > 0, Handler.SinceLastFault);
+
+    private void DispatchReads()
+    {
+        while (_context.PlanRead(Options.SwapChunkBytes) is { } read)
+        {
+            Dispatch(read);
+        }
+    }
 
     private string Name => Kind == JobKind.Prefetch ? "prefetch" : "swap-in";
 
@@ -80,10 +91,7 @@ internal sealed class SwapInDriver(PageHandler handler, Userfaultfd uffd, JobCon
             }
 
             copied = _context.CopyStep(uffd, StepBytes());
-            if (_context.PlanRead(Options.SwapChunkBytes) is { } read)
-            {
-                Dispatch(read);
-            }
+            DispatchReads();
         }
         catch (UffdRetryException)
         {

@@ -8,10 +8,12 @@ namespace VmmSwap.Core.Storage;
 /// The swap file opened a second time for the swap-in's sequential reads: O_DIRECT where the file
 /// system allows it, else with the kernel's read-ahead off; read in pieces of
 /// <see cref="PiecePages"/> while faults read the disk (<see cref="QuietPiecePages"/> when none
-/// has lately), each started only once no fault read runs (<see cref="FaultReadsFirst"/>). So a
-/// fault's read never queues at the disk behind more than one piece of swap-in. A direct
-/// read the device refuses (EINVAL) is read again, and every later one, through the page cache.
-/// Reads may run on two threads at once (an ended swap-in's last read beside a new one's).
+/// has lately), each started only once no fault read runs (<see cref="FaultReadsFirst"/>). Reads
+/// run on several threads at once (a swap-in's reads ahead, an ended swap-in's last read beside a
+/// new one's); while faults read the disk only one of them reads a piece at a time, so a fault's
+/// read queues at the disk behind at most one small piece of swap-in (two quiet ones after a quiet
+/// spell). A direct read the device refuses (EINVAL) is read again, and every later one, through
+/// the page cache.
 /// </summary>
 /// <remarks>
 /// Read through the swap file's own descriptor, a sequential 2 MiB pread makes the kernel read
@@ -27,13 +29,15 @@ internal sealed class SwapInStream : IDisposable
     internal const long PiecePages = 64;
 
     /// <summary>
-    /// Pages per read once no fault has read the disk for <see cref="RecentFaultRead"/>: 2 MiB, a
-    /// whole swap-in window. Direct reads here ran at 0.8 GB/s in 256 KiB pieces and 1.2 GB/s in
-    /// 2 MiB ones, and the swap-in of a guest touching nothing went from 0.44-0.56 to
-    /// 0.56-0.61 GiB/s (docs/BENCHMARKS.md). The first fault read after a quiet spell may queue
-    /// behind one such piece; the pieces after it are small again.
+    /// Pages per read once no fault has read the disk for <see cref="RecentFaultRead"/>: 1 MiB,
+    /// half a swap-in window, as the swap-in reads two windows at once. The first fault read after
+    /// a quiet spell may queue behind two such pieces, 2 MiB in all; the pieces after it are small
+    /// again and one at a time. Direct reads of 2 MiB here ran at 1.0-1.3 GB/s one at a time and
+    /// 1.4-1.5 GB/s in 1 MiB reads two at a time; in the bench at 1 GiB, reads two at a time in
+    /// 2 MiB pieces gave the swap-in the same rate as 1 MiB ones, and faults during it a p99 of
+    /// 830-1540 us against 780-890 (docs/BENCHMARKS.md).
     /// </summary>
-    internal const long QuietPiecePages = 512;
+    internal const long QuietPiecePages = 256;
 
     /// <summary>How long after a fault read started the pieces stay small (a stream may be given another).</summary>
     internal static readonly TimeSpan RecentFaultRead = TimeSpan.FromMilliseconds(10);
@@ -50,6 +54,11 @@ internal sealed class SwapInStream : IDisposable
     private readonly TimeSpan _giveWayLimit;
     private readonly TimeSpan _recentFaultRead;
     private readonly Lock _fallback = new();
+
+    // Pieces being read now, under _pieceGate; at most one while faults read the disk.
+    private readonly object _pieceGate = new();
+    private int _reading;
+    private int _mostReading;
 
     // Read-ahead off. Opened at once where O_DIRECT is refused, else on the first direct read the
     // device refuses (EINVAL: an alignment it does not take), and used from then on.
@@ -75,6 +84,18 @@ internal sealed class SwapInStream : IDisposable
     /// <summary>Pieces read so far (each one pread), for tests.</summary>
     internal long Pieces => Volatile.Read(ref _pieces);
 
+    /// <summary>The most pieces read at once so far, for tests.</summary>
+    internal int MostReadingAtOnce
+    {
+        get
+        {
+            lock (_pieceGate)
+            {
+                return _mostReading;
+            }
+        }
+    }
+
     /// <summary>Reads the slots of <paramref name="range"/> into <paramref name="destination"/> (page-aligned), a piece at a time, faults' reads first.</summary>
     internal void Read(PageRange range, nint destination)
     {
@@ -82,25 +103,62 @@ internal sealed class SwapInStream : IDisposable
         for (var start = range.Start; start < range.End; start += pages)
         {
             _faultReads.WaitForNone(_giveWayLimit);
-            pages = Math.Min(_faultReads.SinceLastStarted < _recentFaultRead ? PiecePages : QuietPiecePages, range.End - start);
-            Interlocked.Increment(ref _pieces);
-            var into = destination + (nint)PageSize.PagesToBytes(start - range.Start);
-            var bytes = PageSize.PagesToBytes(pages);
-            var offset = (long)PageSize.PagesToBytes(start);
-            if (_buffered is { } buffered)
-            {
-                FileOps.ReadExactly(buffered, into, bytes, offset);
-                continue;
-            }
-
+            EnterPiece();
             try
             {
-                FileOps.ReadExactly(_direct!, into, bytes, offset);
+                pages = Math.Min(FaultsReading ? PiecePages : QuietPiecePages, range.End - start);
+                Interlocked.Increment(ref _pieces);
+                ReadPiece(destination + (nint)PageSize.PagesToBytes(start - range.Start), PageSize.PagesToBytes(pages), (long)PageSize.PagesToBytes(start));
             }
-            catch (NativeCallException e) when (e.IsInvalidArgument)
+            finally
             {
-                FileOps.ReadExactly(FallBack(), into, bytes, offset);
+                ExitPiece();
             }
+        }
+    }
+
+    private bool FaultsReading => _faultReads.SinceLastStarted < _recentFaultRead;
+
+    // While faults read the disk a piece waits for the others to end. The wait looks again at
+    // each give-way limit: faults stop reading the disk with nothing to pulse the gate.
+    private void EnterPiece()
+    {
+        lock (_pieceGate)
+        {
+            while (_reading > 0 && FaultsReading)
+            {
+                Monitor.Wait(_pieceGate, _giveWayLimit);
+            }
+
+            _reading++;
+            _mostReading = Math.Max(_mostReading, _reading);
+        }
+    }
+
+    private void ExitPiece()
+    {
+        lock (_pieceGate)
+        {
+            _reading--;
+            Monitor.PulseAll(_pieceGate);
+        }
+    }
+
+    private void ReadPiece(nint into, ulong bytes, long offset)
+    {
+        if (_buffered is { } buffered)
+        {
+            FileOps.ReadExactly(buffered, into, bytes, offset);
+            return;
+        }
+
+        try
+        {
+            FileOps.ReadExactly(_direct!, into, bytes, offset);
+        }
+        catch (NativeCallException e) when (e.IsInvalidArgument)
+        {
+            FileOps.ReadExactly(FallBack(), into, bytes, offset);
         }
     }
 

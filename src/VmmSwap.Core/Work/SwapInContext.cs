@@ -9,7 +9,8 @@ namespace VmmSwap.Core.Work;
 /// <summary>
 /// A swap-in in progress: brings pages back into the guest step by step, staging first, then the
 /// swap file. The file is read a window at a time into a bounce buffer (<see cref="SwapInRead"/>,
-/// which may run on another thread, one window ahead of the copies, and gives way to fault reads),
+/// which may run on another thread, up to <see cref="ReadsAhead"/> windows ahead of the copies, and
+/// gives way to fault reads),
 /// then each present run of the window is copied in with UFFDIO_COPY, a bounded step at a time,
 /// so a fault waits at most one step and a window fragmented by trim costs one sequential read
 /// rather than a fault per page of the file mapping. A window's page cache is dropped once its
@@ -20,15 +21,25 @@ namespace VmmSwap.Core.Work;
 /// to 16 MiB of the mapping. Reading into a buffer, directly, pins no pages, leaves no cached copy
 /// of a page that is back in the guest, and keeps the kernel's read-ahead from queueing megabytes
 /// at the disk in front of a fault's read. One file past
-/// the usual length: the two buffers, the window cursor and the copy steps share state that a
+/// the usual length: the buffers, the window cursor and the copy steps share state that a
 /// split would have to hand back and forth on every step.
 /// </remarks>
 public sealed class SwapInContext : IDisposable
 {
+    /// <summary>
+    /// Windows planned past the one being copied. With one, the disk waited for each next read to
+    /// be planned on the fault thread and started on a page worker: at 1 GiB that gap was 0.36 s
+    /// of a 1.35 s swap-in (docs/BENCHMARKS.md). With two, one read is always queued at the disk.
+    /// </summary>
+    public const int ReadsAhead = 2;
+
     private readonly PageHandler _handler;
 
-    // Two buffers: the window being copied and the next one being read.
-    private readonly MemoryMapping?[] _buffers = new MemoryMapping?[2];
+    // One buffer for the window being copied, one for each window planned ahead of it.
+    private readonly MemoryMapping?[] _buffers = new MemoryMapping?[ReadsAhead + 1];
+
+    // The windows planned ahead, in file order, each with whether its read came back.
+    private readonly List<(SwapInRead Read, bool Loaded)> _ahead = [];
     private int _stagingRegion;
 
     // While the working set goes first, where the staging scan goes on from: staged pages outside
@@ -37,8 +48,6 @@ public sealed class SwapInContext : IDisposable
     private SwapInRead? _loaded;
     private PageHandlerRegion? _loadedOwner;
     private long _loadedNext;
-    private SwapInRead? _next;
-    private bool _nextLoaded;
     private long _readCursor;
     private PageRange? _lastWindow;
 
@@ -61,7 +70,7 @@ public sealed class SwapInContext : IDisposable
     }
 
     /// <summary>Whether a planned read has not been handed back with <see cref="Loaded"/> yet.</summary>
-    public bool ReadPending => _next is not null && !_nextLoaded;
+    public bool ReadPending => _ahead.Exists(a => !a.Loaded);
 
     /// <summary>
     /// Brings the next pages in, reading on this thread: a step of <see cref="CopyStep"/>, reading
@@ -106,7 +115,7 @@ public sealed class SwapInContext : IDisposable
     {
         ArgumentNullException.ThrowIfNull(uffd);
         var done = CopyPhaseStep(uffd, maxBytes);
-        if (done == 0 && _first is not null && !_onlyFirst && _next is null && NextCopy() < 0 && FirstWindowStart() is null)
+        if (done == 0 && _first is not null && !_onlyFirst && _ahead.Count == 0 && NextCopy() < 0 && FirstWindowStart() is null)
         {
             // The working set is in: now the rest, from the start (what is in is skipped).
             _first = null;
@@ -135,7 +144,7 @@ public sealed class SwapInContext : IDisposable
         while (true)
         {
             var copied = _loaded is null ? 0 : IsCopies(_loaded.Window) ? FromCopies(uffd, maxPages) : FromLoaded(uffd, maxPages);
-            if (copied > 0 || _next is null || !_nextLoaded)
+            if (copied > 0 || _ahead.Count == 0 || !_ahead[0].Loaded)
             {
                 return copied;
             }
@@ -148,12 +157,13 @@ public sealed class SwapInContext : IDisposable
     /// Plans the read of the next window of <paramref name="maxBytes"/> of the swap file, from the
     /// first present slot after the windows already planned (while the working set goes first,
     /// its copies in the copy area, then runs of its present slots), never crossing a region; null
-    /// when a read is already planned and not yet copied from, or no page is left to read. Execute
-    /// it (on any thread), then hand it to <see cref="Loaded"/>.
+    /// when <see cref="ReadsAhead"/> reads are planned and not yet copied from, or no page is left
+    /// to read. Execute it (on any thread, beside the other planned ones), then hand it to
+    /// <see cref="Loaded"/>; windows are copied in the order they were planned.
     /// </summary>
     public SwapInRead? PlanRead(ulong maxBytes)
     {
-        if (_next is not null)
+        if (_ahead.Count >= ReadsAhead)
         {
             return null;
         }
@@ -192,24 +202,33 @@ public sealed class SwapInContext : IDisposable
 
     private SwapInRead Plan(PageRange window)
     {
-        var slot = _loaded is not null && _loaded.Buffer == 0 ? 1 : 0;
-        _next = new SwapInRead(_handler.File, window, slot, Buffer(slot, window.Count), _lastWindow, _handler.Deferred.Take());
-        _nextLoaded = false;
+        var slot = 0;
+        while (_loaded?.Buffer == slot || _ahead.Exists(a => a.Read.Buffer == slot))
+        {
+            slot++;
+        }
+
+        var read = new SwapInRead(_handler.File, window, slot, Buffer(slot, window.Count), _lastWindow, _handler.Deferred.Take());
+        _ahead.Add((read, false));
         _lastWindow = window;
-        return _next;
+        return read;
     }
 
-    /// <summary>Takes an executed read back; <see cref="CopyStep"/> copies from it once the window before it is done.</summary>
+    /// <summary>
+    /// Takes an executed read back, in any order; <see cref="CopyStep"/> copies from it once the
+    /// windows planned before it are done.
+    /// </summary>
     public void Loaded(SwapInRead read)
     {
         ArgumentNullException.ThrowIfNull(read);
-        if (!ReferenceEquals(read, _next))
+        var index = _ahead.FindIndex(a => ReferenceEquals(a.Read, read));
+        if (index < 0 || _ahead[index].Loaded)
         {
-            throw new InvalidOperationException($"the read of {read.Window} was not the one planned");
+            throw new InvalidOperationException($"the read of {read.Window} was not one planned and pending");
         }
 
-        _nextLoaded = true;
-        if (_loaded is null)
+        _ahead[index] = (read, true);
+        if (_loaded is null && _ahead[0].Loaded)
         {
             Switch();
         }
@@ -223,27 +242,16 @@ public sealed class SwapInContext : IDisposable
     /// </summary>
     internal nint? BufferedAddressOf(long index)
     {
-        foreach (var read in (ReadOnlySpan<SwapInRead?>)[_loaded, _nextLoaded ? _next : null])
+        if (_loaded is not null && AddressIn(_loaded, index) is { } address)
         {
-            if (read is null)
-            {
-                continue;
-            }
+            return address;
+        }
 
-            if (read.Window.Contains(index))
+        foreach (var (read, loaded) in _ahead)
+        {
+            if (loaded && AddressIn(read, index) is { } ahead)
             {
-                return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(index - read.Window.Start);
-            }
-
-            if (IsCopies(read.Window) && _copies!.IsValid(index))
-            {
-                for (var slot = read.Window.Start; slot < read.Window.End; slot++)
-                {
-                    if (_copies.PageAt(slot - _copies.AreaStart) == index)
-                    {
-                        return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(slot - read.Window.Start);
-                    }
-                }
+                return ahead;
             }
         }
 
@@ -285,13 +293,33 @@ public sealed class SwapInContext : IDisposable
         }
     }
 
+    private nint? AddressIn(SwapInRead read, long index)
+    {
+        if (read.Window.Contains(index))
+        {
+            return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(index - read.Window.Start);
+        }
+
+        if (IsCopies(read.Window) && _copies!.IsValid(index))
+        {
+            for (var slot = read.Window.Start; slot < read.Window.End; slot++)
+            {
+                if (_copies.PageAt(slot - _copies.AreaStart) == index)
+                {
+                    return _buffers[read.Buffer]!.Address + (nint)PageSize.PagesToBytes(slot - read.Window.Start);
+                }
+            }
+        }
+
+        return null;
+    }
+
     private void Switch()
     {
-        _loaded = _next;
-        _loadedOwner = IsCopies(_loaded!.Window) ? null : _handler.FindRegionOfFilePage(_loaded.Window.Start);
+        _loaded = _ahead[0].Read;
+        _ahead.RemoveAt(0);
+        _loadedOwner = IsCopies(_loaded.Window) ? null : _handler.FindRegionOfFilePage(_loaded.Window.Start);
         _loadedNext = _loaded.Window.Start;
-        _next = null;
-        _nextLoaded = false;
     }
 
     // Runs of staged pages in one region, up to maxPages in all; their staging memory is freed in

@@ -30,7 +30,7 @@ public sealed class SwapInRead : PageWork
     /// <summary>The slots read.</summary>
     public PageRange Window { get; }
 
-    /// <summary>Which of the swap-in's two buffers it reads into.</summary>
+    /// <summary>Which of the swap-in's buffers it reads into.</summary>
     internal int Buffer { get; }
 
     /// <inheritdoc />

@@ -50,6 +50,29 @@ public sealed class SwapInStreamTests
     }
 
     [Fact]
+    public async Task While_faults_read_the_disk_two_reads_never_read_a_piece_at_once()
+    {
+        var pages = (int)SwapInStream.PiecePages * 64;
+        using var fd = TmpFile.Create(Path.GetTempPath());
+        var data = Pattern(pages);
+        FileOps.WriteAll(fd, data, 0);
+        using var faultReads = new FaultReadsFirst();
+        using var stream = new SwapInStream(fd, faultReads, SwapInStream.GiveWayLimit, recentFaultRead: TimeSpan.FromMinutes(5));
+        faultReads.Enter();
+        faultReads.Exit();
+
+        var half = pages / 2;
+        using var start = new Barrier(2);
+        var reads = await Task.WhenAll(
+            Task.Run(() => ReadAfter(start, stream, new PageRange(0, half))),
+            Task.Run(() => ReadAfter(start, stream, new PageRange(half, pages))));
+
+        Assert.Equal(data, reads[0].Concat(reads[1]).ToArray());
+        Assert.Equal(pages / SwapInStream.PiecePages, stream.Pieces);
+        Assert.Equal(1, stream.MostReadingAtOnce);
+    }
+
+    [Fact]
     public void On_a_file_system_without_O_DIRECT_the_stream_reads_through_the_page_cache()
     {
         using var mount = TestMount.Create("ramfs");
@@ -131,6 +154,12 @@ public sealed class SwapInStreamTests
         var data = new byte[pages * Page];
         new Random(pages).NextBytes(data);
         return data;
+    }
+
+    private static byte[] ReadAfter(Barrier start, SwapInStream stream, PageRange range)
+    {
+        start.SignalAndWait();
+        return Read(stream, range);
     }
 
     private static byte[] Read(SwapInStream stream, PageRange range)

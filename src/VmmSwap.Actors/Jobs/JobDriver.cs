@@ -10,8 +10,9 @@ namespace VmmSwap.Actors.Jobs;
 /// <summary>
 /// Drives one job's chunks on the PageHandler actor's thread (docs/ARCHITECTURE.md, "Jobs"):
 /// plans page work, hands it to a page worker (one piece in flight at a time, a swap-in's reads
-/// ahead excepted: <see cref="InFlight"/>) and completes it when it answers, replying <see cref="ChunkDone"/> to the job. Trim, swap-out
-/// and swap-in differ only in what they plan and how they complete it.
+/// ahead excepted: <see cref="InFlight"/>) and completes it when it answers, replying
+/// <see cref="ChunkDone"/> to the job. Trim, swap-out and swap-in differ only in what they plan
+/// and how they complete it.
 /// </summary>
 internal abstract class JobDriver
 {

@@ -9,12 +9,12 @@ namespace VmmSwap.Core.Work;
 /// <summary>
 /// A swap-in in progress: brings pages back into the guest step by step, staging first, then the
 /// swap file. The file is read a window at a time into a bounce buffer (<see cref="SwapInRead"/>,
-/// which may run on another thread, up to <see cref="ReadsAhead"/> windows ahead of the copies, and
-/// gives way to fault reads),
-/// then each present run of the window is copied in with UFFDIO_COPY, a bounded step at a time,
-/// so a fault waits at most one step and a window fragmented by trim costs one sequential read
-/// rather than a fault per page of the file mapping. A window's page cache is dropped once its
-/// pages are in the guest. Dispose frees the buffers; no read may be running then.
+/// which may run on another thread, up to <see cref="ReadsAhead"/> windows ahead of the copies,
+/// and gives way to fault reads), then each present run of the window is copied in with
+/// UFFDIO_COPY, a bounded step at a time, so a fault waits at most one step and a window
+/// fragmented by trim costs one sequential read rather than a fault per page of the file mapping.
+/// A window's page cache is dropped once its pages are in the guest. Dispose frees the buffers;
+/// no read may be running then.
 /// </summary>
 /// <remarks>
 /// crosvm copies straight from the file mapping and keeps read-ahead ahead of it by mlocking up
@@ -28,8 +28,9 @@ public sealed class SwapInContext : IDisposable
 {
     /// <summary>
     /// Windows planned past the one being copied. With one, the disk waited for each next read to
-    /// be planned on the fault thread and started on a page worker: at 1 GiB that gap was 0.36 s
-    /// of a 1.35 s swap-in (docs/BENCHMARKS.md). With two, one read is always queued at the disk.
+    /// be planned on the fault thread and started on a page worker: at 1 GiB those gaps added up
+    /// to 0.30-0.52 s of a 1.35-1.8 s swap-in (docs/BENCHMARKS.md). With two, one read is always
+    /// queued at the disk.
     /// </summary>
     public const int ReadsAhead = 2;
 

@@ -58,6 +58,8 @@ public sealed class SwapInStreamTests
         FileOps.WriteAll(fd, data, 0);
         using var faultReads = new FaultReadsFirst();
         using var stream = new SwapInStream(fd, faultReads, SwapInStream.GiveWayLimit, recentFaultRead: TimeSpan.FromMinutes(5));
+
+        // A fault read started and ended: for the stream, faults read the disk for five minutes.
         faultReads.Enter();
         faultReads.Exit();
 

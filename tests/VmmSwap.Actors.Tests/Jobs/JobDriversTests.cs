@@ -20,12 +20,7 @@ public sealed class JobDriversTests(ITestOutputHelper output) : SwapTestKit(outp
     public void A_swap_in_reads_two_windows_ahead_and_plans_the_next_once_one_is_copied_from()
     {
         using var swapped = SwappedOutGuest.Create(Chunk * 4);
-        var pool = CreateTestProbe();
-        var drivers = new JobDrivers(new JobContext(Options(), Sys.Log, pool.Ref, CreateTestProbe().Ref));
-
-        drivers.RunChunk(JobKind.SwapIn, CreateTestProbe().Ref, swapped.Handler, swapped.Uffd);
-        var first = pool.ExpectMsg<ExecuteWork>().Work;
-        pool.ExpectMsg<ExecuteWork>();
+        var (drivers, pool, first, _) = StartSwapIn(swapped);
         pool.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         first.Execute();
@@ -38,11 +33,7 @@ public sealed class JobDriversTests(ITestOutputHelper output) : SwapTestKit(outp
     public void An_ended_swap_in_keeps_its_buffers_until_every_read_ahead_answered()
     {
         using var swapped = SwappedOutGuest.Create(Chunk * 4);
-        var pool = CreateTestProbe();
-        var drivers = new JobDrivers(new JobContext(Options(), Sys.Log, pool.Ref, CreateTestProbe().Ref));
-        drivers.RunChunk(JobKind.SwapIn, CreateTestProbe().Ref, swapped.Handler, swapped.Uffd);
-        var first = pool.ExpectMsg<ExecuteWork>().Work;
-        var second = pool.ExpectMsg<ExecuteWork>().Work;
+        var (drivers, _, first, second) = StartSwapIn(swapped);
 
         drivers.EndRunning();
         Assert.Equal(1, drivers.EndedCount);
@@ -59,11 +50,7 @@ public sealed class JobDriversTests(ITestOutputHelper output) : SwapTestKit(outp
     public void Closing_an_ended_swap_in_cancels_every_read_that_has_not_started()
     {
         using var swapped = SwappedOutGuest.Create(Chunk * 4);
-        var pool = CreateTestProbe();
-        var drivers = new JobDrivers(new JobContext(Options(), Sys.Log, pool.Ref, CreateTestProbe().Ref));
-        drivers.RunChunk(JobKind.SwapIn, CreateTestProbe().Ref, swapped.Handler, swapped.Uffd);
-        var first = pool.ExpectMsg<ExecuteWork>().Work;
-        var second = pool.ExpectMsg<ExecuteWork>().Work;
+        var (drivers, _, first, second) = StartSwapIn(swapped);
         drivers.EndRunning();
 
         Assert.True(drivers.CloseEnded(TimeSpan.Zero));
@@ -72,6 +59,17 @@ public sealed class JobDriversTests(ITestOutputHelper output) : SwapTestKit(outp
         // Cancelled: neither touches the freed buffers when a page worker gets to it.
         first.Execute();
         second.Execute();
+    }
+
+    // A swap-in's first chunk on drivers whose page-worker pool is a probe: its two reads ahead.
+    private (JobDrivers Drivers, Akka.TestKit.TestProbe Pool, PageWork First, PageWork Second) StartSwapIn(SwappedOutGuest swapped)
+    {
+        var pool = CreateTestProbe();
+        var drivers = new JobDrivers(new JobContext(Options(), Sys.Log, pool.Ref, CreateTestProbe().Ref));
+        drivers.RunChunk(JobKind.SwapIn, CreateTestProbe().Ref, swapped.Handler, swapped.Uffd);
+        var first = pool.ExpectMsg<ExecuteWork>().Work;
+        var second = pool.ExpectMsg<ExecuteWork>().Work;
+        return (drivers, pool, first, second);
     }
 
     /// <summary>A guest of random pages, registered with a userfaultfd and swapped out whole to a file.</summary>

@@ -29,14 +29,7 @@ public sealed class SwapInReadsAheadTests
         Assert.Equal(new PageRange(WindowPages, 2 * WindowPages), second.Window);
         Assert.Null(swap.Locked(_ => swapIn.PlanRead(Window)));
 
-        first.Execute();
-        second.Execute();
-        swap.Locked(_ =>
-        {
-            swapIn.Loaded(first);
-            swapIn.Loaded(second);
-            return 0;
-        });
+        Load(swap, swapIn, first, second);
         Assert.False(swapIn.ReadPending);
 
         // Copying from the first window frees a place for the third.
@@ -44,12 +37,7 @@ public sealed class SwapInReadsAheadTests
         var third = swap.Locked(_ => swapIn.PlanRead(Window))!;
         Assert.Equal(new PageRange(2 * WindowPages, 3 * WindowPages), third.Window);
         Assert.True(swapIn.ReadPending);
-        third.Execute();
-        swap.Locked(_ =>
-        {
-            swapIn.Loaded(third);
-            return 0;
-        });
+        Load(swap, swapIn, third);
 
         Assert.Equal(4 * WindowPages, Finish(swap, swapIn) + WindowPages);
         AssertAllPages(swap, 4 * WindowPages);
@@ -63,12 +51,7 @@ public sealed class SwapInReadsAheadTests
         var first = swap.Locked(_ => swapIn.PlanRead(Window))!;
         var second = swap.Locked(_ => swapIn.PlanRead(Window))!;
 
-        second.Execute();
-        swap.Locked(_ =>
-        {
-            swapIn.Loaded(second);
-            return 0;
-        });
+        Load(swap, swapIn, second);
         Assert.True(swapIn.ReadPending);
         Assert.Equal(0, swap.Locked(_ => swapIn.CopyStep(swap.Uffd, Window)));
 
@@ -77,12 +60,7 @@ public sealed class SwapInReadsAheadTests
         FileOps.PunchHole(swap.Handler.File.Fd, (long)WindowPages * Page, (long)WindowPages * Page);
         Assert.Equal(Content(WindowPages + 3), swap.Read(WindowPages + 3));
 
-        first.Execute();
-        swap.Locked(_ =>
-        {
-            swapIn.Loaded(first);
-            return 0;
-        });
+        Load(swap, swapIn, first);
         Assert.Equal(WindowPages, swap.Locked(_ => swapIn.CopyStep(swap.Uffd, Window)));
         Assert.Equal(WindowPages - 1, swap.Locked(_ => swapIn.CopyStep(swap.Uffd, Window)));
         Assert.Equal(0, Finish(swap, swapIn));
@@ -95,12 +73,7 @@ public sealed class SwapInReadsAheadTests
         using var swap = SwappedOut(WindowPages);
         using var swapIn = swap.Locked(h => h.StartSwapIn());
         var read = swap.Locked(_ => swapIn.PlanRead(Window))!;
-        read.Execute();
-        swap.Locked(_ =>
-        {
-            swapIn.Loaded(read);
-            return 0;
-        });
+        Load(swap, swapIn, read);
 
         var error = Assert.Throws<InvalidOperationException>(() => swap.Locked(_ =>
         {
@@ -121,6 +94,25 @@ public sealed class SwapInReadsAheadTests
         swap.Enable();
         Assert.Equal(pages, swap.SwapOutAll());
         return swap;
+    }
+
+    // Executes the reads, then hands them back in the order given, as the driver does on answers.
+    private static void Load(SwapHarness swap, SwapInContext swapIn, params SwapInRead[] reads)
+    {
+        foreach (var read in reads)
+        {
+            read.Execute();
+        }
+
+        swap.Locked(_ =>
+        {
+            foreach (var read in reads)
+            {
+                swapIn.Loaded(read);
+            }
+
+            return 0;
+        });
     }
 
     // The rest of the swap-in, synchronously; the pages it brought in.

@@ -85,6 +85,21 @@ public sealed class GuestProgramTests
     }
 
     [KvmFact]
+    public void Waiting_for_a_run_whose_vcpus_end_together_returns_each_vcpus_result()
+    {
+        // The wait looks for a vCPU still running after it found one: the last ones ending in
+        // between left it with none to join.
+        using var memory = GuestMemory.Create(PageSize.PagesToBytes(64));
+        Fill(memory, seed: 7);
+        using var host = KvmGuestHost.Create(memory, [[1], [17], [33], [49]]);
+        for (var run = 0; run < 1000; run++)
+        {
+            var results = host.Start([1, 1, 1, 1], sweeps: 1).WaitUntilDone(Deadline);
+            Assert.All(results, r => Assert.Equal(1, r.Sweeps));
+        }
+    }
+
+    [KvmFact]
     public void A_vcpu_stuck_in_a_fault_nobody_serves_is_reported_by_the_watchdog_with_its_address_and_kicked_out()
     {
         using var memory = GuestMemory.Create(PageSize.PagesToBytes(64));

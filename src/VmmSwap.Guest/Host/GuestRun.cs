@@ -78,7 +78,10 @@ public sealed class GuestRun : IDisposable
     public IReadOnlyList<VcpuRunResult> WaitUntilDone(TimeSpan timeout)
     {
         var clock = Stopwatch.StartNew();
-        while (!Ended)
+
+        // One look for a vCPU still running: asking whether all ended, then which one has not,
+        // found none when the last ones ended in between.
+        while (_vcpus.FirstOrDefault(v => !v.Ended) is { } running)
         {
             if (clock.Elapsed > timeout)
             {
@@ -86,7 +89,7 @@ public sealed class GuestRun : IDisposable
                 throw new TimeoutException($"the guest's sweeps were not done within {timeout.TotalSeconds:F0} s");
             }
 
-            _vcpus.First(v => !v.Ended).Join(WatchInterval);
+            running.Join(WatchInterval);
         }
 
         return Finish();
